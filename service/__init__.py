@@ -1,0 +1,1 @@
+"""ceasefire-monitor: the trilateral commission's incident tracker."""

@@ -1,0 +1,59 @@
+"""The ASGI application: routers, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.responses import Response
+
+from service import __doc__ as service_doc
+from service.errors import install_error_handlers, problem_response
+from service.geography.router import router as geography_router
+from service.health.router import router as health_router
+from service.observability import RequestContextMiddleware
+from service.openapi import build_openapi, operation_id
+from service.party.router import router as party_router
+
+log = logging.getLogger("ceasefire")
+
+ROUTERS = (health_router, geography_router, party_router)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="ceasefire-monitor",
+        version="0.1.0",
+        description=(service_doc or "").strip()
+        + " Reports of violations of the ceasefire, located in governorates and districts,"
+        " attributed to parties and to the guarantors that answer for them.",
+        generate_unique_id_function=operation_id,
+        openapi_url="/openapi.json",
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "the database is unavailable; retry shortly",
+            slug="unavailable",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(500, "Internal server error", "an unexpected error occurred")
+
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,17 @@
+"""Name normalisation shared by every lookup that matches human-written names."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def normalise_name(value: str) -> str:
+    """Case-, accent- and punctuation-insensitive key for a name.
+
+    "Hay'at Tahrir al-Sham", "HAYAT TAHRIR AL SHAM" and "Hayat Tahrir al-Sham" share one key;
+    Arabic diacritics and hamza carriers are folded the same way (NFKD, combining marks
+    dropped). Only letters and digits remain.
+    """
+    decomposed = unicodedata.normalize("NFKD", value)
+    kept = (ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch for ch in "".join(kept).casefold() if ch.isalnum())

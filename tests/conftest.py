@@ -1,0 +1,94 @@
+"""Test database: created fresh once per session, migrated with the real migrations and seeded
+with the real reference data; each test then runs inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/ceasefire_test"
+)
+# Settings are read once per process: point them at the test database before anything reads them.
+os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+
+from service.config import get_settings, sqlalchemy_url  # noqa: E402
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in ``url`` (via the server's maintenance database)."""
+    target = make_url(sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": target.database},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    from alembic import command
+
+    from service.cli import alembic_config
+    from service.db import get_engine, get_sessionmaker
+    from service.theatre.service import seed
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+    recreate_database(TEST_DATABASE_URL)
+    command.upgrade(alembic_config(), "heads")
+    settings = get_settings()
+    eng = get_engine()
+    with Session(eng) as session:
+        seed(session, theatre_file=settings.theatre_file, data_dir=settings.data_dir)
+        session.commit()
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose every commit is a savepoint inside one transaction rolled back at the end."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(db: Session):
+    from service.db import get_session
+    from service.main import create_app
+
+    application = create_app()
+    application.dependency_overrides[get_session] = lambda: db
+    return application
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
