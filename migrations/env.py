@@ -7,19 +7,11 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from service.config import get_settings
+from service.db import include_in_migrations as include_object
 from service.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# Tables PostGIS itself creates are not ours to diff.
-_POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
-
-
-def include_object(obj, name, obj_type, reflected, compare_to):
-    if obj_type == "table" and name in _POSTGIS_TABLES:
-        return False
-    return alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to)
 
 
 def _url() -> str:

@@ -58,3 +58,16 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# Tables PostGIS creates itself are not ours to diff or migrate.
+_POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
+
+
+def include_in_migrations(obj, name, obj_type, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Alembic filter: our tables only, with GeoAlchemy2's handling of spatial indexes."""
+    from geoalchemy2 import alembic_helpers
+
+    if obj_type == "table" and name in _POSTGIS_TABLES:
+        return False
+    return alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to)

@@ -1,0 +1,34 @@
+# The two commands a new engineer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: provision run serve migrate seed test lint openapi clean
+
+provision:
+	@bash .ci/provision
+
+migrate: provision
+	$(VENV)/ceasefire migrate
+
+seed: migrate
+	$(VENV)/ceasefire seed
+
+## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT)
+run: seed
+	$(VENV)/ceasefire serve --host $(HOST) --port $(PORT)
+
+## Set up everything, then lint and run the whole test suite against real PostGIS
+test: provision lint
+	$(VENV)/pytest
+
+lint:
+	$(VENV)/ruff check service tests migrations bench
+	$(VENV)/ruff format --check service tests migrations bench
+
+openapi: provision
+	$(VENV)/ceasefire openapi > openapi/openapi.json
+
+clean:
+	rm -rf .venv .pytest_cache .ruff_cache
