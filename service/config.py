@@ -47,6 +47,15 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Reports: how far in the future a clock may be wrong, and the earliest plausible year.
+    clock_skew_s: int = 300
+    earliest_year: int = 1990
+
+    # Per-key rate limit, shared by every worker through Redis.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rate_limit_requests: int = 1200
+    rate_limit_window_s: int = 60
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str) -> str:

@@ -1,19 +1,29 @@
 """Every table the service owns, imported in one place for Alembic and the tests."""
 
+from service.audit.models import AuditEvent
+from service.auth.models import ApiKey
 from service.db import Base
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
+from service.incident.models import Incident
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
+from service.report.models import IdempotencyRecord, Report, ReportRevision
 from service.theatre.models import Theatre
 
 __all__ = [
     "AdminArea",
     "AdminAreaName",
     "AdminAreaPiece",
+    "ApiKey",
+    "AuditEvent",
     "Base",
     "Guarantor",
+    "IdempotencyRecord",
+    "Incident",
     "Party",
     "PartyAlias",
     "PartyCoverage",
     "PartyGuarantor",
+    "Report",
+    "ReportRevision",
     "Theatre",
 ]

@@ -92,3 +92,22 @@ def client(app):
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def make_key(db: Session):
+    """Create an API key of a role in the test transaction; returns (principal, secret)."""
+    from service.audit.service import CONSOLE
+    from service.auth.models import Role
+    from service.auth.service import Principal, create_key
+
+    def make(role: str = "reporter", name: str | None = None):
+        key, secret = create_key(session=db, role=role, name=name or f"test {role}", actor=CONSOLE)
+        return Principal(key["id"], key["name"], Role(key["role"])), secret
+
+    return make
+
+
+@pytest.fixture
+def reporter(make_key):
+    return make_key("reporter", "field reporter A")

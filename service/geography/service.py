@@ -34,30 +34,38 @@ class OutsideArea(Invalid):
     """The point is farther than the allowed distance from every area."""
 
 
-_CONTAINING = text(
+# One statement for a whole batch: each point's containing district and province, tested
+# against the subdivided pieces (a few dozen vertices each, GiST-indexed).
+_CONTAINING_MANY = text(
     """
-    SELECT DISTINCT ON (a.level) a.level, a.pcode, a.name_en, a.name_ar, a.parent_pcode
-    FROM admin_area_pieces p JOIN admin_areas a ON a.pcode = p.pcode
-    WHERE p.level IN (:province_level, :district_level)
-      AND ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-    ORDER BY a.level, a.pcode
+    WITH pts AS (
+        SELECT t.ord, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS g
+        FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS t(lon, lat, ord)
+    )
+    SELECT pts.ord,
+           (SELECT p.pcode FROM admin_area_pieces p
+             WHERE p.level = :district_level AND ST_Intersects(p.geom, pts.g)
+             ORDER BY p.pcode LIMIT 1) AS district,
+           (SELECT p.pcode FROM admin_area_pieces p
+             WHERE p.level = :province_level AND ST_Intersects(p.geom, pts.g)
+             ORDER BY p.pcode LIMIT 1) AS province
+    FROM pts ORDER BY pts.ord
     """
 )
 
 # The index orders candidates by planar distance; the true distance (metres on the spheroid)
-# decides among the few nearest.
+# decides among the few nearest. Only for the rare points outside every polygon.
 _NEAREST = text(
     """
     WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
     candidates AS (
-        SELECT a.pcode, a.name_en, a.name_ar, a.parent_pcode, a.geom
+        SELECT a.pcode, a.geom
         FROM admin_areas a, pt
         WHERE a.level = :level AND (CAST(:parent AS text) IS NULL OR a.parent_pcode = :parent)
         ORDER BY a.geom <-> pt.g
         LIMIT 3
     )
-    SELECT c.pcode, c.name_en, c.name_ar, c.parent_pcode,
-           ST_Distance(c.geom::geography, pt.g::geography) AS metres
+    SELECT c.pcode, ST_Distance(c.geom::geography, pt.g::geography) AS metres
     FROM candidates c, pt
     ORDER BY metres, c.pcode
     LIMIT 1
@@ -65,8 +73,23 @@ _NEAREST = text(
 )
 
 
-def _ref(row) -> AreaRef:
-    return AreaRef(pcode=row.pcode, name_en=row.name_en, name_ar=row.name_ar)
+@dataclass(frozen=True)
+class _AreaRow:
+    ref: AreaRef
+    level: int
+    parent: str | None
+
+
+def _areas(session: Session) -> dict[str, _AreaRow]:
+    """Names and parents of every area (no geometry: a few kilobytes)."""
+    return {
+        row.pcode: _AreaRow(
+            AreaRef(row.pcode, row.name_en, row.name_ar), row.level, row.parent_pcode
+        )
+        for row in session.execute(
+            text("SELECT pcode, name_en, name_ar, level, parent_pcode FROM admin_areas")
+        )
+    }
 
 
 def _nearest(session: Session, lon: float, lat: float, level: int, parent: str | None = None):
@@ -75,74 +98,103 @@ def _nearest(session: Session, lon: float, lat: float, level: int, parent: str |
     ).first()
 
 
+def locate_many(
+    *, session: Session, points: list[tuple[float, float]]
+) -> list[Location | OutsideArea]:
+    """Locate (lon, lat) points in one round trip (plus one per point outside every area).
+
+    Each result is a Location, or the OutsideArea error for that point.
+    """
+    if not points:
+        return []
+    areas = _areas(session)
+    rows = session.execute(
+        _CONTAINING_MANY,
+        {
+            "lons": [p[0] for p in points],
+            "lats": [p[1] for p in points],
+            "province_level": PROVINCE_LEVEL,
+            "district_level": DISTRICT_LEVEL,
+        },
+    ).all()
+    limit_km = get_settings().locate_max_distance_km
+    results: list[Location | OutsideArea] = []
+    for (lon, lat), row in zip(points, rows, strict=True):
+        # On a shared border the two levels may pick different neighbours: trust the district.
+        province = areas[row.district].parent if row.district else row.province
+        if province is not None:
+            district = row.district
+            if district is None:
+                nearest_district = _nearest(session, lon, lat, DISTRICT_LEVEL, province)
+                district = nearest_district.pcode if nearest_district else None
+            results.append(
+                Location(
+                    province=areas[province].ref,
+                    district=areas[district].ref if district else None,
+                    match="inside",
+                    distance_km=0.0,
+                )
+            )
+            continue
+        nearest = _nearest(session, lon, lat, PROVINCE_LEVEL)
+        if nearest is None or nearest.metres / 1000 > limit_km:
+            detail = "the point is outside the area monitored"
+            if nearest is not None:
+                detail += (
+                    f" ({nearest.metres / 1000:.1f} km from the nearest province;"
+                    f" the limit is {limit_km:g} km)"
+                )
+            results.append(OutsideArea(detail))
+            continue
+        nearest_district = _nearest(session, lon, lat, DISTRICT_LEVEL, nearest.pcode)
+        results.append(
+            Location(
+                province=areas[nearest.pcode].ref,
+                district=areas[nearest_district.pcode].ref if nearest_district else None,
+                match="nearest",
+                distance_km=round(nearest.metres / 1000, 3),
+            )
+        )
+    return results
+
+
 def locate(*, session: Session, lon: float, lat: float) -> Location:
     """The province and district of a point; the nearest within the allowed distance.
 
     Raises OutsideArea when the point is farther than that from every province.
     """
-    rows = {
-        row.level: row
-        for row in session.execute(
-            _CONTAINING,
-            {
-                "lon": lon,
-                "lat": lat,
-                "province_level": PROVINCE_LEVEL,
-                "district_level": DISTRICT_LEVEL,
-            },
-        )
-    }
-    district = rows.get(DISTRICT_LEVEL)
-    province = rows.get(PROVINCE_LEVEL)
-    if province is not None and district is not None and district.parent_pcode != province.pcode:
-        # On a shared border the two levels may pick different neighbours: trust the district.
-        province = None
-    if province is None and district is not None:
-        province = session.execute(
-            text("SELECT pcode, name_en, name_ar FROM admin_areas WHERE pcode = :p"),
-            {"p": district.parent_pcode},
-        ).first()
-    if province is not None:
-        if district is None:
-            district = _nearest(session, lon, lat, DISTRICT_LEVEL, province.pcode)
-        return Location(
-            province=_ref(province),
-            district=_ref(district) if district is not None else None,
-            match="inside",
-            distance_km=0.0,
-        )
+    [result] = locate_many(session=session, points=[(lon, lat)])
+    if isinstance(result, OutsideArea):
+        raise result
+    return result
 
-    limit_km = get_settings().locate_max_distance_km
-    nearest = _nearest(session, lon, lat, PROVINCE_LEVEL)
-    if nearest is None or nearest.metres / 1000 > limit_km:
-        detail = "the point is outside the area monitored"
-        if nearest is not None:
-            detail += f" ({nearest.metres / 1000:.1f} km from the nearest province; the limit is {limit_km:g} km)"
-        raise OutsideArea(detail)
-    nearest_district = _nearest(session, lon, lat, DISTRICT_LEVEL, nearest.pcode)
-    return Location(
-        province=_ref(nearest),
-        district=_ref(nearest_district) if nearest_district is not None else None,
-        match="nearest",
-        distance_km=round(nearest.metres / 1000, 3),
-    )
+
+class AreaNames:
+    """Every known name of the areas of one level, normalised, loaded in one query."""
+
+    def __init__(self, by_name: dict[str, AreaRef]) -> None:
+        self._by_name = by_name
+
+    @classmethod
+    def load(cls, session: Session, level: int = PROVINCE_LEVEL) -> AreaNames:
+        rows = session.execute(
+            text(
+                "SELECT DISTINCT ON (n.name_norm) n.name_norm, a.pcode, a.name_en, a.name_ar"
+                " FROM admin_area_names n JOIN admin_areas a ON a.pcode = n.pcode"
+                " WHERE n.level = :level ORDER BY n.name_norm, a.pcode"
+            ),
+            {"level": level},
+        )
+        return cls({row.name_norm: AreaRef(row.pcode, row.name_en, row.name_ar) for row in rows})
+
+    def resolve(self, name: str) -> AreaRef | None:
+        """An area by P-code or by any of its names (case-, accent- and punctuation-insensitive)."""
+        key = normalise_name(name)
+        return self._by_name.get(key) if key else None
 
 
 def resolve_area(*, session: Session, name: str, level: int = PROVINCE_LEVEL) -> AreaRef | None:
-    """An area by P-code or by any of its names (case-, accent- and punctuation-insensitive)."""
-    key = normalise_name(name)
-    if not key:
-        return None
-    row = session.execute(
-        text(
-            "SELECT a.pcode, a.name_en, a.name_ar FROM admin_area_names n"
-            " JOIN admin_areas a ON a.pcode = n.pcode"
-            " WHERE n.level = :level AND n.name_norm = :key"
-            " ORDER BY a.pcode LIMIT 1"
-        ),
-        {"level": level, "key": key},
-    ).first()
-    return _ref(row) if row is not None else None
+    return AreaNames.load(session, level).resolve(name)
 
 
 # Features are written as text by PostgreSQL: no per-row Python work (see map-serving.md).

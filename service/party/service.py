@@ -1,15 +1,25 @@
-"""Who did it: parties by name as of a date, their ceasefire coverage and their guarantors."""
+"""Who did it: parties by name as of a date, their ceasefire coverage and their guarantors.
+
+The whole directory (a few hundred aliases) is read in three queries and resolved in memory,
+so a batch of 500 reports resolves its actors without a query per name.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.text import normalise_name
+
+# Real data names coalitions in one field: "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front".
+_COMPOSITE_SEPARATORS = re.compile(r"\s*(?:[,;/&+]|\band\b)\s*", re.IGNORECASE)
+# When a coalition mixes parties, the one that decides the ceasefire status names it.
+_COVERAGE_PRIORITY = {"excluded": 0, "covered": 1, "not_party": 2, None: 3}
 
 
 @dataclass(frozen=True)
@@ -25,43 +35,107 @@ class PartyStanding:
     guarantors: tuple[str, ...]
 
 
-_VALID_ON = "(valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on)"
+@dataclass(frozen=True)
+class _Span:
+    value: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
 
-_RESOLVE = text(
-    f"""
-    SELECT p.id, p.name, p.target_only, al.alias AS matched_alias,
-           (SELECT c.coverage::text FROM party_coverage c
-             WHERE c.party_id = p.id AND {_VALID_ON.replace("valid_", "c.valid_")}
-             ORDER BY c.valid_from DESC NULLS LAST LIMIT 1) AS coverage,
-           ARRAY(SELECT g.guarantor_id FROM party_guarantors g
-                  WHERE g.party_id = p.id AND {_VALID_ON.replace("valid_", "g.valid_")}
-                  ORDER BY g.guarantor_id) AS guarantors
-    FROM party_aliases al JOIN parties p ON p.id = al.party_id
-    WHERE al.alias_norm = :key
-    """
-)
+    def holds_on(self, on: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_to is None or on <= self.valid_to
+        )
+
+
+@dataclass
+class _Party:
+    id: str
+    name: str
+    target_only: bool
+    coverage: list[_Span] = field(default_factory=list)
+    guarantors: list[_Span] = field(default_factory=list)
+
+
+class PartyDirectory:
+    """Every party, alias, coverage span and guarantor span, loaded once."""
+
+    def __init__(self, parties: dict[str, _Party], aliases: dict[str, tuple[str, str]]) -> None:
+        self._parties = parties
+        self._aliases = aliases  # normalised alias -> (party id, alias as written)
+
+    @classmethod
+    def load(cls, session: Session) -> PartyDirectory:
+        parties = {
+            row.id: _Party(row.id, row.name, row.target_only)
+            for row in session.execute(text("SELECT id, name, target_only FROM parties"))
+        }
+        for row in session.execute(
+            text("SELECT party_id, coverage::text, valid_from, valid_to FROM party_coverage")
+        ):
+            parties[row[0]].coverage.append(_Span(row[1], row[2], row[3]))
+        for row in session.execute(
+            text(
+                "SELECT party_id, guarantor_id, valid_from, valid_to FROM party_guarantors"
+                " ORDER BY guarantor_id"
+            )
+        ):
+            parties[row[0]].guarantors.append(_Span(row[1], row[2], row[3]))
+        aliases = {
+            row.alias_norm: (row.party_id, row.alias)
+            for row in session.execute(
+                text("SELECT alias_norm, alias, party_id FROM party_aliases")
+            )
+        }
+        return cls(parties, aliases)
+
+    def standing(
+        self, party_id: str, on: dt.date, matched_alias: str | None = None
+    ) -> PartyStanding:
+        party = self._parties[party_id]
+        coverage = [s for s in party.coverage if s.holds_on(on)]
+        coverage.sort(key=lambda s: s.valid_from or dt.date.min, reverse=True)
+        return PartyStanding(
+            id=party.id,
+            name=party.name,
+            matched_alias=matched_alias or party.name,
+            date=on,
+            target_only=party.target_only,
+            ceasefire_coverage=coverage[0].value if coverage else None,
+            guarantors=tuple(sorted({s.value for s in party.guarantors if s.holds_on(on)})),
+        )
+
+    def resolve(self, name: str, on: dt.date) -> PartyStanding | None:
+        """The party a name (id, name or alias) refers to, as of ``on``; None if unknown."""
+        hit = self._aliases.get(normalise_name(name))
+        if hit is None:
+            return None
+        return self.standing(hit[0], on, matched_alias=hit[1])
+
+    def resolve_actor(self, name: str, on: dt.date) -> PartyStanding | None:
+        """Like ``resolve``, and a coalition named in one field resolves to its deciding member.
+
+        "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front" resolves to Jabhat Fateh al-Sham:
+        an excluded member makes the operation excluded; otherwise the first covered member
+        (whose guarantors answer for it), then a non-party.
+        """
+        whole = self.resolve(name, on)
+        if whole is not None:
+            return whole
+        members = [
+            standing
+            for part in _COMPOSITE_SEPARATORS.split(name)
+            if part and (standing := self.resolve(part, on)) is not None
+        ]
+        if not members:
+            return None
+        return min(
+            enumerate(members),
+            key=lambda pair: (_COVERAGE_PRIORITY.get(pair[1].ceasefire_coverage, 3), pair[0]),
+        )[1]
 
 
 def resolve(*, session: Session, name: str, on: dt.date) -> PartyStanding | None:
-    """The party a name refers to, with its coverage and guarantors on ``on``; None if unknown.
-
-    Party ids, names and aliases all match, ignoring case, accents and punctuation.
-    """
-    key = normalise_name(name)
-    if not key:
-        return None
-    row = session.execute(_RESOLVE, {"key": key, "on": on}).first()
-    if row is None:
-        return None
-    return PartyStanding(
-        id=row.id,
-        name=row.name,
-        matched_alias=row.matched_alias,
-        date=on,
-        target_only=row.target_only,
-        ceasefire_coverage=row.coverage,
-        guarantors=tuple(row.guarantors),
-    )
+    return PartyDirectory.load(session).resolve(name, on)
 
 
 _PARTIES = text(
@@ -73,7 +147,7 @@ _PARTIES = text(
                                 ORDER BY c.valid_from NULLS FIRST)
                 FROM party_coverage c WHERE c.party_id = p.id), '[]') AS coverage,
       coalesce((SELECT json_agg(json_build_object('id', g.guarantor_id, 'valid_from', g.valid_from,
-                                                  'valid_to', g.valid_to) ORDER BY g.id)
+                                                  'valid_to', g.valid_to) ORDER BY g.guarantor_id)
                 FROM party_guarantors g WHERE g.party_id = p.id), '[]') AS guarantors
     FROM parties p
     WHERE CAST(:party_id AS text) IS NULL OR p.id = :party_id

@@ -1,0 +1,103 @@
+"""Reports as submitted by field reporters, their revisions, and idempotency records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base
+from service.incident.models import EventColumns, event_checks
+
+
+class Report(EventColumns, Base):
+    __tablename__ = "reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The reporter's identity is sensitive: visible to verifiers and admins only.
+    reporter_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="RESTRICT")
+    )
+    client_report_id: Mapped[uuid.UUID | None]
+    # Deferred: a report is inserted first (ON CONFLICT on client_report_id decides whether
+    # it is new), and only then the incident it opens.
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incidents.id", deferrable=True, initially="DEFERRED")
+    )
+    # SHA-256 of the canonical submitted body: a retry with the same client_report_id and
+    # the same body is replayed, a different body is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, server_default="1")
+    description: Mapped[str | None] = mapped_column(Text)
+    sources: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        *event_checks(),
+        # client_report_id stays unique per reporter forever: the last line of defence
+        # against a retried report after its idempotency key has expired.
+        UniqueConstraint("reporter_key_id", "client_report_id", name="uq_reports_reporter_client"),
+        Index("ix_reports_incident_id", "incident_id"),
+        Index("ix_reports_created_at_id", "created_at", "id"),
+        Index("ix_reports_reporter_created_at", "reporter_key_id", "created_at"),
+    )
+
+
+class ReportRevision(Base):
+    """Every version of a report as stored (the first is the original submission)."""
+
+    __tablename__ = "report_revisions"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id"))
+    # The report as the API showed it after this revision (submitted and derived fields).
+    snapshot: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class IdempotencyRecord(Base):
+    """(API key, Idempotency-Key) -> the request's fingerprint and its stored response.
+
+    Written in the same transaction as the report, so a key never exists without its report
+    or a report without its key.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    resource_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)

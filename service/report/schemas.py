@@ -1,0 +1,202 @@
+"""Report input and output. Input models forbid unknown fields (no mass assignment of id,
+status, reporter or created_at) and refuse NaN, Infinity, strings posing as numbers and NULs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from service.incident.models import CeasefireStatus, LocationMatch, TimePrecision, ViolationType
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def Text(max_length: int, min_length: int = 0):  # noqa: N802 - a type factory
+    return Annotated[
+        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+    ]
+
+
+Coordinate = StrictInt | StrictFloat
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class PointIn(_Input):
+    """A GeoJSON Point in WGS 84 longitude, latitude (RFC 7946). No `crs`, no third ordinate."""
+
+    type: Literal["Point"]
+    coordinates: Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _in_range(cls, value: list[float]) -> list[float]:
+        lon, lat = (float(v) for v in value)
+        if not (-180 <= lon <= 180):
+            raise ValueError(f"longitude {lon} is outside -180..180")
+        if not (-90 <= lat <= 90):
+            raise ValueError(f"latitude {lat} is outside -90..90")
+        return [lon, lat]
+
+
+class CasualtiesIn(_Input):
+    killed: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+    injured: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+    civilians_killed: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+
+    @model_validator(mode="after")
+    def _civilians_within_killed(self) -> CasualtiesIn:
+        if self.civilians_killed > self.killed:
+            raise ValueError("civilians_killed cannot exceed killed (killed is the total)")
+        return self
+
+
+class SourceIn(_Input):
+    """A source, graded on the Admiralty scale: reliability A-F, credibility 1-6."""
+
+    kind: Literal["witness", "media", "social_media", "ngo", "official", "monitor", "other"]
+    url: HttpUrl | None = None
+    publisher: Text(200) | None = None  # type: ignore[valid-type]
+    reliability: Literal["A", "B", "C", "D", "E", "F"] | None = None
+    credibility: Annotated[StrictInt, Field(ge=1, le=6)] | None = None
+
+
+GeoPrecision = Literal["exact", "near", "settlement", "district", "province"]
+
+
+class ReportCreate(_Input):
+    occurred_at: AwareDatetime = Field(
+        description="RFC 3339 with a UTC offset; not in the future beyond clock skew."
+    )
+    time_precision: TimePrecision = TimePrecision.exact
+    location: PointIn | None = None
+    province: Text(200, 1) | None = Field(  # type: ignore[valid-type]
+        default=None, description="P-code or name (any spelling the service knows)."
+    )
+    place_name: Text(500) | None = None  # type: ignore[valid-type]
+    geo_precision: GeoPrecision | None = None
+    violation_type: ViolationType
+    perpetrator: Text(300) | None = Field(  # type: ignore[valid-type]
+        default=None, description="A party id or any name; unresolved names are kept."
+    )
+    target: Text(300) | None = None  # type: ignore[valid-type]
+    casualties: CasualtiesIn | None = None
+    description: Text(10_000) | None = None  # type: ignore[valid-type]
+    sources: Annotated[list[SourceIn], Field(max_length=50)] = []
+    client_report_id: uuid.UUID | None = Field(
+        default=None, description="A UUID the device generated; unique per reporter forever."
+    )
+    incident_id: uuid.UUID | None = Field(
+        default=None, description="This report corroborates a known incident."
+    )
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> ReportCreate:
+        if self.location is None and self.province is None:
+            raise ValueError("give a location, a province, or both")
+        return self
+
+
+class ReportUpdate(_Input):
+    """A revision by the report's own reporter: the fields given replace the stored ones."""
+
+    occurred_at: AwareDatetime | None = None
+    time_precision: TimePrecision | None = None
+    location: PointIn | None = None
+    province: Text(200, 1) | None = None  # type: ignore[valid-type]
+    place_name: Text(500) | None = None  # type: ignore[valid-type]
+    geo_precision: GeoPrecision | None = None
+    violation_type: ViolationType | None = None
+    perpetrator: Text(300) | None = None  # type: ignore[valid-type]
+    target: Text(300) | None = None  # type: ignore[valid-type]
+    casualties: CasualtiesIn | None = None
+    description: Text(10_000) | None = None  # type: ignore[valid-type]
+    sources: Annotated[list[SourceIn], Field(max_length=50)] | None = None
+
+
+# ---- output ----
+
+
+class AreaBrief(BaseModel):
+    pcode: str
+    name_en: str
+
+
+class PartyRef(BaseModel):
+    raw: str | None
+    party_id: str | None
+    party_name: str | None
+
+
+class PointOut(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float]
+
+
+class CasualtiesOut(BaseModel):
+    killed: int
+    injured: int
+    civilians_killed: int
+
+
+class SourceOut(BaseModel):
+    kind: str
+    url: str | None = None
+    publisher: str | None = None
+    reliability: str | None = None
+    credibility: int | None = None
+
+
+class ReporterOut(BaseModel):
+    key_id: uuid.UUID
+    name: str
+
+
+class ReportRead(BaseModel):
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    revision: int
+    client_report_id: uuid.UUID | None
+    occurred_at: dt.datetime
+    time_precision: TimePrecision
+    location: PointOut | None
+    geo_precision: str | None
+    place_name: str | None
+    province: AreaBrief
+    district: AreaBrief | None
+    location_match: LocationMatch
+    location_distance_km: float | None
+    violation_type: ViolationType
+    perpetrator: PartyRef
+    target: PartyRef
+    responsible_guarantors: list[str]
+    ceasefire_status: CeasefireStatus
+    casualties: CasualtiesOut
+    description: str | None
+    sources: list[SourceOut]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    reporter: ReporterOut | None = Field(
+        default=None, description="Shown to verifiers and admins only."
+    )

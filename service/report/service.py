@@ -1,0 +1,397 @@
+"""Taking in reports: locate, attribute, classify, store, open or join an incident.
+
+One code path for a single POST, a batch and an import: ``submit`` works on a list and does
+its database work set-wise (one locating statement, one insert per table), so a batch of 500
+costs a handful of round trips rather than thousands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.service import Actor, record_many
+from service.config import get_settings
+from service.errors import Invalid, ServiceError
+from service.geography.service import AreaNames, Location, OutsideArea, locate_many
+from service.incident import service as incidents
+from service.incident.classify import Terms, classify, load_terms
+from service.party.service import PartyDirectory, PartyStanding
+from service.report.schemas import ReportCreate
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Whose report this is: the reporter's key, and who acts (the same key, for the API)."""
+
+    key_id: uuid.UUID
+    actor: Actor
+
+
+@dataclass
+class Outcome:
+    """What became of one submitted report: created, replayed, or refused."""
+
+    status: int
+    report: dict[str, Any] | None = None
+    error: ServiceError | None = None
+    created: bool = False
+
+
+def request_hash(report_in: ReportCreate) -> str:
+    """Fingerprint of the request's meaning: key order and omitted defaults do not matter."""
+    canonical = orjson.dumps(report_in.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _invalid(field: str, message: str) -> Invalid:
+    return Invalid(f"{field}: {message}", errors=[{"field": f"body.{field}", "message": message}])
+
+
+def _party_columns(prefix: str, raw: str | None, standing: PartyStanding | None) -> dict[str, Any]:
+    return {f"{prefix}_raw": raw, f"{prefix}_party_id": standing.id if standing else None}
+
+
+def _check_time(report_in: ReportCreate, now: dt.datetime) -> Invalid | None:
+    settings = get_settings()
+    skew = dt.timedelta(seconds=settings.clock_skew_s)
+    if report_in.occurred_at > now + skew:
+        return _invalid(
+            "occurred_at",
+            f"{report_in.occurred_at.isoformat()} is in the future (the server's time is"
+            f" {now.isoformat(timespec='seconds')})",
+        )
+    if report_in.occurred_at.year < settings.earliest_year:
+        return _invalid("occurred_at", f"before {settings.earliest_year}: not a plausible report")
+    return None
+
+
+def _place(
+    report_in: ReportCreate, located: Location | OutsideArea | None, provinces: AreaNames
+) -> dict[str, Any] | Invalid:
+    given = None
+    if report_in.province is not None:
+        given = provinces.resolve(report_in.province)
+        if given is None:
+            return _invalid("province", f"no province is known as {report_in.province!r}")
+    if isinstance(located, OutsideArea):
+        return Invalid(
+            f"location: {located.detail}",
+            errors=[{"field": "body.location", "message": located.detail}],
+        )
+    if located is not None:
+        if given is not None and given.pcode != located.province.pcode:
+            return _invalid(
+                "province",
+                f"{given.name_en} ({given.pcode}) contradicts the location, which is in"
+                f" {located.province.name_en} ({located.province.pcode})",
+            )
+        lon, lat = report_in.location.coordinates  # type: ignore[union-attr]
+        return {
+            "geom": f"SRID=4326;POINT({lon!r} {lat!r})",
+            "province_pcode": located.province.pcode,
+            "district_pcode": located.district.pcode if located.district else None,
+            "location_match": located.match,
+            "location_distance_km": located.distance_km if located.match == "nearest" else None,
+        }
+    assert given is not None  # the schema demands a location or a province
+    return {
+        "geom": None,
+        "province_pcode": given.pcode,
+        "district_pcode": None,
+        "location_match": "province_only",
+        "location_distance_km": None,
+    }
+
+
+def _derive(
+    report_in: ReportCreate,
+    *,
+    place: dict[str, Any],
+    directory: PartyDirectory,
+    terms: Terms,
+) -> dict[str, Any]:
+    on = terms.local_date(report_in.occurred_at)
+    perpetrator = (
+        directory.resolve_actor(report_in.perpetrator, on) if report_in.perpetrator else None
+    )
+    if perpetrator is not None and perpetrator.target_only:
+        perpetrator = None  # e.g. civilians: only ever a target; the name is kept as written
+    target = directory.resolve_actor(report_in.target, on) if report_in.target else None
+    verdict = classify(
+        occurred_at=report_in.occurred_at, perpetrator=perpetrator, target=target, terms=terms
+    )
+    casualties = report_in.casualties
+    return {
+        "occurred_at": report_in.occurred_at,
+        "time_precision": report_in.time_precision.value,
+        "geo_precision": report_in.geo_precision,
+        "place_name": report_in.place_name,
+        "violation_type": report_in.violation_type.value,
+        **place,
+        **_party_columns("perpetrator", report_in.perpetrator, perpetrator),
+        **_party_columns("target", report_in.target, target),
+        "responsible_guarantors": list(verdict.responsible_guarantors),
+        "ceasefire_status": verdict.ceasefire_status.value,
+        "killed": casualties.killed if casualties else 0,
+        "injured": casualties.injured if casualties else 0,
+        "civilians_killed": casualties.civilians_killed if casualties else 0,
+        "description": report_in.description,
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in report_in.sources],
+    }
+
+
+# Every column of a new report, with its SQL type: the rows travel as one JSON array and are
+# inserted by a single statement (jsonb_to_recordset), whatever the batch size.
+REPORT_COLUMNS = {
+    "id": "uuid", "reporter_key_id": "uuid", "client_report_id": "uuid", "incident_id": "uuid",
+    "request_hash": "text", "revision": "int", "occurred_at": "timestamptz",
+    "time_precision": "text", "geom": "text", "geo_precision": "text", "place_name": "text",
+    "province_pcode": "text", "district_pcode": "text", "location_match": "text",
+    "location_distance_km": "float8", "violation_type": "text", "perpetrator_raw": "text",
+    "perpetrator_party_id": "text", "target_raw": "text", "target_party_id": "text",
+    "responsible_guarantors": "text[]", "ceasefire_status": "text", "killed": "int",
+    "injured": "int", "civilians_killed": "int", "description": "text", "sources": "jsonb",
+    "created_at": "timestamptz", "updated_at": "timestamptz",
+}  # fmt: skip
+_INSERT_REPORTS = text(
+    f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) SELECT "
+    + ", ".join("ST_GeomFromEWKT(x.geom)" if c == "geom" else f"x.{c}" for c in REPORT_COLUMNS)
+    + " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x("
+    + ", ".join(f"{c} {t}" for c, t in REPORT_COLUMNS.items())
+    + ") ON CONFLICT ON CONSTRAINT uq_reports_reporter_client DO NOTHING RETURNING id"
+)
+
+
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, default=str).decode()
+
+
+def submit(
+    *, session: Session, submitter: Submitter, reports_in: list[ReportCreate]
+) -> list[Outcome]:
+    """Store the valid reports (new incidents or corroborations) and say what became of each.
+
+    Does not commit: the caller commits once, then answers. A report whose
+    ``client_report_id`` this reporter already used is replayed when the body is the same
+    and refused when it differs.
+    """
+    outcomes: list[Outcome | None] = [None] * len(reports_in)
+    now: dt.datetime = session.execute(text("SELECT now()")).scalar_one()
+    terms = load_terms(session)
+    directory = PartyDirectory.load(session)
+    provinces = AreaNames.load(session)
+
+    with_point = [i for i, r in enumerate(reports_in) if r.location is not None]
+    located: dict[int, Location | OutsideArea] = dict(
+        zip(
+            with_point,
+            locate_many(
+                session=session,
+                points=[tuple(reports_in[i].location.coordinates) for i in with_point],  # type: ignore[union-attr,misc]
+            ),
+            strict=True,
+        )
+    )
+    targets = incidents.resolve_targets(
+        session, [r.incident_id for r in reports_in if r.incident_id is not None]
+    )
+
+    rows: dict[int, dict[str, Any]] = {}
+    for i, report_in in enumerate(reports_in):
+        problem = _check_time(report_in, now)
+        if (
+            problem is None
+            and report_in.incident_id is not None
+            and report_in.incident_id not in targets
+        ):
+            problem = _invalid("incident_id", f"no incident {report_in.incident_id}")
+        place = _place(report_in, located.get(i), provinces) if problem is None else problem
+        if isinstance(place, Invalid):
+            outcomes[i] = Outcome(status=place.status, error=place)
+            continue
+        row = _derive(report_in, place=place, directory=directory, terms=terms)
+        row.update(
+            id=uuid.uuid4(),
+            reporter_key_id=submitter.key_id,
+            client_report_id=report_in.client_report_id,
+            incident_id=targets[report_in.incident_id] if report_in.incident_id else uuid.uuid4(),
+            request_hash=request_hash(report_in),
+            revision=1,
+            created_at=now,
+            updated_at=now,
+        )
+        rows[i] = row
+
+    inserted: set[uuid.UUID] = set()
+    if rows:
+        inserted = set(
+            session.execute(_INSERT_REPORTS, {"rows": _rows_json(list(rows.values()))}).scalars()
+        )
+    new_rows = {i: row for i, row in rows.items() if row["id"] in inserted}
+    opened = [row["id"] for i, row in new_rows.items() if reports_in[i].incident_id is None]
+    incidents.open_for_reports(session, opened)
+    incidents.refresh(
+        session,
+        [
+            row["incident_id"]
+            for i, row in new_rows.items()
+            if reports_in[i].incident_id is not None
+        ],
+    )
+
+    # client_report_id already used by this reporter: the same body is a retry, replayed.
+    for i, row in rows.items():
+        if row["id"] in inserted:
+            continue
+        existing = session.execute(
+            text(
+                "SELECT id, request_hash FROM reports"
+                " WHERE reporter_key_id = :key AND client_report_id = :client_id"
+            ),
+            {"key": submitter.key_id, "client_id": row["client_report_id"]},
+        ).one()
+        if existing.request_hash == row["request_hash"]:
+            row["id"] = existing.id
+            outcomes[i] = Outcome(status=201, created=False)
+        else:
+            problem = _invalid(
+                "client_report_id",
+                f"{row['client_report_id']} was already used for a different report ({existing.id})",
+            )
+            outcomes[i] = Outcome(status=problem.status, error=problem)
+
+    wanted = [rows[i]["id"] for i, o in enumerate(outcomes) if o is None or o.status == 201]
+    reads = {r["id"]: r for r in read_reports(session=session, ids=wanted)}
+    for i, row in rows.items():
+        if outcomes[i] is None:
+            outcomes[i] = Outcome(status=201, report=reads[row["id"]], created=True)
+        elif outcomes[i].status == 201:  # type: ignore[union-attr]
+            outcomes[i].report = reads[row["id"]]  # type: ignore[union-attr]
+
+    created = [rows[i]["id"] for i in new_rows]
+    _record_revisions(session, submitter, [reads[report_id] for report_id in created])
+    return outcomes  # type: ignore[return-value]
+
+
+def _snapshot(report: dict[str, Any]) -> str:
+    return orjson.dumps({k: v for k, v in report.items() if k != "reporter"}, default=str).decode()
+
+
+def _record_revisions(
+    session: Session, submitter: Submitter, reports: list[dict[str, Any]]
+) -> None:
+    if not reports:
+        return
+    session.execute(
+        text(
+            "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
+            " VALUES (:report_id, :revision, :actor_key_id, CAST(:snapshot AS jsonb), :created_at)"
+        ),
+        [
+            {
+                "report_id": r["id"],
+                "revision": r["revision"],
+                "actor_key_id": submitter.actor.key_id or submitter.key_id,
+                "snapshot": _snapshot(r),
+                "created_at": r["updated_at"],
+            }
+            for r in reports
+        ],
+    )
+    record_many(
+        session,
+        actor=submitter.actor,
+        action="report.created",
+        entity_type="report",
+        events=[
+            (str(r["id"]), None, {"incident_id": str(r["incident_id"]), "revision": r["revision"]})
+            for r in reports
+        ],
+    )
+
+
+_READ = """
+    SELECT r.id, r.incident_id, r.revision, r.client_report_id, r.occurred_at, r.time_precision,
+           ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.geo_precision, r.place_name,
+           r.province_pcode, pa.name_en AS province_name,
+           r.district_pcode, da.name_en AS district_name,
+           r.location_match, r.location_distance_km, r.violation_type,
+           r.perpetrator_raw, r.perpetrator_party_id, pp.name AS perpetrator_name,
+           r.target_raw, r.target_party_id, tp.name AS target_name,
+           r.responsible_guarantors, r.ceasefire_status,
+           r.killed, r.injured, r.civilians_killed, r.description, r.sources,
+           r.created_at, r.updated_at, r.reporter_key_id, k.name AS reporter_name
+    FROM reports r
+    JOIN admin_areas pa ON pa.pcode = r.province_pcode
+    LEFT JOIN admin_areas da ON da.pcode = r.district_pcode
+    LEFT JOIN parties pp ON pp.id = r.perpetrator_party_id
+    LEFT JOIN parties tp ON tp.id = r.target_party_id
+    JOIN api_keys k ON k.id = r.reporter_key_id
+"""
+
+
+def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
+    """The API's view of one report row selected with ``_READ``."""
+    report = {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "revision": row.revision,
+        "client_report_id": row.client_report_id,
+        "occurred_at": row.occurred_at,
+        "time_precision": row.time_precision,
+        "location": (
+            {"type": "Point", "coordinates": [row.lon, row.lat]} if row.lon is not None else None
+        ),
+        "geo_precision": row.geo_precision,
+        "place_name": row.place_name,
+        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
+        "district": (
+            {"pcode": row.district_pcode, "name_en": row.district_name}
+            if row.district_pcode
+            else None
+        ),
+        "location_match": row.location_match,
+        "location_distance_km": row.location_distance_km,
+        "violation_type": row.violation_type,
+        "perpetrator": {
+            "raw": row.perpetrator_raw,
+            "party_id": row.perpetrator_party_id,
+            "party_name": row.perpetrator_name,
+        },
+        "target": {
+            "raw": row.target_raw,
+            "party_id": row.target_party_id,
+            "party_name": row.target_name,
+        },
+        "responsible_guarantors": list(row.responsible_guarantors),
+        "ceasefire_status": row.ceasefire_status,
+        "casualties": {
+            "killed": row.killed,
+            "injured": row.injured,
+            "civilians_killed": row.civilians_killed,
+        },
+        "description": row.description,
+        "sources": row.sources,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if with_reporter:
+        report["reporter"] = {"key_id": row.reporter_key_id, "name": row.reporter_name}
+    return report
+
+
+def read_reports(
+    *, session: Session, ids: list[uuid.UUID], with_reporter: bool = False
+) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = session.execute(text(_READ + " WHERE r.id = ANY(:ids)"), {"ids": ids})
+    return [report_from_row(row, with_reporter=with_reporter) for row in rows]
