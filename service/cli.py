@@ -172,6 +172,34 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@fails_cleanly
+def backup(path: Path) -> None:
+    """Back the database up to PATH (pg_dump custom format); never overwrites a file."""
+    from service.backup.service import backup as run_backup
+    from service.backup.service import fingerprint
+
+    result = run_backup(database_url=get_settings().database_url, path=path)
+    facts = fingerprint(get_settings().database_url)
+    click.echo(f"backup written: {result.path} ({result.size_bytes} bytes)")
+    click.echo(f"reports: {facts['counts']['reports']}, report ids md5: {facts['report_ids_md5']}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@fails_cleanly
+def restore(path: Path) -> None:
+    """Restore a backup from PATH into the (empty) database named by DATABASE_URL."""
+    from service.backup.service import fingerprint
+    from service.backup.service import restore as run_restore
+
+    run_restore(database_url=get_settings().database_url, path=path)
+    facts = fingerprint(get_settings().database_url)
+    click.echo(f"restored {path}")
+    click.echo(f"reports: {facts['counts']['reports']}, report ids md5: {facts['report_ids_md5']}")
+
+
+@main.command()
 def openapi() -> None:
     """Print the OpenAPI document (commit it as openapi/openapi.json)."""
     from service.main import create_app

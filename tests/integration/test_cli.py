@@ -1,0 +1,61 @@
+"""The console command: failures are one line on stderr and a non-zero exit status."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from tests.boundary_files import feature, square, write_collection
+
+
+@pytest.fixture
+def run(engine):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_seed_is_idempotent_on_a_seeded_database(run):
+    result = run("seed")
+    assert result.exit_code == 0
+    assert "0 rows written" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("boundaries", "load", "/nonexistent.geojson", "--level", "1"), "no such file"),
+        (("seed", "--theatre-file", "/nonexistent.toml"), "not found"),
+        (("restore", "/nonexistent.dump"), "no such backup file"),
+    ],
+)
+def test_failures_are_one_line_and_non_zero(run, args, reason):
+    result = run(*args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0] and lines[0].startswith("ceasefire: ")
+
+
+def test_a_refused_boundary_file_loads_nothing(run, tmp_path, db):
+    from sqlalchemy import text
+
+    path = write_collection(
+        tmp_path / "dup.geojson",
+        [
+            feature({"PCODE": "Q1", "NAME_EN": "A"}, square(40, 10)),
+            feature({"PCODE": "Q1", "NAME_EN": "B"}, square(41, 10)),
+        ],
+    )
+    result = run("boundaries", "load", str(path), "--level", "1")
+    assert result.exit_code == 1 and "duplicate code 'Q1'" in result.stderr
+    assert db.execute(text("SELECT count(*) FROM admin_areas WHERE pcode = 'Q1'")).scalar() == 0
+
+
+def test_openapi_prints_the_document(run):
+    result = run("openapi")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["info"]["title"] == "ceasefire-monitor"
