@@ -4,7 +4,7 @@ VENV := .venv/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: provision run serve migrate seed test lint openapi clean
+.PHONY: provision run serve migrate seed test test-reliability lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -22,6 +22,10 @@ run: seed
 ## Set up everything, then lint and run the whole test suite against real PostGIS
 test: provision lint
 	$(VENV)/pytest
+
+## Fault injection: restarts PostgreSQL and kills the server mid-run (never beside other tests)
+test-reliability: provision
+	$(VENV)/pytest -o addopts="-ra --strict-markers --strict-config" -s tests/reliability
 
 lint:
 	$(VENV)/ruff check service tests migrations bench
