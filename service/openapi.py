@@ -71,6 +71,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            for response in responses.values():
+                for media in response.get("content", {}).values():
+                    # A Response subclass adds {"type": "string"} beside the model's $ref.
+                    if "$ref" in media.get("schema", {}):
+                        media["schema"] = {"$ref": media["schema"]["$ref"]}
             for code in _DEFAULT_ERRORS:
                 responses.setdefault(code, {"description": _ERROR_DESCRIPTIONS[code]})
             for code, response in responses.items():
