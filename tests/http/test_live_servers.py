@@ -1,10 +1,12 @@
-"""Against real server processes: concurrent retries from two client processes leave exactly
-one report (reliability.md row 5), the per-key rate limit holds across server processes
-(row 28), and a declared oversize body is refused before it is sent (row 10)."""
+"""Against real server processes and committed transactions: concurrent retries from two
+client processes leave exactly one report (reliability.md row 5), the per-key rate limit
+holds across server processes (row 28), a declared oversize body is refused before it is
+sent (row 10), and a report racing a merge joins the survivor."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 
@@ -12,10 +14,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from service.audit.service import CONSOLE
+from service.audit.service import CONSOLE, Actor
 from service.auth import ratelimit
 from service.auth.service import create_key
 from service.config import sqlalchemy_url
+from service.incident.verification import merge
+from service.report.schemas import ReportCreate
+from service.report.service import Submitter, submit
 from tests.conftest import TEST_DATABASE_URL
 from tests.http.live_servers import copy_database, drop_database, outcomes, serving, start_clients
 from tests.http.report_helpers import auth, new_key, report_body
@@ -160,3 +165,56 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(live):
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
     assert b"application/problem+json" in response
     assert scalar(engine, "SELECT count(*) FROM reports WHERE reporter_key_id = :k", k=key_id) == 0
+
+
+def test_a_report_joining_an_incident_being_merged_lands_on_the_survivor(live):
+    """Two committed transactions racing (so on the live copy): a merge holds its locks while
+    a corroborating report for the merged incident arrives; the report must wait, then join
+    the survivor instead of reviving the merged incident."""
+    _, engine, make_key = live
+    key_id, _ = make_key("reporter")
+    submitter = Submitter(key_id=key_id, actor=Actor(key_id=key_id, label="key:live reporter"))
+    with Session(engine) as session:
+        victim, survivor = (
+            o.report["incident_id"]
+            for o in submit(
+                session=session,
+                submitter=submitter,
+                reports_in=[ReportCreate.model_validate(report_body()) for _ in range(2)],
+            )
+        )
+        session.commit()
+
+    merging = Session(engine)
+    merge(session=merging, incident_id=victim, into_id=survivor, note=None, actor=CONSOLE)
+    joined: dict = {}
+
+    def corroborate() -> None:
+        with Session(engine) as session:
+            report_in = ReportCreate.model_validate(report_body(incident_id=str(victim)))
+            [outcome] = submit(session=session, submitter=submitter, reports_in=[report_in])
+            session.commit()
+            joined["incident_id"] = outcome.report["incident_id"]
+
+    racer = threading.Thread(target=corroborate)
+    racer.start()
+    try:
+        deadline = time.monotonic() + 15
+        while (
+            scalar(
+                engine,
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            == 0
+        ):
+            assert time.monotonic() < deadline, "the report never waited for the merge"
+            time.sleep(0.05)
+    finally:
+        merging.commit()
+        merging.close()
+        racer.join(timeout=30)
+    assert joined["incident_id"] == survivor
+    assert scalar(engine, "SELECT count(*) FROM reports WHERE incident_id = :id", id=victim) == 0
+    assert scalar(engine, "SELECT report_count FROM incidents WHERE id = :id", id=victim) == 0
+    assert scalar(engine, "SELECT report_count FROM incidents WHERE id = :id", id=survivor) == 3
