@@ -241,26 +241,26 @@ class ReportPage(BaseModel):
     next: str | None = Field(description="The URL of the next page; null on the last page.")
 
 
-class FieldProblem(BaseModel):
+class ItemFieldError(BaseModel):
     field: str
     message: str
 
 
-class Problem(BaseModel):
+class ItemProblem(BaseModel):
     """RFC 9457 problem details, as a batch item's result."""
 
     type: str
     title: str
     status: int
     detail: str
-    errors: list[FieldProblem] | None = None
+    errors: list[ItemFieldError] | None = None
 
 
 class BatchItemResult(BaseModel):
     index: int = Field(description="The item's position in the batch, from 0.")
     status: int = Field(description="201 when stored (or already stored), else 4xx.")
     report: ReportRead | None = None
-    problem: Problem | None = None
+    problem: ItemProblem | None = None
 
 
 class BatchResult(BaseModel):
