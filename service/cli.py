@@ -143,6 +143,76 @@ def boundaries_load(
     )
 
 
+@main.group()
+def keys() -> None:
+    """API keys: create (the secret is shown once), list, revoke."""
+
+
+@keys.command("create")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["reporter", "verifier", "monitor", "admin"]),
+    help="What the key may do.",
+)
+@click.option("--name", required=True, help="Who or what holds the key (shown in the audit).")
+@fails_cleanly
+def keys_create(role: str, name: str) -> None:
+    """Create a key; its secret is printed once, alone on the last line."""
+    from service.audit.service import CONSOLE
+    from service.auth.service import create_key
+    from service.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        key, secret = create_key(session=session, role=role, name=name, actor=CONSOLE)
+        session.commit()
+    click.echo(f"created {key['role']} key {key['id']} ({key['name']})")
+    click.echo("the secret below is shown only this once; only its hash is stored:")
+    click.echo(secret)
+
+
+@keys.command("list")
+@fails_cleanly
+def keys_list() -> None:
+    """Every key: id, role, name, secret prefix, created, revoked."""
+    from service.auth.service import list_keys
+    from service.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        rows = list_keys(session=session)
+    click.echo("id\trole\tprefix\tcreated_at\trevoked_at\tname")
+    for key in rows:
+        revoked = key["revoked_at"].isoformat(timespec="seconds") if key["revoked_at"] else "-"
+        click.echo(
+            f"{key['id']}\t{key['role']}\t{key['prefix']}\t"
+            f"{key['created_at'].isoformat(timespec='seconds')}\t{revoked}\t{key['name']}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@fails_cleanly
+def keys_revoke(key_id: str, reason: str | None) -> None:
+    """Revoke a key: every request with it is refused (401) from now on."""
+    import uuid
+
+    from service.audit.service import CONSOLE
+    from service.auth.service import revoke_key
+    from service.db import get_sessionmaker
+
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError as exc:
+        raise CommandFailed(
+            f"{key_id!r} is not a key id (a UUID; see `ceasefire keys list`)"
+        ) from exc
+    with get_sessionmaker()() as session:
+        key = revoke_key(session=session, key_id=parsed, actor=CONSOLE, reason=reason)
+        session.commit()
+    click.echo(f"revoked {key['role']} key {key['id']} ({key['name']})")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))

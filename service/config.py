@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     clock_skew_s: int = 300
     earliest_year: int = 1990
 
+    # Request bodies: refused with 413 beyond these sizes, before they are read in full.
+    max_body_bytes: int = 1_048_576
+    max_batch_body_bytes: int = 8 * 1_048_576
+    batch_max_items: int = 500
+    # Idempotency keys are kept at least this long (field devices retry days later).
+    idempotency_retention_days: int = 30
+
     # Per-key rate limit, shared by every worker through Redis.
     redis_url: str = "redis://127.0.0.1:6379/0"
     rate_limit_requests: int = 1200

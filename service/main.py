@@ -10,16 +10,28 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from service import __doc__ as service_doc
+from service.api import BodySizeLimitMiddleware
+from service.audit.router import router as audit_router
+from service.config import get_settings
 from service.errors import install_error_handlers, problem_response
 from service.geography.router import router as geography_router
 from service.health.router import router as health_router
+from service.incident.router import router as incident_router
 from service.observability import RequestContextMiddleware
 from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
+from service.report.router import router as report_router
 
 log = logging.getLogger("ceasefire")
 
-ROUTERS = (health_router, geography_router, party_router)
+ROUTERS = (
+    health_router,
+    geography_router,
+    party_router,
+    report_router,
+    incident_router,
+    audit_router,
+)
 
 
 def create_app() -> FastAPI:
@@ -55,5 +67,12 @@ def create_app() -> FastAPI:
         return problem_response(500, "Internal server error", "an unexpected error occurred")
 
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    settings = get_settings()
+    # Inside the request context, so refused bodies are logged and counted too.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits={"/v1/reports/batch": settings.max_batch_body_bytes},
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

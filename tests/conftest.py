@@ -103,6 +103,9 @@ def make_key(db: Session):
 
     def make(role: str = "reporter", name: str | None = None):
         key, secret = create_key(session=db, role=role, name=name or f"test {role}", actor=CONSOLE)
+        # Committed (a savepoint, in the test transaction), as the console commits it: a
+        # request that rolls back must not take the key with it.
+        db.commit()
         return Principal(key["id"], key["name"], Role(key["role"])), secret
 
     return make

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -80,3 +81,52 @@ def record_many(
             for entity_id, before, after in events
         ],
     )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    actor: str | None = None  # an actor label ("console", "key:<name>") or an API key id
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def list_events(
+    *, session: Session, filters: AuditFilters, before_id: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of audit events, newest first, and the id to continue before (None at the end)."""
+    conditions = ["true"]
+    params: dict[str, Any] = {"limit": limit + 1}
+    for column in ("entity_type", "entity_id", "action"):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(f"{column} = :{column}")
+            params[column] = value
+    if filters.actor is not None:
+        try:
+            params["actor_key_id"] = uuid.UUID(filters.actor)
+            conditions.append("actor_key_id = :actor_key_id")
+        except ValueError:
+            params["actor"] = filters.actor
+            conditions.append("actor = :actor")
+    if filters.since is not None:
+        conditions.append("at >= :since")
+        params["since"] = filters.since
+    if filters.until is not None:
+        conditions.append("at < :until")
+        params["until"] = filters.until
+    if before_id is not None:
+        conditions.append("id < :before_id")
+        params["before_id"] = before_id
+    rows = session.execute(
+        text(
+            "SELECT id, at, actor_key_id, actor, action, entity_type, entity_id, before, after,"
+            f" reason FROM audit_events WHERE {' AND '.join(conditions)}"
+            " ORDER BY id DESC LIMIT :limit"
+        ),
+        params,
+    ).all()
+    events = [dict(row._mapping) for row in rows[:limit]]
+    return events, (events[-1]["id"] if len(rows) > limit else None)

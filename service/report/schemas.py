@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
     StrictFloat,
     StrictInt,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,6 +39,16 @@ def Text(max_length: int, min_length: int = 0):  # noqa: N802 - a type factory
 
 
 Coordinate = StrictInt | StrictFloat
+
+
+def _rfc3339_text(value: object) -> object:
+    # Pydantic would also take a number as Unix time; the API promises RFC 3339 text only.
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("must be an RFC 3339 date-time string with an offset")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 class _Input(BaseModel):
@@ -86,7 +98,7 @@ GeoPrecision = Literal["exact", "near", "settlement", "district", "province"]
 
 
 class ReportCreate(_Input):
-    occurred_at: AwareDatetime = Field(
+    occurred_at: Timestamp = Field(
         description="RFC 3339 with a UTC offset; not in the future beyond clock skew."
     )
     time_precision: TimePrecision = TimePrecision.exact
@@ -121,7 +133,7 @@ class ReportCreate(_Input):
 class ReportUpdate(_Input):
     """A revision by the report's own reporter: the fields given replace the stored ones."""
 
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
     time_precision: TimePrecision | None = None
     location: PointIn | None = None
     province: Text(200, 1) | None = None  # type: ignore[valid-type]
@@ -133,6 +145,28 @@ class ReportUpdate(_Input):
     casualties: CasualtiesIn | None = None
     description: Text(10_000) | None = None  # type: ignore[valid-type]
     sources: Annotated[list[SourceIn], Field(max_length=50)] | None = None
+    reason: Text(2000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Why the report is revised: kept in the audit trail."
+    )
+
+
+class ReportBatch(BaseModel):
+    """Up to the batch limit (500) of reports, each validated and stored on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one by the service (one result each), not all-or-nothing
+    # here; the schema still documents what each must be.
+    reports: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ReportCreate"},
+                "maxItems": 500,
+            }
+        ),
+    ]
 
 
 # ---- output ----
@@ -200,3 +234,42 @@ class ReportRead(BaseModel):
     reporter: ReporterOut | None = Field(
         default=None, description="Shown to verifiers and admins only."
     )
+
+
+class ReportPage(BaseModel):
+    items: list[ReportRead]
+    next: str | None = Field(description="The URL of the next page; null on the last page.")
+
+
+class ItemFieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ItemProblem(BaseModel):
+    """RFC 9457 problem details, as a batch item's result."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ItemFieldError] | None = None
+
+
+class BatchItemResult(BaseModel):
+    index: int = Field(description="The item's position in the batch, from 0.")
+    status: int = Field(description="201 when stored (or already stored), else 4xx.")
+    report: ReportRead | None = None
+    problem: ItemProblem | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult] = Field(description="One result per item, in order.")
+    accepted: int
+    refused: int
+
+
+class ReportRevisionRead(BaseModel):
+    revision: int
+    recorded_at: dt.datetime
+    report: ReportRead = Field(description="The report as it read after this revision.")

@@ -19,12 +19,15 @@ from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record_many
 from service.config import get_settings
-from service.errors import Invalid, ServiceError
+from service.errors import Conflict, Invalid, ServiceError
 from service.geography.service import AreaNames, Location, OutsideArea, locate_many
 from service.incident import service as incidents
 from service.incident.classify import Terms, classify, load_terms
 from service.party.service import PartyDirectory, PartyStanding
+from service.report.reads import read_reports, report_from_row
 from service.report.schemas import ReportCreate
+
+__all__ = ["Outcome", "Submitter", "read_reports", "report_from_row", "submit"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def request_hash(report_in: ReportCreate) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _invalid(field: str, message: str) -> Invalid:
+def invalid_field(field: str, message: str) -> Invalid:
     return Invalid(f"{field}: {message}", errors=[{"field": f"body.{field}", "message": message}])
 
 
@@ -63,13 +66,15 @@ def _check_time(report_in: ReportCreate, now: dt.datetime) -> Invalid | None:
     settings = get_settings()
     skew = dt.timedelta(seconds=settings.clock_skew_s)
     if report_in.occurred_at > now + skew:
-        return _invalid(
+        return invalid_field(
             "occurred_at",
             f"{report_in.occurred_at.isoformat()} is in the future (the server's time is"
             f" {now.isoformat(timespec='seconds')})",
         )
     if report_in.occurred_at.year < settings.earliest_year:
-        return _invalid("occurred_at", f"before {settings.earliest_year}: not a plausible report")
+        return invalid_field(
+            "occurred_at", f"before {settings.earliest_year}: not a plausible report"
+        )
     return None
 
 
@@ -80,7 +85,7 @@ def _place(
     if report_in.province is not None:
         given = provinces.resolve(report_in.province)
         if given is None:
-            return _invalid("province", f"no province is known as {report_in.province!r}")
+            return invalid_field("province", f"no province is known as {report_in.province!r}")
     if isinstance(located, OutsideArea):
         return Invalid(
             f"location: {located.detail}",
@@ -88,7 +93,7 @@ def _place(
         )
     if located is not None:
         if given is not None and given.pcode != located.province.pcode:
-            return _invalid(
+            return invalid_field(
                 "province",
                 f"{given.name_en} ({given.pcode}) contradicts the location, which is in"
                 f" {located.province.name_en} ({located.province.pcode})",
@@ -166,12 +171,87 @@ _INSERT_REPORTS = text(
     + ", ".join("ST_GeomFromEWKT(x.geom)" if c == "geom" else f"x.{c}" for c in REPORT_COLUMNS)
     + " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x("
     + ", ".join(f"{c} {t}" for c, t in REPORT_COLUMNS.items())
-    + ") ON CONFLICT ON CONSTRAINT uq_reports_reporter_client DO NOTHING RETURNING id"
+    # Rows go in a fixed order, so two batches sharing client_report_ids cannot deadlock.
+    + ") ORDER BY x.client_report_id"
+    + " ON CONFLICT ON CONSTRAINT uq_reports_reporter_client DO NOTHING RETURNING id"
 )
 
 
 def _rows_json(rows: list[dict[str, Any]]) -> str:
     return orjson.dumps(rows, default=str).decode()
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What deriving a report needs, loaded once per request or batch."""
+
+    now: dt.datetime
+    terms: Terms
+    directory: PartyDirectory
+    provinces: AreaNames
+
+    @classmethod
+    def load(cls, session: Session) -> Lookups:
+        return cls(
+            now=session.execute(text("SELECT now()")).scalar_one(),
+            terms=load_terms(session),
+            directory=PartyDirectory.load(session),
+            provinces=AreaNames.load(session),
+        )
+
+
+def derive_many(
+    *, session: Session, reports_in: list[ReportCreate], lookups: Lookups
+) -> list[dict[str, Any] | Invalid]:
+    """Each report's stored columns (time checked, located, attributed, classified), or why
+    it is refused. Every point is located by one statement. Shared by submit and revise."""
+    with_point = [i for i, r in enumerate(reports_in) if r.location is not None]
+    located: dict[int, Location | OutsideArea] = dict(
+        zip(
+            with_point,
+            locate_many(
+                session=session,
+                points=[tuple(reports_in[i].location.coordinates) for i in with_point],  # type: ignore[union-attr,misc]
+            ),
+            strict=True,
+        )
+    )
+    derived: list[dict[str, Any] | Invalid] = []
+    for i, report_in in enumerate(reports_in):
+        problem = _check_time(report_in, lookups.now)
+        place = _place(report_in, located.get(i), lookups.provinces) if problem is None else problem
+        if isinstance(place, Invalid):
+            derived.append(place)
+        else:
+            derived.append(
+                _derive(report_in, place=place, directory=lookups.directory, terms=lookups.terms)
+            )
+    return derived
+
+
+def _lock_targets(session: Session, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The incidents corroborating reports join, share-locked so that a merge running at the
+    same time cannot leave a new report behind on a merged incident."""
+    for _ in range(3):
+        targets = incidents.resolve_targets(session, incident_ids)
+        wanted = sorted(set(targets.values()))
+        if not wanted:
+            return targets
+        locked = set(
+            session.execute(
+                text(
+                    "SELECT id FROM incidents WHERE id = ANY(:ids) AND status <> 'merged'"
+                    " ORDER BY id FOR SHARE"
+                ),
+                {"ids": wanted},
+            ).scalars()
+        )
+        if locked == set(wanted):
+            return targets
+    raise Conflict(
+        "the incident was merged while this report was stored; retry",
+        headers={"Retry-After": "1"},
+    )
 
 
 def submit(
@@ -184,40 +264,25 @@ def submit(
     and refused when it differs.
     """
     outcomes: list[Outcome | None] = [None] * len(reports_in)
-    now: dt.datetime = session.execute(text("SELECT now()")).scalar_one()
-    terms = load_terms(session)
-    directory = PartyDirectory.load(session)
-    provinces = AreaNames.load(session)
-
-    with_point = [i for i, r in enumerate(reports_in) if r.location is not None]
-    located: dict[int, Location | OutsideArea] = dict(
-        zip(
-            with_point,
-            locate_many(
-                session=session,
-                points=[tuple(reports_in[i].location.coordinates) for i in with_point],  # type: ignore[union-attr,misc]
-            ),
-            strict=True,
-        )
-    )
-    targets = incidents.resolve_targets(
+    lookups = Lookups.load(session)
+    now = lookups.now
+    derived = derive_many(session=session, reports_in=reports_in, lookups=lookups)
+    targets = _lock_targets(
         session, [r.incident_id for r in reports_in if r.incident_id is not None]
     )
 
     rows: dict[int, dict[str, Any]] = {}
     for i, report_in in enumerate(reports_in):
-        problem = _check_time(report_in, now)
+        row = derived[i]
         if (
-            problem is None
+            not isinstance(row, Invalid)
             and report_in.incident_id is not None
             and report_in.incident_id not in targets
         ):
-            problem = _invalid("incident_id", f"no incident {report_in.incident_id}")
-        place = _place(report_in, located.get(i), provinces) if problem is None else problem
-        if isinstance(place, Invalid):
-            outcomes[i] = Outcome(status=place.status, error=place)
+            row = invalid_field("incident_id", f"no incident {report_in.incident_id}")
+        if isinstance(row, Invalid):
+            outcomes[i] = Outcome(status=row.status, error=row)
             continue
-        row = _derive(report_in, place=place, directory=directory, terms=terms)
         row.update(
             id=uuid.uuid4(),
             reporter_key_id=submitter.key_id,
@@ -248,23 +313,32 @@ def submit(
     )
 
     # client_report_id already used by this reporter: the same body is a retry, replayed.
-    for i, row in rows.items():
-        if row["id"] in inserted:
-            continue
-        existing = session.execute(
-            text(
-                "SELECT id, request_hash FROM reports"
-                " WHERE reporter_key_id = :key AND client_report_id = :client_id"
-            ),
-            {"key": submitter.key_id, "client_id": row["client_report_id"]},
-        ).one()
-        if existing.request_hash == row["request_hash"]:
-            row["id"] = existing.id
+    replays = [i for i in rows if rows[i]["id"] not in inserted]
+    existing = {}
+    if replays:
+        existing = {
+            r.client_report_id: r
+            for r in session.execute(
+                text(
+                    "SELECT id, client_report_id, request_hash FROM reports"
+                    " WHERE reporter_key_id = :key AND client_report_id = ANY(:client_ids)"
+                ),
+                {
+                    "key": submitter.key_id,
+                    "client_ids": [rows[i]["client_report_id"] for i in replays],
+                },
+            )
+        }
+    for i in replays:
+        row = rows[i]
+        found = existing[row["client_report_id"]]
+        if found.request_hash == row["request_hash"]:
+            row["id"] = found.id
             outcomes[i] = Outcome(status=201, created=False)
         else:
-            problem = _invalid(
+            problem = invalid_field(
                 "client_report_id",
-                f"{row['client_report_id']} was already used for a different report ({existing.id})",
+                f"{row['client_report_id']} was already used for a different report ({found.id})",
             )
             outcomes[i] = Outcome(status=problem.status, error=problem)
 
@@ -276,8 +350,20 @@ def submit(
         elif outcomes[i].status == 201:  # type: ignore[union-attr]
             outcomes[i].report = reads[row["id"]]  # type: ignore[union-attr]
 
-    created = [rows[i]["id"] for i in new_rows]
-    _record_revisions(session, submitter, [reads[report_id] for report_id in created])
+    created = [reads[rows[i]["id"]] for i in new_rows]
+    store_revisions(
+        session, actor_key_id=submitter.actor.key_id or submitter.key_id, reports=created
+    )
+    record_many(
+        session,
+        actor=submitter.actor,
+        action="report.created",
+        entity_type="report",
+        events=[
+            (str(r["id"]), None, {"incident_id": str(r["incident_id"]), "revision": r["revision"]})
+            for r in created
+        ],
+    )
     return outcomes  # type: ignore[return-value]
 
 
@@ -285,9 +371,10 @@ def _snapshot(report: dict[str, Any]) -> str:
     return orjson.dumps({k: v for k, v in report.items() if k != "reporter"}, default=str).decode()
 
 
-def _record_revisions(
-    session: Session, submitter: Submitter, reports: list[dict[str, Any]]
+def store_revisions(
+    session: Session, *, actor_key_id: uuid.UUID, reports: list[dict[str, Any]]
 ) -> None:
+    """Keep each report as it now reads, under its revision number."""
     if not reports:
         return
     session.execute(
@@ -299,99 +386,10 @@ def _record_revisions(
             {
                 "report_id": r["id"],
                 "revision": r["revision"],
-                "actor_key_id": submitter.actor.key_id or submitter.key_id,
+                "actor_key_id": actor_key_id,
                 "snapshot": _snapshot(r),
                 "created_at": r["updated_at"],
             }
             for r in reports
         ],
     )
-    record_many(
-        session,
-        actor=submitter.actor,
-        action="report.created",
-        entity_type="report",
-        events=[
-            (str(r["id"]), None, {"incident_id": str(r["incident_id"]), "revision": r["revision"]})
-            for r in reports
-        ],
-    )
-
-
-_READ = """
-    SELECT r.id, r.incident_id, r.revision, r.client_report_id, r.occurred_at, r.time_precision,
-           ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.geo_precision, r.place_name,
-           r.province_pcode, pa.name_en AS province_name,
-           r.district_pcode, da.name_en AS district_name,
-           r.location_match, r.location_distance_km, r.violation_type,
-           r.perpetrator_raw, r.perpetrator_party_id, pp.name AS perpetrator_name,
-           r.target_raw, r.target_party_id, tp.name AS target_name,
-           r.responsible_guarantors, r.ceasefire_status,
-           r.killed, r.injured, r.civilians_killed, r.description, r.sources,
-           r.created_at, r.updated_at, r.reporter_key_id, k.name AS reporter_name
-    FROM reports r
-    JOIN admin_areas pa ON pa.pcode = r.province_pcode
-    LEFT JOIN admin_areas da ON da.pcode = r.district_pcode
-    LEFT JOIN parties pp ON pp.id = r.perpetrator_party_id
-    LEFT JOIN parties tp ON tp.id = r.target_party_id
-    JOIN api_keys k ON k.id = r.reporter_key_id
-"""
-
-
-def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
-    """The API's view of one report row selected with ``_READ``."""
-    report = {
-        "id": row.id,
-        "incident_id": row.incident_id,
-        "revision": row.revision,
-        "client_report_id": row.client_report_id,
-        "occurred_at": row.occurred_at,
-        "time_precision": row.time_precision,
-        "location": (
-            {"type": "Point", "coordinates": [row.lon, row.lat]} if row.lon is not None else None
-        ),
-        "geo_precision": row.geo_precision,
-        "place_name": row.place_name,
-        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
-        "district": (
-            {"pcode": row.district_pcode, "name_en": row.district_name}
-            if row.district_pcode
-            else None
-        ),
-        "location_match": row.location_match,
-        "location_distance_km": row.location_distance_km,
-        "violation_type": row.violation_type,
-        "perpetrator": {
-            "raw": row.perpetrator_raw,
-            "party_id": row.perpetrator_party_id,
-            "party_name": row.perpetrator_name,
-        },
-        "target": {
-            "raw": row.target_raw,
-            "party_id": row.target_party_id,
-            "party_name": row.target_name,
-        },
-        "responsible_guarantors": list(row.responsible_guarantors),
-        "ceasefire_status": row.ceasefire_status,
-        "casualties": {
-            "killed": row.killed,
-            "injured": row.injured,
-            "civilians_killed": row.civilians_killed,
-        },
-        "description": row.description,
-        "sources": row.sources,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-    if with_reporter:
-        report["reporter"] = {"key_id": row.reporter_key_id, "name": row.reporter_name}
-    return report
-
-
-def read_reports(
-    *, session: Session, ids: list[uuid.UUID], with_reporter: bool = False
-) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    rows = session.execute(text(_READ + " WHERE r.id = ANY(:ids)"), {"ids": ids})
-    return [report_from_row(row, with_reporter=with_reporter) for row in rows]

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from service.api import StrictJSONRoute, committing, json_bytes_response, link_header, next_link
+from service.auth.dependencies import Reader, Verifier
+from service.db import SessionDep
+from service.incident import service, verification
+from service.incident.dependencies import Filters, Paging
+from service.incident.models import IncidentStatus
+from service.incident.schemas import (
+    IncidentCandidate,
+    IncidentDetail,
+    IncidentMerge,
+    IncidentPage,
+    IncidentReview,
+)
+
+router = APIRouter(prefix="/v1", tags=["incidents"], route_class=StrictJSONRoute)
+
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key"},
+    403: {"description": "Not allowed for this key's role"},
+    429: {"description": "Rate limited (see Retry-After)"},
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_READ_ERRORS,
+    409: {"description": "Not possible in the incident's current state"},
+    413: {"description": "Body over the size limit"},
+    415: {"description": "The body is not JSON"},
+}
+
+
+@router.get("/incidents", response_model=IncidentPage, responses=_READ_ERRORS)
+def list_incidents(
+    principal: Reader,
+    session: SessionDep,
+    filters: Filters,
+    paging: Paging,
+    request: Request,
+    status: Annotated[
+        list[IncidentStatus] | None,
+        Query(description="Repeatable. Without it, every status except `merged`."),
+    ] = None,
+) -> Response:
+    """Incidents, latest occurrence first (keyset pages: follow `next`)."""
+    if status:
+        filters = replace(filters, statuses=tuple(s.value for s in status))
+    items, following = service.list_incidents(
+        session=session, filters=filters, cursor=paging.cursor, limit=paging.limit
+    )
+    next_url = next_link(request, following.encode() if following else None)
+    page = IncidentPage.model_validate({"items": items, "next": next_url})
+    return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=_READ_ERRORS)
+def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> dict:
+    return service.get_incident(session=session, incident_id=incident_id)
+
+
+@router.get(
+    "/incidents/{incident_id}/candidates",
+    response_model=list[IncidentCandidate],
+    responses=_READ_ERRORS,
+)
+def incident_candidates(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> list:
+    """Likely duplicates to merge: unmerged incidents of the same type within 5 km and
+    6 hours (the same province when either has no point), nearest first."""
+    return verification.candidates(session=session, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/review", response_model=IncidentDetail, responses=_WRITE_ERRORS
+)
+def review_incident(
+    incident_id: uuid.UUID, principal: Verifier, session: SessionDep, review: IncidentReview
+) -> dict:
+    """A verifier's verdict: verified, disputed or rejected, with a note."""
+    with committing(session):
+        incident = verification.review(
+            session=session,
+            incident_id=incident_id,
+            status=review.status,
+            note=review.note,
+            actor=principal.actor,
+        )
+    return incident
+
+
+@router.post(
+    "/incidents/{incident_id}/merge", response_model=IncidentDetail, responses=_WRITE_ERRORS
+)
+def merge_incident(
+    incident_id: uuid.UUID, principal: Verifier, session: SessionDep, merge: IncidentMerge
+) -> dict:
+    """Merge this incident into another: its reports move there, it becomes `merged` and
+    points to the survivor, which is answered (refreshed)."""
+    with committing(session):
+        survivor = verification.merge(
+            session=session,
+            incident_id=incident_id,
+            into_id=merge.into,
+            note=merge.note,
+            actor=principal.actor,
+        )
+    return survivor

@@ -1,0 +1,77 @@
+"""Incident output, and the verifier's review and merge input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.incident.models import (
+    CeasefireStatus,
+    IncidentStatus,
+    LocationMatch,
+    TimePrecision,
+    ViolationType,
+)
+from service.report.schemas import AreaBrief, CasualtiesOut, PartyRef, PointOut, Text
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class IncidentReview(_Input):
+    status: Literal["verified", "disputed", "rejected"]
+    note: Text(2000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Why: kept with the incident and in the audit trail."
+    )
+
+
+class IncidentMerge(_Input):
+    into: uuid.UUID = Field(description="The surviving incident.")
+    note: Text(2000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Why: kept in the audit trail."
+    )
+
+
+class IncidentRead(BaseModel):
+    id: uuid.UUID
+    status: IncidentStatus
+    merged_into_id: uuid.UUID | None
+    report_count: int
+    occurred_at: dt.datetime
+    time_precision: TimePrecision
+    location: PointOut | None
+    geo_precision: str | None
+    place_name: str | None
+    province: AreaBrief
+    district: AreaBrief | None
+    location_match: LocationMatch
+    location_distance_km: float | None
+    violation_type: ViolationType
+    perpetrator: PartyRef
+    target: PartyRef
+    responsible_guarantors: list[str]
+    ceasefire_status: CeasefireStatus
+    casualties: CasualtiesOut = Field(description="The largest figures any of its reports give.")
+    review_note: str | None
+    reviewed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class IncidentDetail(IncidentRead):
+    report_ids: list[uuid.UUID] = Field(description="Its reports, oldest first.")
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next: str | None = Field(description="The URL of the next page; null on the last page.")
+
+
+class IncidentCandidate(BaseModel):
+    incident: IncidentRead
+    distance_km: float | None = Field(description="Null when either has no point.")
+    hours_apart: float = Field(description="Signed: positive when the candidate is later.")

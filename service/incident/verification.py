@@ -1,0 +1,193 @@
+"""Verification: a verifier's review of an incident, merging duplicates, and finding them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.service import Actor, record
+from service.errors import Conflict, Invalid, NotFound
+from service.incident.models import IncidentStatus
+from service.incident.service import get_incident, incident_from_row, refresh, select_incidents
+
+CANDIDATE_DISTANCE_M = 5000
+CANDIDATE_WINDOW = dt.timedelta(hours=6)
+
+
+def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> list[dict]:
+    """Likely duplicates: unmerged incidents of the same type within 6 hours and 5 km (the
+    same province when either has no point), nearest first."""
+    get_incident(session=session, incident_id=incident_id)
+    rows = session.execute(
+        text(
+            "WITH me AS (SELECT id, geom, occurred_at, violation_type, province_pcode"
+            " FROM incidents WHERE id = :id)"
+            + select_incidents(
+                ", ST_Distance(i.geom::geography, me.geom::geography) / 1000 AS distance_km,"
+                " extract(epoch FROM i.occurred_at - me.occurred_at) / 3600 AS hours_apart"
+            )
+            + """
+            CROSS JOIN me
+            WHERE i.id <> me.id AND i.status <> 'merged'
+              AND i.violation_type = me.violation_type
+              AND i.occurred_at BETWEEN me.occurred_at - :window AND me.occurred_at + :window
+              AND CASE WHEN i.geom IS NOT NULL AND me.geom IS NOT NULL
+                       THEN ST_DWithin(i.geom::geography, me.geom::geography, :metres)
+                       ELSE i.province_pcode = me.province_pcode END
+            ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - me.occurred_at)), i.id
+            LIMIT :limit
+            """
+        ),
+        {
+            "id": incident_id,
+            "window": CANDIDATE_WINDOW,
+            "metres": CANDIDATE_DISTANCE_M,
+            "limit": limit,
+        },
+    )
+    return [
+        {
+            "incident": incident_from_row(row),
+            "distance_km": row.distance_km,
+            "hours_apart": float(row.hours_apart),
+        }
+        for row in rows
+    ]
+
+
+def review(
+    *, session: Session, incident_id: uuid.UUID, status: str, note: str | None, actor: Actor
+) -> dict[str, Any]:
+    """A verifier's verdict on an incident. Does not commit."""
+    row = session.execute(
+        text("SELECT status, review_note, merged_into_id FROM incidents WHERE id = :id FOR UPDATE"),
+        {"id": incident_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    if row.status == IncidentStatus.merged:
+        raise Conflict(
+            f"incident {incident_id} was merged into {row.merged_into_id}: review that one"
+        )
+    session.execute(
+        text(
+            "UPDATE incidents SET status = :status, review_note = :note, reviewed_at = now(),"
+            " updated_at = now() WHERE id = :id"
+        ),
+        {"status": status, "note": note, "id": incident_id},
+    )
+    record(
+        session,
+        actor=actor,
+        action="incident.reviewed",
+        entity_type="incident",
+        entity_id=str(incident_id),
+        before={"status": row.status, "review_note": row.review_note},
+        after={"status": status, "review_note": note},
+        reason=note,
+    )
+    return get_incident(session=session, incident_id=incident_id)
+
+
+def merge(
+    *,
+    session: Session,
+    incident_id: uuid.UUID,
+    into_id: uuid.UUID,
+    note: str | None,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Merge one incident into another (the survivor): its reports move, it becomes
+    ``merged`` and points to the survivor, which is refreshed. Does not commit."""
+    if incident_id == into_id:
+        raise Invalid(
+            "an incident cannot be merged into itself",
+            errors=[{"field": "body.into", "message": "the same incident"}],
+        )
+    # Both rows locked in id order, so two merges of the same pair cannot deadlock.
+    locked = {
+        row.id: row
+        for row in session.execute(
+            text(
+                "SELECT id, status, merged_into_id, report_count, killed, injured,"
+                " civilians_killed FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
+            ),
+            {"ids": [incident_id, into_id]},
+        )
+    }
+    victim, survivor = locked.get(incident_id), locked.get(into_id)
+    if victim is None:
+        raise NotFound(f"no incident {incident_id}")
+    if survivor is None:
+        raise Invalid(
+            f"into: no incident {into_id}",
+            errors=[{"field": "body.into", "message": f"no incident {into_id}"}],
+        )
+    if victim.status == IncidentStatus.merged:
+        raise Conflict(f"incident {incident_id} was already merged into {victim.merged_into_id}")
+    if survivor.status == IncidentStatus.merged:
+        raise Conflict(
+            f"incident {into_id} was itself merged into {survivor.merged_into_id}: merge into"
+            " that one"
+        )
+    moved = list(
+        session.execute(
+            text("UPDATE reports SET incident_id = :into WHERE incident_id = :id RETURNING id"),
+            {"into": into_id, "id": incident_id},
+        ).scalars()
+    )
+    # Incidents merged earlier into this one now point straight at the survivor: no chains,
+    # and no cycle can form because the survivor is never a merged incident.
+    session.execute(
+        text("UPDATE incidents SET merged_into_id = :into WHERE merged_into_id = :id"),
+        {"into": into_id, "id": incident_id},
+    )
+    session.execute(
+        text(
+            "UPDATE incidents SET status = 'merged', merged_into_id = :into, report_count = 0,"
+            " updated_at = now() WHERE id = :id"
+        ),
+        {"into": into_id, "id": incident_id},
+    )
+    refresh(session, [into_id])
+    merged = get_incident(session=session, incident_id=into_id)
+    record(
+        session,
+        actor=actor,
+        action="incident.merged",
+        entity_type="incident",
+        entity_id=str(incident_id),
+        before={"status": victim.status, "merged_into_id": None},
+        after={
+            "status": IncidentStatus.merged.value,
+            "merged_into_id": str(into_id),
+            "moved_report_ids": [str(r) for r in moved],
+        },
+        reason=note,
+    )
+    record(
+        session,
+        actor=actor,
+        action="incident.absorbed",
+        entity_type="incident",
+        entity_id=str(into_id),
+        before={
+            "report_count": survivor.report_count,
+            "casualties": _casualties(survivor),
+        },
+        after={
+            "report_count": merged["report_count"],
+            "casualties": merged["casualties"],
+            "absorbed": str(incident_id),
+        },
+        reason=note,
+    )
+    return merged
+
+
+def _casualties(row: Any) -> dict[str, int]:
+    return {"killed": row.killed, "injured": row.injured, "civilians_killed": row.civilians_killed}

@@ -1,0 +1,141 @@
+"""Reading reports as the API shows them: one, some, or a page with filters."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound
+from service.incident.query import Cursor, EventFilters, after_cursor, where
+
+_READ = """
+    SELECT r.id, r.incident_id, r.revision, r.client_report_id, r.occurred_at, r.time_precision,
+           ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.geo_precision, r.place_name,
+           r.province_pcode, pa.name_en AS province_name,
+           r.district_pcode, da.name_en AS district_name,
+           r.location_match, r.location_distance_km, r.violation_type,
+           r.perpetrator_raw, r.perpetrator_party_id, pp.name AS perpetrator_name,
+           r.target_raw, r.target_party_id, tp.name AS target_name,
+           r.responsible_guarantors, r.ceasefire_status,
+           r.killed, r.injured, r.civilians_killed, r.description, r.sources,
+           r.created_at, r.updated_at, r.reporter_key_id, k.name AS reporter_name
+    FROM reports r
+    JOIN admin_areas pa ON pa.pcode = r.province_pcode
+    LEFT JOIN admin_areas da ON da.pcode = r.district_pcode
+    LEFT JOIN parties pp ON pp.id = r.perpetrator_party_id
+    LEFT JOIN parties tp ON tp.id = r.target_party_id
+    JOIN api_keys k ON k.id = r.reporter_key_id
+"""
+
+
+def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
+    """The API's view of one report row selected with ``_READ``."""
+    report = {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "revision": row.revision,
+        "client_report_id": row.client_report_id,
+        "occurred_at": row.occurred_at,
+        "time_precision": row.time_precision,
+        "location": (
+            {"type": "Point", "coordinates": [row.lon, row.lat]} if row.lon is not None else None
+        ),
+        "geo_precision": row.geo_precision,
+        "place_name": row.place_name,
+        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
+        "district": (
+            {"pcode": row.district_pcode, "name_en": row.district_name}
+            if row.district_pcode
+            else None
+        ),
+        "location_match": row.location_match,
+        "location_distance_km": row.location_distance_km,
+        "violation_type": row.violation_type,
+        "perpetrator": {
+            "raw": row.perpetrator_raw,
+            "party_id": row.perpetrator_party_id,
+            "party_name": row.perpetrator_name,
+        },
+        "target": {
+            "raw": row.target_raw,
+            "party_id": row.target_party_id,
+            "party_name": row.target_name,
+        },
+        "responsible_guarantors": list(row.responsible_guarantors),
+        "ceasefire_status": row.ceasefire_status,
+        "casualties": {
+            "killed": row.killed,
+            "injured": row.injured,
+            "civilians_killed": row.civilians_killed,
+        },
+        "description": row.description,
+        "sources": row.sources,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if with_reporter:
+        report["reporter"] = {"key_id": row.reporter_key_id, "name": row.reporter_name}
+    return report
+
+
+def read_reports(
+    *, session: Session, ids: list[uuid.UUID], with_reporter: bool = False
+) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = session.execute(text(_READ + " WHERE r.id = ANY(:ids)"), {"ids": ids})
+    return [report_from_row(row, with_reporter=with_reporter) for row in rows]
+
+
+def list_reports(
+    *,
+    session: Session,
+    filters: EventFilters,
+    cursor: Cursor | None,
+    limit: int,
+    with_reporter: bool,
+) -> tuple[list[dict[str, Any]], Cursor | None]:
+    """A page of reports, newest first, and the cursor of the next page (None at the end).
+
+    Ordered by (created_at, id), which never change: paging visits every report once, and
+    reports arriving meanwhile appear ahead of the first page, not inside the walk.
+    """
+    condition, params = where(filters, "r")
+    after, after_params = after_cursor(cursor, "r", "created_at")
+    rows = session.execute(
+        text(
+            _READ
+            + f" WHERE {condition} AND {after} ORDER BY r.created_at DESC, r.id DESC LIMIT :limit"
+        ),
+        {**params, **after_params, "limit": limit + 1},
+    ).all()
+    reports = [report_from_row(row, with_reporter=with_reporter) for row in rows[:limit]]
+    following = None
+    if len(rows) > limit:
+        last = reports[-1]
+        following = Cursor(last["created_at"], last["id"])
+    return reports, following
+
+
+def get_report(
+    *,
+    session: Session,
+    report_id: uuid.UUID,
+    reporter_key_id: uuid.UUID | None,
+    with_reporter: bool,
+) -> dict[str, Any]:
+    """One report. With ``reporter_key_id``, only that reporter's own: another's is "not
+    found", exactly like an id that does not exist."""
+    row = session.execute(
+        text(
+            _READ
+            + " WHERE r.id = :id AND (CAST(:reporter AS uuid) IS NULL OR r.reporter_key_id = :reporter)"
+        ),
+        {"id": report_id, "reporter": reporter_key_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    return report_from_row(row, with_reporter=with_reporter)
