@@ -196,6 +196,10 @@ def _idempotency_key(
         str | None,
         Header(
             alias="Idempotency-Key",
+            # Documented, not enforced here: the dependency answers 400 (not 422) itself.
+            json_schema_extra={
+                "pattern": r'^([A-Za-z0-9._~:+/=-]{1,255}|"[A-Za-z0-9._~:+/=-]{1,255}")$'
+            },
             description=(
                 "Makes retries safe: 1-255 characters from `A-Z a-z 0-9 . _ ~ : + / = -`"
                 " (a UUID is ideal), optionally quoted. Kept at least 30 days per API key."

@@ -79,13 +79,17 @@ class LiveServer:
 
     def start(self, timeout_s: float = 60) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(  # noqa: S603
-            [CEASEFIRE, "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env={**os.environ, "DATABASE_URL": self.database_url, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill() takes the workers too
-        )
+        try:
+            self.process = subprocess.Popen(  # noqa: S603
+                [CEASEFIRE, "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env={**os.environ, "DATABASE_URL": self.database_url, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() takes the workers too
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

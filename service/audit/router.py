@@ -5,7 +5,6 @@ import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from service.api import json_bytes_response, link_header, next_link
@@ -15,6 +14,8 @@ from service.auth.dependencies import Admin
 from service.db import SessionDep
 from service.errors import BadRequest
 from service.incident.dependencies import MAX_PAGE_SIZE
+from service.incident.query import CURSOR_PATTERN
+from service.types import Timestamp
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -55,10 +56,12 @@ def list_audit_events(
         str | None,
         Query(min_length=1, max_length=200, description='"console", "key:<name>" or a key id.'),
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="At or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before.")] = None,
+    since: Annotated[Timestamp | None, Query(description="At or after.")] = None,
+    until: Annotated[Timestamp | None, Query(description="Before.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=200, pattern=CURSOR_PATTERN)
+    ] = None,
 ) -> Response:
     """The append-only audit trail, newest first: who changed what, when, before and after,
     and why."""

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
 
 from service.db import SessionDep
 from service.errors import BadRequest, Invalid
 from service.incident import service
 from service.incident.models import CeasefireStatus, ViolationType
-from service.incident.query import BBox, Cursor, EventFilters
+from service.incident.query import BBOX_PATTERN, CURSOR_PATTERN, BBox, Cursor, EventFilters
+from service.types import Timestamp
 
 MAX_PAGE_SIZE = 1000
 
@@ -39,11 +39,15 @@ def event_filters(
         str | None,
         Query(min_length=1, max_length=300, description="Perpetrator or target: id or name."),
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Occurred at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Occurred before.")] = None,
+    since: Annotated[Timestamp | None, Query(description="Occurred at or after.")] = None,
+    until: Annotated[Timestamp | None, Query(description="Occurred before.")] = None,
     bbox: Annotated[
         str | None,
-        Query(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS 84)."),
+        Query(
+            max_length=200,
+            pattern=BBOX_PATTERN,
+            description="minLon,minLat,maxLon,maxLat (WGS 84).",
+        ),
     ] = None,
 ) -> EventFilters:
     if since is not None and until is not None and since >= until:
@@ -86,7 +90,12 @@ def page(
     ] = 100,
     cursor: Annotated[
         str | None,
-        Query(max_length=200, description="From the previous page's `next` link."),
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=CURSOR_PATTERN,
+            description="From the previous page's `next` link.",
+        ),
     ] = None,
 ) -> Page:
     return Page(limit=limit, cursor=Cursor.decode(cursor) if cursor is not None else None)

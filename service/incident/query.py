@@ -17,6 +17,12 @@ import orjson
 
 from service.errors import BadRequest
 
+_NUMBER = r"\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*"
+# Four comma-separated numbers, as the OpenAPI document advertises for `bbox` parameters.
+BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"
+# Cursors are URL-safe base64 without padding.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 
 @dataclass(frozen=True)
 class BBox:

@@ -59,13 +59,13 @@ def list_incidents(
     return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=_READ_ERRORS)
+@router.get("/incidents/{incident_id:uuid}", response_model=IncidentDetail, responses=_READ_ERRORS)
 def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> dict:
     return service.get_incident(session=session, incident_id=incident_id)
 
 
 @router.get(
-    "/incidents/{incident_id}/candidates",
+    "/incidents/{incident_id:uuid}/candidates",
     response_model=list[IncidentCandidate],
     responses=_READ_ERRORS,
 )
@@ -76,7 +76,7 @@ def incident_candidates(incident_id: uuid.UUID, principal: Reader, session: Sess
 
 
 @router.post(
-    "/incidents/{incident_id}/review", response_model=IncidentDetail, responses=_WRITE_ERRORS
+    "/incidents/{incident_id:uuid}/review", response_model=IncidentDetail, responses=_WRITE_ERRORS
 )
 def review_incident(
     incident_id: uuid.UUID, principal: Verifier, session: SessionDep, review: IncidentReview
@@ -94,7 +94,7 @@ def review_incident(
 
 
 @router.post(
-    "/incidents/{incident_id}/merge", response_model=IncidentDetail, responses=_WRITE_ERRORS
+    "/incidents/{incident_id:uuid}/merge", response_model=IncidentDetail, responses=_WRITE_ERRORS
 )
 def merge_incident(
     incident_id: uuid.UUID, principal: Verifier, session: SessionDep, merge: IncidentMerge

@@ -147,7 +147,7 @@ def list_reports(
     )
 
 
-@router.get("/reports/{report_id}", response_model=ReportRead, responses=_READ_ERRORS)
+@router.get("/reports/{report_id:uuid}", response_model=ReportRead, responses=_READ_ERRORS)
 def get_report(report_id: uuid.UUID, principal: AnyKey, session: SessionDep) -> Response:
     """One report. Another reporter's report is not found, as if it did not exist."""
     report = reads.get_report(
@@ -159,7 +159,7 @@ def get_report(report_id: uuid.UUID, principal: AnyKey, session: SessionDep) -> 
     return json_bytes_response(intake.render_report(report))
 
 
-@router.patch("/reports/{report_id}", response_model=ReportRead, responses=_WRITE_ERRORS)
+@router.patch("/reports/{report_id:uuid}", response_model=ReportRead, responses=_WRITE_ERRORS)
 def revise_report(
     report_id: uuid.UUID, principal: Reporter, session: SessionDep, update: ReportUpdate
 ) -> Response:
@@ -180,7 +180,7 @@ def revise_report(
 
 
 @router.get(
-    "/reports/{report_id}/history",
+    "/reports/{report_id:uuid}/history",
     response_model=list[ReportRevisionRead],
     response_model_exclude_unset=True,
     responses=_READ_ERRORS,

@@ -61,13 +61,21 @@ def test_every_item_needs_a_client_report_id(client, db, reporter):
     assert count(db, "reports") == before + 1
 
 
-def test_items_of_any_shape_get_their_own_result(client, db, reporter):
+def test_objects_of_any_shape_get_their_own_result(client, db, reporter):
     _, secret = reporter
-    result = send(
-        client, secret, [42, "text", None, [], {"status": "verified", **item()}, item()]
-    ).json()
-    assert [r["status"] for r in result["results"]] == [422, 422, 422, 422, 422, 201]
-    assert result["results"][4]["problem"]["errors"][0]["field"] == "body.reports.4.status"
+    result = send(client, secret, [{}, {"status": "verified", **item()}, item()]).json()
+    assert [r["status"] for r in result["results"]] == [422, 422, 201]
+    assert result["results"][1]["problem"]["errors"][0]["field"] == "body.reports.1.status"
+
+
+def test_items_that_are_not_objects_refuse_the_batch(client, db, reporter):
+    # The documented envelope is an array of objects: anything else is not a batch.
+    _, secret = reporter
+    before = counts(db)
+    response = send(client, secret, [item(), 42, "text", None, []])
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"].startswith("body.reports.1")
+    assert counts(db) == before
 
 
 def test_a_batch_over_500_items_is_413_and_stores_nothing(client, db, reporter):
