@@ -3,16 +3,20 @@ with the console command, and `ceasefire serve` as a separate process on a loopb
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from service.config import sqlalchemy_url
@@ -20,6 +24,7 @@ from tests.conftest import TEST_DATABASE_URL, recreate_database
 
 VENV_BIN = Path(sys.executable).parent
 CEASEFIRE = str(VENV_BIN / "ceasefire")
+RETRY_CLIENT = Path(__file__).resolve().parent / "http" / "retry_client.py"
 
 
 def sibling_database_url(suffix: str) -> str:
@@ -47,6 +52,47 @@ def console(database_url: str, *args: str, **env: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"ceasefire {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def copy_database(source_url: str, suffix: str) -> str:
+    """A fresh copy (CREATE DATABASE ... TEMPLATE) of a migrated, seeded database; its URL.
+
+    The template must have no other connection: idle pool connections close fast, so retry.
+    """
+    source = make_url(sqlalchemy_url(source_url))
+    target = f"{source.database}_{suffix}"
+    drop_database(source.set(database=target).render_as_string(hide_password=False))
+    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for attempt in range(20):
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{source.database}"'))
+                    break
+                except Exception:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.25)
+    finally:
+        admin.dispose()
+    return source.set(database=target).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(sqlalchemy_url(url))
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": parsed.database},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+    finally:
+        admin.dispose()
 
 
 def prepare_database(database_url: str) -> None:
@@ -78,6 +124,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60) -> None:
+        """Start the server and wait until /healthz answers; a crash shows its log."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(  # noqa: S603
@@ -93,7 +140,8 @@ class LiveServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                log = self.log_path.read_text()[-2000:] if self.log_path else ""
+                raise RuntimeError(f"server exited with {self.process.returncode}: {log}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
@@ -115,3 +163,46 @@ class LiveServer:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextmanager
+def serving(
+    database_url: str, ports: list[int], log_dir: Path, env: dict[str, str]
+) -> Iterator[list[str]]:
+    """One single-worker `ceasefire serve` process on each port; yields their base URLs."""
+    servers = [
+        LiveServer(
+            database_url, port=port, workers=1, env=env, log_path=log_dir / f"serve-{port}.log"
+        )
+        for port in ports
+    ]
+    try:
+        for server in servers:
+            server.start()
+        yield [server.url for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def start_clients(jobs: list[dict]) -> list[subprocess.Popen]:
+    """One OS process per job, each running ``tests/http/retry_client.py`` (see there)."""
+    return [
+        subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+            [sys.executable, str(RETRY_CLIENT), json.dumps(job)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for job in jobs
+    ]
+
+
+def outcomes(processes: list[subprocess.Popen], timeout: float = 90) -> list[dict]:
+    """Every request's outcome from every client process, bounded in time."""
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=timeout)  # also closes its pipes
+        assert process.returncode == 0, err.decode()[-2000:]
+        results += json.loads(out)
+    return results

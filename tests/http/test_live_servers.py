@@ -22,8 +22,8 @@ from service.incident.verification import merge
 from service.report.schemas import ReportCreate
 from service.report.service import Submitter, submit
 from tests.conftest import TEST_DATABASE_URL
-from tests.http.live_servers import copy_database, drop_database, outcomes, serving, start_clients
 from tests.http.report_helpers import auth, new_key, report_body
+from tests.live import copy_database, drop_database, outcomes, serving, start_clients
 
 PORTS = [8101, 8102]
 RATE_LIMIT = 30
