@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.audit.service import record
 from service.auth import ratelimit
 from service.auth.models import Role
 from service.auth.service import Principal, authenticate
@@ -49,11 +50,25 @@ def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency admitting only keys with one of ``roles``."""
     allowed = frozenset(roles)
 
-    def dependency(principal: OptionalPrincipal) -> Principal:
+    def dependency(
+        request: Request, session: SessionDep, principal: OptionalPrincipal
+    ) -> Principal:
         if principal is None:
             raise Unauthorized("an API key is required", headers=_CHALLENGE)
         if principal.role not in allowed:
             needed = " or ".join(sorted(r.value for r in allowed))
+            # A key trying what its role may not is worth a trace (OWASP API5): audited in
+            # its own commit, before anything else of this request has happened.
+            route = getattr(request.scope.get("route"), "path", request.url.path)
+            record(
+                session,
+                actor=principal.actor,
+                action="access.denied",
+                entity_type="route",
+                entity_id=f"{request.method} {route}",
+                reason=f"role {principal.role.value}; needs {needed}",
+            )
+            session.commit()
             raise Forbidden(f"a {principal.role.value} key may not do this (needs {needed})")
         return principal
 
