@@ -10,16 +10,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from service import __doc__ as service_doc
+from service.digest.router import router as digest_router
 from service.errors import install_error_handlers, problem_response
 from service.geography.router import router as geography_router
 from service.health.router import router as health_router
 from service.observability import RequestContextMiddleware
 from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
+from service.subscription.router import router as subscription_router
 
 log = logging.getLogger("ceasefire")
 
-ROUTERS = (health_router, geography_router, party_router)
+ROUTERS = (health_router, geography_router, party_router, digest_router, subscription_router)
 
 
 def create_app() -> FastAPI:
