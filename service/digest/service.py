@@ -136,8 +136,8 @@ _INSERT = text(
 # always, for a first revision or without a governorate filter).
 _ENQUEUE = text(
     """
-    INSERT INTO deliveries (subscription_id, digest_revision_id, next_attempt_at)
-    SELECT s.id, r.id, now()
+    INSERT INTO deliveries (id, subscription_id, digest_revision_id, next_attempt_at)
+    SELECT gen_random_uuid(), s.id, r.id, now()
     FROM digest_revisions r
     JOIN subscriptions s ON s.deleted_at IS NULL
         AND (s.province_pcode IS NULL OR r.changed_provinces IS NULL

@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 
@@ -66,8 +67,9 @@ def create_scheduler(
     timezone: dt.tzinfo,
     successes: dict[str, dt.datetime],
     now: dt.datetime,
-) -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> BaseScheduler:
+    scheduler = scheduler_class(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults=job_defaults(settings),
@@ -99,6 +101,9 @@ def create_scheduler(
 def run() -> None:
     """Start the scheduler and block until SIGTERM or SIGINT."""
     settings = get_settings()
+    # httpx would log every callback URL at INFO, APScheduler every run twice: ours suffice.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     with get_sessionmaker()() as session:
         terms = load_terms(session)
         successes = last_successes(session)
