@@ -28,7 +28,7 @@ def job_lock_key(job_id: str) -> tuple[int, int]:
     return locks.advisory_key(f"job:{job_id}")
 
 
-def run_guarded(job_id: str, func: Callable[[], str | None], engine: Engine | None = None) -> str:
+def run_guarded(job_id: str, func: Callable[[], object], engine: Engine | None = None) -> str:
     """Run ``func`` unless another process is running ``job_id``; returns the outcome."""
     engine = engine or get_engine()
     namespace, key = job_lock_key(job_id)
@@ -45,11 +45,12 @@ def run_guarded(job_id: str, func: Callable[[], str | None], engine: Engine | No
         try:
             run_id = start_run(conn, job_id)
             try:
-                detail = func()
+                result = func()
             except Exception as exc:
                 log.exception("job failed", extra={"fields": fields})
                 finish_run(conn, run_id, FAILED, f"{type(exc).__name__}: {exc}"[:2000])
                 return FAILED
+            detail = None if result is None else str(result)
             finish_run(conn, run_id, SUCCEEDED, detail)
             log.info("job succeeded", extra={"fields": {**fields, "detail": detail}})
             return SUCCEEDED
