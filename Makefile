@@ -15,8 +15,12 @@ migrate: provision
 seed: migrate
 	$(VENV)/ceasefire seed
 
-## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT)
+## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT), with
+## the scheduler (daily digests, webhook deliveries) as a background process beside the API;
+## it stops when the API stops.
 run: seed
+	@$(VENV)/ceasefire scheduler & scheduler=$$!; \
+	trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT; \
 	$(VENV)/ceasefire serve --host $(HOST) --port $(PORT)
 
 ## Set up everything, then lint and run the whole test suite against real PostGIS

@@ -241,6 +241,111 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+@main.group()
+def digest() -> None:
+    """Daily compliance digests."""
+
+
+def _parse_day(value: str | None, name: str) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandFailed(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _outcome_line(outcome: Any) -> str:
+    if outcome.created:
+        what = outcome.changes["summary"] if outcome.changes else "first revision"
+        return f"{outcome.day}: revision {outcome.revision} written ({what})"
+    return f"{outcome.day}: unchanged (revision {outcome.revision})"
+
+
+@digest.command("build")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: yesterday, theatre time).")
+@click.option("--notify/--no-notify", default=True, show_default=True, help="Queue webhooks.")
+@fails_cleanly
+def digest_build(day: str | None, notify: bool) -> None:
+    """Build one day's digest; writes a revision only if its figures changed."""
+    import datetime as dt
+
+    from service.audit.service import CONSOLE
+    from service.db import get_sessionmaker
+    from service.digest.service import build_days, theatre_today
+    from service.incident.classify import load_terms
+
+    with get_sessionmaker()() as session:
+        on = _parse_day(day, "--date")
+        if on is None:
+            on = theatre_today(session, load_terms(session)) - dt.timedelta(days=1)
+        [outcome] = build_days(session=session, first=on, last=on, notify=notify, actor=CONSOLE)
+        session.commit()
+    click.echo(_outcome_line(outcome))
+
+
+@digest.command("backfill")
+@click.option("--from", "first", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last day, YYYY-MM-DD (inclusive).")
+@click.option(
+    "--chunk-days",
+    default=31,
+    show_default=True,
+    type=click.IntRange(1, 366),
+    help="Days computed together and committed at once.",
+)
+@click.option(
+    "--notify/--no-notify", default=False, show_default=True, help="Queue webhooks for them."
+)
+@fails_cleanly
+def digest_backfill(first: str, last: str, chunk_days: int, notify: bool) -> None:
+    """Build every day's digest in a range, with a progress bar (resumable: unchanged days
+    write nothing)."""
+    import datetime as dt
+
+    from tqdm import tqdm
+
+    from service.audit.service import CONSOLE
+    from service.db import get_sessionmaker
+    from service.digest.service import build_days
+
+    start, end = _parse_day(first, "--from"), _parse_day(last, "--to")
+    if start > end:
+        raise CommandFailed(f"--from {start} is after --to {end}")
+    created = unchanged = 0
+    total = (end - start).days + 1
+    with tqdm(total=total, unit="day", desc="digests", file=sys.stderr) as bar:
+        day = start
+        while day <= end:
+            chunk_end = min(day + dt.timedelta(days=chunk_days - 1), end)
+            with get_sessionmaker()() as session:
+                outcomes = build_days(
+                    session=session, first=day, last=chunk_end, notify=notify, actor=CONSOLE
+                )
+                session.commit()
+            created += sum(o.created for o in outcomes)
+            unchanged += sum(not o.created for o in outcomes)
+            bar.update(len(outcomes))
+            day = chunk_end + dt.timedelta(days=1)
+    click.echo(f"{total} days: {created} new revisions, {unchanged} unchanged")
+
+
+@main.command()
+@fails_cleanly
+def scheduler() -> None:
+    """Run the scheduled jobs (digests, webhook deliveries) in this process, until stopped.
+
+    Run one per deployment; a second one overlapping (a deploy) skips what the first runs.
+    """
+    from service.observability import configure_logging
+    from service.scheduler.process import run
+
+    configure_logging(get_settings().log_level)
+    run()
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @fails_cleanly

@@ -63,6 +63,38 @@ class Settings(BaseSettings):
     rate_limit_requests: int = 1200
     rate_limit_window_s: int = 60
 
+    # Daily digests: public by default (aggregates only); False restricts them to monitors.
+    digests_public: bool = True
+    # Days (ending yesterday, theatre time) rebuilt regularly so late reports show up.
+    digest_rebuild_days: int = Field(default=7, ge=1, le=366)
+    # The comparison baseline: the mean of this many days before the digest's day.
+    digest_trailing_days: int = Field(default=7, ge=1, le=90)
+    # The compliance measure's window (days ending on the digest's day).
+    digest_compliance_days: int = Field(default=30, ge=1, le=366)
+    digest_hotspots: int = Field(default=5, ge=1, le=50)
+    # When yesterday's digest is built, in the theatre's time zone.
+    digest_build_hour: int = Field(default=0, ge=0, le=23)
+    digest_build_minute: int = Field(default=15, ge=0, le=59)
+    digest_feed_entries: int = Field(default=50, ge=1, le=500)
+
+    # Webhooks. Private, loopback and link-local callback addresses are refused (SSRF)
+    # unless this is set (tests and single-host set-ups).
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_s: float = 3.0
+    webhook_timeout_s: float = 5.0
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    # Delay before attempt n+1: base * 2**(n-1), at most the cap.
+    webhook_backoff_base_s: float = Field(default=30.0, ge=0)
+    webhook_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
+    webhook_deliveries_per_run: int = Field(default=100, ge=1)
+
+    # The scheduler process (`ceasefire scheduler`).
+    scheduler_deliver_interval_s: int = Field(default=5, ge=1)
+    # A run missed by up to this much (scheduler down, machine asleep) still runs, once.
+    scheduler_misfire_grace_s: int = Field(default=12 * 3600, ge=1)
+    # job_runs older than this are purged daily (the deliverer alone runs every few seconds).
+    scheduler_keep_runs_days: int = Field(default=14, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str) -> str:

@@ -53,6 +53,10 @@ class NotFound(ServiceError):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class NotAcceptable(ServiceError):
+    status, title, slug = 406, "Not acceptable", "not-acceptable"
+
+
 class Conflict(ServiceError):
     status, title, slug = 409, "Conflict", "conflict"
 

@@ -13,6 +13,7 @@ from service import __doc__ as service_doc
 from service.api import BodySizeLimitMiddleware
 from service.audit.router import router as audit_router
 from service.config import get_settings
+from service.digest.router import router as digest_router
 from service.errors import install_error_handlers, problem_response
 from service.geography.router import router as geography_router
 from service.health.router import router as health_router
@@ -21,6 +22,7 @@ from service.observability import RequestContextMiddleware
 from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
 from service.report.router import router as report_router
+from service.subscription.router import router as subscription_router
 
 log = logging.getLogger("ceasefire")
 
@@ -31,6 +33,8 @@ ROUTERS = (
     report_router,
     incident_router,
     audit_router,
+    digest_router,
+    subscription_router,
 )
 
 

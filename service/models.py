@@ -3,10 +3,13 @@
 from service.audit.models import AuditEvent
 from service.auth.models import ApiKey
 from service.db import Base
+from service.digest.models import DigestRevision
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
 from service.incident.models import Incident
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
 from service.report.models import IdempotencyRecord, Report, ReportRevision
+from service.scheduler.models import JobRun
+from service.subscription.models import Delivery, DeliveryAttempt, Subscription
 from service.theatre.models import Theatre
 
 __all__ = [
@@ -16,14 +19,19 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Delivery",
+    "DeliveryAttempt",
+    "DigestRevision",
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "JobRun",
     "Party",
     "PartyAlias",
     "PartyCoverage",
     "PartyGuarantor",
     "Report",
     "ReportRevision",
+    "Subscription",
     "Theatre",
 ]

@@ -7,10 +7,11 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
-from service.db import get_sessionmaker
+from service.db import SessionDep, get_sessionmaker
 from service.errors import problem_response
 from service.health.service import readiness
 from service.observability import metrics_payload
+from service.scheduler.service import job_metrics
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -61,7 +62,13 @@ def readyz() -> Response | ReadinessRead:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics() -> Response:
-    """Prometheus text format: requests and latency by route template and status."""
+def metrics(session: SessionDep) -> Response:
+    """Prometheus text format: requests and latency by route template and status; the last
+    successful run of each scheduled job and webhook deliveries by status (from the
+    database, so the figures hold whichever process wrote them)."""
     body, content_type = metrics_payload()
+    try:
+        body += job_metrics(session)
+    except SQLAlchemyError as exc:
+        log.warning("metrics: database unreachable: %s", type(exc).__name__)
     return Response(content=body, media_type=content_type)

@@ -1,0 +1,1 @@
+"""Daily compliance digests: computed per day, stored as immutable revisions."""

@@ -1,0 +1,311 @@
+"""The digest as CSV (one tidy row per figure), as Markdown, and the Atom feed of revisions.
+
+Every rendering is a pure function of a stored document, so a revision fetched twice in
+any format is byte-identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from service.digest.compute import FIGURES
+
+# ---- CSV ----
+
+CSV_HEADER = ("date", "revision", "province", "section", "key", "label", "metric", "value")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
+    """(section, key, label, metric, value) for every figure of the document."""
+    for metric in ("no_violations", "days_since_last_verified_violation"):
+        yield "status", "", "", metric, doc[metric]
+    for metric in FIGURES:
+        yield "totals", "", "", metric, doc["totals"][metric]
+    for metric, value in doc["comparison"].items():
+        yield "comparison", "", "", metric, value
+    for p in doc["by_province"]:
+        for metric, value in p.items():
+            if metric not in ("pcode", "name_en"):
+                yield "by_province", p["pcode"], p["name_en"], metric, value
+    for g in doc["by_guarantor"]:
+        key, label = g["guarantor"] or "", g["name"] or "unattributed"
+        for metric in ("violations", "verified", "killed"):
+            yield "by_guarantor", key, label, metric, g[metric]
+        for metric, value in (g["compliance"] or {}).items():
+            yield "by_guarantor", key, label, f"compliance_{metric}", value
+    for p in doc["by_party"]:
+        key, label = p["party_id"] or "", p["name"] or "unknown perpetrator"
+        for metric, value in p.items():
+            if metric not in ("party_id", "name"):
+                yield "by_party", key, label, metric, value
+    for t in doc["by_type"]:
+        for metric, value in t.items():
+            if metric != "violation_type":
+                yield "by_type", t["violation_type"], t["violation_type"], metric, value
+    for rank, h in enumerate(doc["hotspots"], start=1):
+        yield "hotspots", h["pcode"], h["name_en"], "rank", rank
+        for metric, value in h.items():
+            if metric not in ("pcode", "name_en"):
+                yield "hotspots", h["pcode"], h["name_en"], metric, value
+    for metric, value in doc["running_total"].items():
+        yield "running_total", "", "", metric, value
+
+
+def to_csv(doc: dict[str, Any]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    province = doc["province"]["pcode"] if doc["province"] else ""
+    for section, key, label, metric, value in _entries(doc):
+        writer.writerow(
+            (doc["date"], doc["revision"], province, section, key, label, metric, _cell(value))
+        )
+    return out.getvalue().encode()
+
+
+# ---- Markdown ----
+
+
+def _md(value: Any) -> str:
+    if value is None:
+        return "–"
+    return str(value).replace("|", "\\|")
+
+
+def _signed(value: float | None, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    return f"{value:+g}{suffix}"
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1) -> str:
+    header = list(header)
+    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(doc: dict[str, Any]) -> bytes:
+    t, c = doc["totals"], doc["comparison"]
+    scope = (
+        f" — {doc['province']['name_en']} ({doc['province']['pcode']})" if doc["province"] else ""
+    )
+    parts = [
+        f"# Ceasefire compliance digest, {doc['date']}{scope} (revision {doc['revision']})",
+        f"Day in {doc['timezone']}: {doc['window']['start']} to {doc['window']['end']}."
+        f" Generated {doc['generated_at']}.",
+        f"**{_md(doc['summary'])}**",
+        "## Totals",
+        _table(
+            [
+                "incidents",
+                "violations",
+                "verified",
+                "excluded",
+                "not party",
+                "killed",
+                "injured",
+                "civilians killed",
+            ],
+            [[t[f] for f in FIGURES]],
+            numeric_from=0,
+        ),  # fmt: skip
+        f"Against the mean of the previous {c['days']} days ({_md(c['mean'])}):"
+        f" {_signed(c['change'])} ({_signed(c['change_pct'], '%')})."
+        f" Days since the last verified violation: {_md(doc['days_since_last_verified_violation'])}.",
+        "## By governorate",
+        _table(
+            [
+                "governorate",
+                "P-code",
+                "violations",
+                "verified",
+                "change vs mean",
+                "days since verified violation",
+                "incidents",
+                "excluded",
+                "not party",
+                "killed",
+            ],
+            [
+                [
+                    p["name_en"],
+                    p["pcode"],
+                    p["violations"],
+                    p["verified"],
+                    _signed(p["change"]),
+                    p["days_since_last_verified_violation"],
+                    p["incidents"],
+                    p["excluded"],
+                    p["not_party"],
+                    p["killed"],
+                ]
+                for p in doc["by_province"]
+            ],
+            numeric_from=2,
+        ),  # fmt: skip
+        "## By guarantor",
+        _table(
+            ["guarantor", "violations", "verified", "killed", "compliance", "violation-free days"],
+            [
+                [
+                    g["name"] or "unattributed",
+                    g["violations"],
+                    g["verified"],
+                    g["killed"],
+                    f"{g['compliance']['rate']:.0%}" if g["compliance"] else None,
+                    f"{g['compliance']['violation_free_days']} of {g['compliance']['days']}"
+                    if g["compliance"]
+                    else None,
+                ]
+                for g in doc["by_guarantor"]
+            ],
+        ),  # fmt: skip
+        "## By perpetrator",
+        _table(
+            ["party", "violations", "verified", "excluded", "not party", "incidents", "killed"],
+            [
+                [
+                    p["name"] or "unknown perpetrator",
+                    p["violations"],
+                    p["verified"],
+                    p["excluded"],
+                    p["not_party"],
+                    p["incidents"],
+                    p["killed"],
+                ]
+                for p in doc["by_party"]
+            ],
+        )  # fmt: skip
+        if doc["by_party"]
+        else "No incidents.",
+        "## By type",
+        _table(
+            ["type", "violations", "verified", "incidents"],
+            [
+                [x["violation_type"], x["violations"], x["verified"], x["incidents"]]
+                for x in doc["by_type"]
+                if x["incidents"]
+            ],
+        )
+        if any(x["incidents"] for x in doc["by_type"])
+        else "No incidents.",
+        "## Hotspots",
+        _table(
+            ["district", "P-code", "violations", "verified", "incidents", "killed"],
+            [
+                [
+                    h["name_en"],
+                    h["pcode"],
+                    h["violations"],
+                    h["verified"],
+                    h["incidents"],
+                    h["killed"],
+                ]
+                for h in doc["hotspots"]
+            ],
+            numeric_from=2,
+        )  # fmt: skip
+        if doc["hotspots"]
+        else "No district had a violation.",
+        f"## Running total since {doc['running_total']['since']}"
+        f" ({doc['running_total']['days']} days)",
+        _table(
+            [
+                "incidents",
+                "violations",
+                "verified",
+                "excluded",
+                "not party",
+                "killed",
+                "injured",
+                "civilians killed",
+            ],
+            [[doc["running_total"][f] for f in FIGURES]],
+            numeric_from=0,
+        ),  # fmt: skip
+    ]
+    if doc["changes"]:
+        parts += [
+            f"## Changes since revision {doc['changes']['from_revision']}",
+            _md(doc["changes"]["summary"]),
+        ]
+    parts.append(f"*Compliance: {doc['compliance_formula']}.*")
+    return ("\n\n".join(parts) + "\n").encode()
+
+
+# ---- Atom (RFC 4287) ----
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    digest_date: dt.date
+    revision: int
+    generated_at: dt.datetime
+    summary: str
+    changes: str | None
+    href: str  # absolute URL of the revision (JSON)
+
+
+def _atom_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def atom_feed(
+    *,
+    feed_id: str,
+    entry_id_prefix: str,
+    title: str,
+    self_href: str,
+    alternate_href: str,
+    updated: dt.datetime,
+    entries: list[FeedEntry],
+) -> bytes:
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", feed_id)
+    sub(feed, "title", title)
+    sub(feed, "updated", _atom_time(updated))
+    author = sub(feed, "author")
+    sub(author, "name", "ceasefire-monitor")
+    sub(feed, "link", rel="self", type="application/atom+xml", href=self_href)
+    sub(feed, "link", rel="alternate", type="application/json", href=alternate_href)
+    for e in entries:
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"{entry_id_prefix}{e.digest_date.isoformat()}/{e.revision}")
+        sub(entry, "title", f"Daily digest {e.digest_date.isoformat()}, revision {e.revision}")
+        sub(entry, "updated", _atom_time(e.generated_at))
+        sub(entry, "published", _atom_time(e.generated_at))
+        sub(entry, "link", rel="alternate", type="application/json", href=e.href)
+        sub(entry, "link", rel="alternate", type="text/markdown", href=_with_format(e.href, "md"))
+        sub(entry, "link", rel="alternate", type="text/csv", href=_with_format(e.href, "csv"))
+        summary = e.summary if not e.changes else f"{e.summary} Changes: {e.changes}."
+        sub(entry, "summary", summary, type="text")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _with_format(href: str, fmt: str) -> str:
+    return f"{href}{'&' if '?' in href else '?'}format={fmt}"

@@ -1,0 +1,364 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from starlette.responses import Response
+
+from service.auth.dependencies import OptionalPrincipal
+from service.auth.models import Role
+from service.auth.service import Principal
+from service.config import get_settings
+from service.db import SessionDep
+from service.digest import render, service
+from service.digest.schemas import DigestRead, DigestRevisionRead
+from service.errors import Forbidden, Invalid, NotAcceptable, Unauthorized
+from service.geography.service import AreaNames
+from service.incident.classify import load_terms
+
+router = APIRouter(prefix="/v1/digests", tags=["digests"])
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+# Accept media ranges -> format, in our order of preference for wildcards.
+_ACCEPTED = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "text/markdown": "md",
+    "text/x-markdown": "md",
+    "application/*": "json",
+    "text/*": "md",
+    "*/*": "json",
+}
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ceasefire-monitor"'}
+
+
+def digest_reader(principal: OptionalPrincipal) -> Principal | None:
+    """Anyone, unless the settings restrict digests to monitors (and admins)."""
+    if get_settings().digests_public:
+        return principal
+    if principal is None:
+        raise Unauthorized(
+            "digests are restricted to monitors: an API key is required", headers=_CHALLENGE
+        )
+    if principal.role not in (Role.monitor, Role.admin):
+        raise Forbidden(f"digests are restricted to monitors; this is a {principal.role.value} key")
+    return principal
+
+
+Reader = Annotated[Principal | None, Depends(digest_reader)]
+Format = Annotated[
+    Literal["json", "csv", "md"] | None,
+    Query(description="Overrides the Accept header: json (default), csv or md (Markdown)."),
+]
+Province = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Narrow the digest to one governorate (P-code or any known name).",
+    ),
+]
+IfNoneMatch = Annotated[str | None, Header(include_in_schema=False)]
+IfModifiedSince = Annotated[str | None, Header(include_in_schema=False)]
+Accept = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def negotiate(fmt: str | None, accept: str | None) -> str:
+    """The format asked for by ``?format=``, else by ``Accept`` (q-values honoured)."""
+    if fmt is not None:
+        return fmt
+    if not accept:
+        return "json"
+    ranges = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranges.append((-q, position, media.lower()))
+    for _, _, media in sorted(ranges):
+        if media in _ACCEPTED:
+            return _ACCEPTED[media]
+    raise NotAcceptable(
+        f"cannot produce {accept!r}: digests are available as application/json, text/csv and"
+        " text/markdown (or use ?format=json|csv|md)"
+    )
+
+
+def _province(session: Any, name: str | None) -> str | None:
+    if name is None:
+        return None
+    area = AreaNames.load(session).resolve(name)
+    if area is None:
+        raise Invalid(
+            f"province: no governorate is known as {name!r}",
+            errors=[{"field": "query.province", "message": "unknown governorate"}],
+        )
+    return area.pcode
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _not_modified(
+    etag: str, last_modified: dt.datetime, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if if_modified_since is not None:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def _conditional(
+    body: bytes,
+    media_type: str,
+    *,
+    last_modified: dt.datetime,
+    cache_control: str,
+    if_none_match: str | None,
+    if_modified_since: str | None,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    etag = _etag(body)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(last_modified.astimezone(dt.UTC), usegmt=True),
+        "Cache-Control": cache_control,
+        "Vary": "Accept, Authorization",
+        **(extra or {}),
+    }
+    if _not_modified(etag, last_modified, if_none_match, if_modified_since):
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type=media_type, headers=headers)
+
+
+def _cache(immutable: bool) -> str:
+    audience = "public" if get_settings().digests_public else "private"
+    return f"{audience}, max-age=31536000, immutable" if immutable else f"{audience}, max-age=60"
+
+
+def _represent(
+    stored: service.StoredRevision,
+    *,
+    province: str | None,
+    fmt: str,
+    immutable: bool,
+    if_none_match: str | None,
+    if_modified_since: str | None,
+) -> Response:
+    if fmt == "json":
+        body = service.view_bytes(stored, province)
+    else:
+        doc = service.view(stored, province)
+        body = render.to_csv(doc) if fmt == "csv" else render.to_markdown(doc)
+    name = f"digest-{stored.digest_date.isoformat()}-r{stored.revision}"
+    if province:
+        name += f"-{province}"
+    return _conditional(
+        body,
+        MEDIA_TYPES[fmt],
+        last_modified=stored.generated_at,
+        cache_control=_cache(immutable),
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+        extra={
+            "Content-Disposition": f'inline; filename="{name}.{fmt}"',
+            "X-Digest-Revision": str(stored.revision),
+        },
+    )
+
+
+_DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": DigestRead,
+        "description": "The digest (JSON, CSV or Markdown); ETag and Last-Modified are set.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "text/markdown": {"schema": {"type": "string"}},
+        },
+    },
+    304: {"description": "Not modified (If-None-Match or If-Modified-Since)"},
+    401: {"description": "Digests are restricted and no key was given"},
+    403: {"description": "Digests are restricted to monitors"},
+    406: {"description": "None of the accepted media types can be produced"},
+}
+DayPath = Annotated[dt.date, Path(description="A calendar day in the theatre's time zone.")]
+
+
+@router.get("/daily/latest", response_class=Response, responses=_DOCUMENT_RESPONSES)
+def get_latest_digest(
+    session: SessionDep,
+    _: Reader,
+    format: Format = None,  # noqa: A002 - the query parameter's name
+    province: Province = None,
+    accept: Accept = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    """The latest revision of the most recent day that has a digest."""
+    fmt = negotiate(format, accept)
+    pcode = _province(session, province)
+    stored = service.latest_revision(session=session)
+    return _represent(
+        stored,
+        province=pcode,
+        fmt=fmt,
+        immutable=False,
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+    )
+
+
+@router.get("/daily/{date}", response_class=Response, responses=_DOCUMENT_RESPONSES)
+def get_daily_digest(
+    date: DayPath,
+    session: SessionDep,
+    _: Reader,
+    format: Format = None,  # noqa: A002
+    province: Province = None,
+    accept: Accept = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    """The latest revision of a day's digest."""
+    fmt = negotiate(format, accept)
+    pcode = _province(session, province)
+    stored = service.get_revision(session=session, day=date)
+    return _represent(
+        stored,
+        province=pcode,
+        fmt=fmt,
+        immutable=False,
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+    )
+
+
+@router.get("/daily/{date}/revisions", response_model=list[DigestRevisionRead])
+def list_digest_revisions(date: DayPath, session: SessionDep, _: Reader) -> list[dict]:
+    """Every revision of a day's digest, oldest first, with what each one changed."""
+    return [
+        {
+            "date": r["digest_date"],
+            "revision": r["revision"],
+            "generated_at": r["generated_at"],
+            "content_hash": r["content_hash"],
+            "changes": r["changes"],
+            "href": f"/v1/digests/daily/{r['digest_date'].isoformat()}/revisions/{r['revision']}",
+        }
+        for r in service.list_revisions(session=session, day=date)
+    ]
+
+
+@router.get(
+    "/daily/{date}/revisions/{revision}", response_class=Response, responses=_DOCUMENT_RESPONSES
+)
+def get_digest_revision(
+    date: DayPath,
+    revision: Annotated[int, Path(ge=1, le=1_000_000)],
+    session: SessionDep,
+    _: Reader,
+    format: Format = None,  # noqa: A002
+    province: Province = None,
+    accept: Accept = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    """One revision of a day's digest, exactly as it was published (never changes)."""
+    fmt = negotiate(format, accept)
+    pcode = _province(session, province)
+    stored = service.get_revision(session=session, day=date, revision=revision)
+    return _represent(
+        stored,
+        province=pcode,
+        fmt=fmt,
+        immutable=True,
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+    )
+
+
+@router.get(
+    "/feed.atom",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An Atom feed (RFC 4287): one entry per digest revision.",
+            "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+        },
+        304: {"description": "Not modified"},
+        401: {"description": "Digests are restricted and no key was given"},
+        403: {"description": "Digests are restricted to monitors"},
+    },
+)
+def get_digest_feed(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    province: Province = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> Response:
+    """The latest digest revisions, newest first; with ``province``, the revisions that
+    changed that governorate's figures, linking to its narrowed view."""
+    pcode = _province(session, province)
+    terms = load_terms(session)
+    limit = get_settings().digest_feed_entries
+    revisions = service.feed_revisions(session=session, limit=limit, province=pcode)
+    base = str(request.base_url).rstrip("/")
+    query = f"?province={pcode}" if pcode else ""
+    entries = []
+    for stored in revisions:
+        doc = service.view(stored, pcode)
+        entries.append(
+            render.FeedEntry(
+                digest_date=stored.digest_date,
+                revision=stored.revision,
+                generated_at=stored.generated_at,
+                summary=doc["summary"],
+                changes=doc["changes"]["summary"] if doc["changes"] else None,
+                href=f"{base}/v1/digests/daily/{stored.digest_date.isoformat()}"
+                f"/revisions/{stored.revision}{query}",
+            )
+        )
+    updated = revisions[0].generated_at if revisions else terms.start_at
+    body = render.atom_feed(
+        feed_id=f"tag:ceasefire-monitor,2016:{terms.theatre_id}/digests{query}",
+        entry_id_prefix=f"tag:ceasefire-monitor,2016:{terms.theatre_id}/digests/"
+        + (f"{pcode}/" if pcode else ""),
+        title=f"Daily compliance digests ({terms.theatre_id})" + (f", {pcode}" if pcode else ""),
+        self_href=f"{base}/v1/digests/feed.atom{query}",
+        alternate_href=f"{base}/v1/digests/daily/latest{query}",
+        updated=updated,
+        entries=entries,
+    )
+    return _conditional(
+        body,
+        "application/atom+xml",
+        last_modified=updated,
+        cache_control=_cache(False),
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+    )

@@ -1,0 +1,391 @@
+"""Building, storing and reading digest revisions.
+
+A build computes the figures of one or more days and compares each day with its latest
+revision: equal figures (same content hash) write nothing; different figures write a new,
+immutable revision with a summary of what changed, and queue a webhook delivery for every
+subscription in scope. Builders take turns on a transaction-level advisory lock, and
+``(digest_date, revision)`` is unique, so concurrent builders never write two revisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service import locks
+from service.audit.service import Actor, record_many
+from service.config import get_settings
+from service.digest.compute import (
+    FIGURES,
+    DayFigures,
+    DigestSettings,
+    compute_days,
+    first_day,
+    iso,
+)
+from service.errors import Invalid, NotFound
+from service.incident.classify import Terms, load_terms
+
+SCHEDULER = Actor(key_id=None, label="scheduler")
+
+
+def digest_settings() -> DigestSettings:
+    s = get_settings()
+    return DigestSettings(
+        trailing_days=s.digest_trailing_days,
+        compliance_days=s.digest_compliance_days,
+        hotspots=s.digest_hotspots,
+    )
+
+
+def dumps(document: Any) -> bytes:
+    """The one serialisation of stored documents (orjson keeps insertion order)."""
+    return orjson.dumps(document)
+
+
+def content_hash(figures: DayFigures) -> str:
+    canonical = orjson.dumps(
+        {"document": figures.document, "scopes": figures.scopes}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+# ---- building ----
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    day: dt.date
+    revision: int
+    created: bool
+    changes: dict[str, Any] | None
+
+
+def buildable_days(terms: Terms, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day a digest can be built for: from the ceasefire's first day to
+    yesterday (a day is summed up once it has ended in the theatre's time zone)."""
+    return first_day(terms), today - dt.timedelta(days=1)
+
+
+def _check_range(terms: Terms, today: dt.date, first: dt.date, last: dt.date) -> None:
+    earliest, latest = buildable_days(terms, today)
+    if first > last:
+        raise Invalid(f"the range is empty: {first} is after {last}")
+    if first < earliest:
+        raise Invalid(f"{first} is before the ceasefire's first day ({earliest})")
+    if last > latest:
+        raise Invalid(
+            f"{last} has not ended yet in {terms.timezone.key}: the latest day is {latest}"
+        )
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any], previous_revision: int) -> dict:
+    """What changed between two revisions' figures, for people and for webhook scoping."""
+    totals = {
+        f: {"before": before["document"]["totals"][f], "after": after["document"]["totals"][f]}
+        for f in FIGURES
+        if before["document"]["totals"][f] != after["document"]["totals"][f]
+    }
+    sections = sorted(k for k, v in after["document"].items() if before["document"].get(k) != v)
+    provinces = sorted(
+        pcode for pcode, v in after["scopes"].items() if before["scopes"].get(pcode) != v
+    )
+    names = {p["pcode"]: p["name_en"] for p in after["document"]["by_province"]}
+    parts = [f"{f} {v['before']} -> {v['after']}" for f, v in totals.items()]
+    if provinces:
+        parts.append("changed in " + ", ".join(f"{names.get(p, p)} ({p})" for p in provinces))
+    elif sections:
+        parts.append("changed: " + ", ".join(sections))
+    return {
+        "from_revision": previous_revision,
+        "summary": "; ".join(parts) or "figures changed",
+        "totals": totals,
+        "sections": sections,
+        "provinces": provinces,
+    }
+
+
+_LATEST = text(
+    """
+    SELECT DISTINCT ON (digest_date) id, digest_date, revision, content_hash
+    FROM digest_revisions
+    WHERE digest_date BETWEEN :first AND :last
+    ORDER BY digest_date, revision DESC
+    """
+)
+_INSERT = text(
+    """
+    INSERT INTO digest_revisions (digest_date, revision, content_hash, generated_at, body,
+                                  scopes, changes, changed_provinces)
+    SELECT x.digest_date, x.revision, x.content_hash, x.generated_at, x.body, x.scopes,
+           x.changes, x.changed_provinces
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
+        digest_date date, revision int, content_hash text, generated_at timestamptz,
+        body text, scopes text, changes jsonb, changed_provinces varchar[])
+    ON CONFLICT ON CONSTRAINT uq_digest_revisions_date_revision DO NOTHING
+    RETURNING id, digest_date, revision
+    """
+)
+# A subscription hears of a revision of a day when its governorate's figures changed (or
+# always, for a first revision or without a governorate filter).
+_ENQUEUE = text(
+    """
+    INSERT INTO deliveries (id, subscription_id, digest_revision_id, next_attempt_at)
+    SELECT gen_random_uuid(), s.id, r.id, now()
+    FROM digest_revisions r
+    JOIN subscriptions s ON s.deleted_at IS NULL
+        AND (s.province_pcode IS NULL OR r.changed_provinces IS NULL
+             OR s.province_pcode = ANY(r.changed_provinces))
+    WHERE r.id = ANY(:ids)
+    ON CONFLICT ON CONSTRAINT uq_deliveries_subscription_revision DO NOTHING
+    """
+)
+
+
+def _load_figures(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Stored revisions' figures in the shape ``content_hash`` and ``_diff`` use."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        text("SELECT id, body, scopes FROM digest_revisions WHERE id = ANY(:ids)"), {"ids": ids}
+    )
+    out = {}
+    for row in rows:
+        document = orjson.loads(row.body)
+        for volatile in ("revision", "generated_at", "changes"):
+            document.pop(volatile)
+        out[row.id] = {"document": document, "scopes": orjson.loads(row.scopes)}
+    return out
+
+
+def _lock_builds(session: Session) -> None:
+    namespace, key = locks.advisory_key(locks.DIGEST_BUILD)
+    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key})
+
+
+def theatre_today(session: Session, terms: Terms) -> dt.date:
+    return session.execute(
+        text("SELECT CAST(now() AT TIME ZONE :tz AS date)"), {"tz": terms.timezone.key}
+    ).scalar_one()
+
+
+def build_days(
+    *,
+    session: Session,
+    first: dt.date,
+    last: dt.date,
+    notify: bool = True,
+    actor: Actor = SCHEDULER,
+) -> list[BuildOutcome]:
+    """Build the digests of ``first``..``last`` and store those whose figures changed.
+
+    Does not commit; the caller commits (which also releases the builders' lock). With
+    ``notify``, new revisions are queued for webhook delivery; a backfill of old days
+    usually does not want that.
+    """
+    terms = load_terms(session)
+    _check_range(terms, theatre_today(session, terms), first, last)
+    # Builders take turns: a second builder sees the first one's revision, writes nothing.
+    _lock_builds(session)
+    days = compute_days(
+        session=session, terms=terms, first=first, last=last, settings=digest_settings()
+    )
+    latest = {r.digest_date: r for r in session.execute(_LATEST, {"first": first, "last": last})}
+    hashes = {d.day: content_hash(d) for d in days}
+    changed = [
+        d for d in days if d.day not in latest or latest[d.day].content_hash != hashes[d.day]
+    ]
+    previous = _load_figures(session, [latest[d.day].id for d in changed if d.day in latest])
+    generated_at: dt.datetime = session.execute(text("SELECT now()")).scalar_one()
+
+    outcomes = {
+        d.day: BuildOutcome(d.day, latest[d.day].revision, False, None)
+        for d in days
+        if d.day in latest
+    }
+    rows = []
+    for figures in changed:
+        before = latest.get(figures.day)
+        revision = before.revision + 1 if before else 1
+        changes = None
+        if before is not None:
+            changes = _diff(
+                previous[before.id],
+                {"document": figures.document, "scopes": figures.scopes},
+                before.revision,
+            )
+        header = {
+            "date": figures.document["date"],
+            "timezone": figures.document["timezone"],
+            "revision": revision,
+            "generated_at": iso(generated_at, timespec="milliseconds"),
+        }
+        document = {**header, **figures.document, "changes": changes}
+        rows.append(
+            {
+                "digest_date": figures.day.isoformat(),
+                "revision": revision,
+                "content_hash": hashes[figures.day],
+                "generated_at": generated_at.isoformat(),
+                "body": dumps(document).decode(),
+                "scopes": dumps(figures.scopes).decode(),
+                "changes": changes,
+                "changed_provinces": changes["provinces"] if changes else None,
+            }
+        )
+        outcomes[figures.day] = BuildOutcome(figures.day, revision, True, changes)
+
+    inserted = []
+    if rows:
+        inserted = session.execute(_INSERT, {"rows": dumps(rows).decode()}).all()
+    written = {(r.digest_date, r.revision) for r in inserted}
+    for day, outcome in outcomes.items():
+        if outcome.created and (day, outcome.revision) not in written:
+            # Another writer got there first (only possible around the lock): not ours.
+            outcomes[day] = BuildOutcome(day, outcome.revision, False, None)
+    if inserted and notify:
+        session.execute(_ENQUEUE, {"ids": [r.id for r in inserted]})
+    record_many(
+        session,
+        actor=actor,
+        action="digest.revised",
+        entity_type="digest",
+        events=[
+            (
+                f"{r.digest_date.isoformat()}/{r.revision}",
+                None,
+                {"revision": r.revision, "changes": outcomes[r.digest_date].changes},
+            )
+            for r in inserted
+        ],
+    )
+    return [outcomes[d.day] for d in days]
+
+
+# ---- reading ----
+
+
+@dataclass(frozen=True)
+class StoredRevision:
+    id: int
+    digest_date: dt.date
+    revision: int
+    generated_at: dt.datetime
+    content_hash: str
+    body: str
+    scopes: str
+    changes: dict[str, Any] | None
+
+
+_COLUMNS = "id, digest_date, revision, generated_at, content_hash, body, scopes, changes"
+
+
+def _stored(row: Any) -> StoredRevision:
+    return StoredRevision(**row._mapping)
+
+
+def get_revision(*, session: Session, day: dt.date, revision: int | None = None) -> StoredRevision:
+    """A day's revision ``revision``, or its latest."""
+    row = session.execute(
+        text(
+            f"SELECT {_COLUMNS} FROM digest_revisions WHERE digest_date = :day"
+            " AND (CAST(:revision AS int) IS NULL OR revision = :revision)"
+            " ORDER BY revision DESC LIMIT 1"
+        ),
+        {"day": day, "revision": revision},
+    ).first()
+    if row is None:
+        if revision is not None and _has_digest(session, day):
+            raise NotFound(f"the digest of {day} has no revision {revision}")
+        raise NotFound(
+            f"no digest for {day}: digests are built once the day has ended in the theatre's"
+            " time zone, from the ceasefire's first day on"
+        )
+    return _stored(row)
+
+
+def _has_digest(session: Session, day: dt.date) -> bool:
+    return (
+        session.execute(
+            text("SELECT 1 FROM digest_revisions WHERE digest_date = :day LIMIT 1"), {"day": day}
+        ).first()
+        is not None
+    )
+
+
+def latest_revision(*, session: Session) -> StoredRevision:
+    """The latest revision of the most recent day that has a digest."""
+    row = session.execute(
+        text(
+            f"SELECT {_COLUMNS} FROM digest_revisions"
+            " ORDER BY digest_date DESC, revision DESC LIMIT 1"
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no digest has been built yet")
+    return _stored(row)
+
+
+def list_revisions(*, session: Session, day: dt.date) -> list[dict[str, Any]]:
+    rows = session.execute(
+        text(
+            "SELECT digest_date, revision, generated_at, content_hash, changes"
+            " FROM digest_revisions WHERE digest_date = :day ORDER BY revision"
+        ),
+        {"day": day},
+    ).all()
+    if not rows:
+        get_revision(session=session, day=day)  # raises the explanatory 404
+    return [dict(row._mapping) for row in rows]
+
+
+def feed_revisions(
+    *, session: Session, limit: int, province: str | None = None
+) -> list[StoredRevision]:
+    """The most recent revisions of any day, newest first; with ``province``, those that
+    changed its figures (every first revision does)."""
+    rows = session.execute(
+        text(
+            f"SELECT {_COLUMNS} FROM digest_revisions"
+            " WHERE CAST(:province AS varchar) IS NULL OR changed_provinces IS NULL"
+            "    OR :province = ANY(changed_provinces)"
+            " ORDER BY generated_at DESC, id DESC LIMIT :limit"
+        ),
+        {"limit": limit, "province": province},
+    )
+    return [_stored(row) for row in rows]
+
+
+def view(stored: StoredRevision, province: str | None) -> dict[str, Any]:
+    """The document, or its view narrowed to one governorate (same keys, same order)."""
+    document = orjson.loads(stored.body)
+    if province is None:
+        return document
+    sections = orjson.loads(stored.scopes).get(province)
+    entry = [p for p in document["by_province"] if p["pcode"] == province]
+    if sections is None or not entry:
+        raise NotFound(f"the digest of {stored.digest_date} has no governorate {province}")
+    narrowed: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "province":
+            narrowed[key] = {"pcode": province, "name_en": entry[0]["name_en"]}
+        elif key == "by_province":
+            narrowed[key] = entry
+        elif key in sections:
+            narrowed[key] = sections[key]
+        else:
+            narrowed[key] = value
+    return narrowed
+
+
+def view_bytes(stored: StoredRevision, province: str | None) -> bytes:
+    """The JSON document exactly as stored (or its narrowed view, derived deterministically)."""
+    if province is None:
+        return stored.body.encode()
+    return dumps(view(stored, province))

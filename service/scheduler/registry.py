@@ -1,0 +1,91 @@
+"""The one registry of scheduled jobs: stable ids, triggers in the theatre's time zone.
+
+Jobs are plain functions in each domain's ``jobs.py`` (own session, idempotent); only this
+module knows when they run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from service.config import Settings
+from service.digest import jobs as digest_jobs
+from service.scheduler import jobs as scheduler_jobs
+from service.subscription import jobs as subscription_jobs
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: Callable[[], object]  # returns a short description of what it did
+    trigger: BaseTrigger
+    description: str
+    # Run once at start-up when a fire time within the misfire grace was missed while no
+    # scheduler was running (a memory job store forgets fire times across restarts).
+    catch_up: bool
+
+
+def _report_jobs() -> ModuleType | None:
+    """The report domain's jobs module, where that branch provides it (not yet here)."""
+    if importlib.util.find_spec("service.report.jobs") is None:
+        return None
+    return importlib.import_module("service.report.jobs")
+
+
+def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
+    jobs = [
+        JobSpec(
+            "digest.build_yesterday",
+            digest_jobs.build_yesterday,
+            CronTrigger(
+                hour=settings.digest_build_hour,
+                minute=settings.digest_build_minute,
+                timezone=timezone,
+            ),
+            "build yesterday's digest shortly after midnight, theatre time",
+            catch_up=True,
+        ),
+        JobSpec(
+            "digest.rebuild_recent",
+            digest_jobs.rebuild_recent,
+            CronTrigger(minute=35, timezone=timezone),
+            f"rebuild the last {settings.digest_rebuild_days} days' digests, hourly",
+            catch_up=True,
+        ),
+        JobSpec(
+            "subscription.deliver_pending",
+            subscription_jobs.deliver_pending,
+            IntervalTrigger(seconds=settings.scheduler_deliver_interval_s, timezone=timezone),
+            "send due webhook deliveries and retries",
+            catch_up=False,
+        ),
+        JobSpec(
+            "scheduler.purge_job_runs",
+            scheduler_jobs.purge_job_runs,
+            CronTrigger(hour=3, minute=30, timezone=timezone),
+            f"forget job runs older than {settings.scheduler_keep_runs_days} days",
+            catch_up=False,
+        ),
+    ]
+    # Idempotency keys are the report domain's to purge, once it provides the job.
+    purge = getattr(_report_jobs(), "purge_expired_idempotency_keys", None)
+    if purge is not None:
+        jobs.append(
+            JobSpec(
+                "report.purge_idempotency_keys",
+                purge,
+                CronTrigger(hour=3, minute=45, timezone=timezone),
+                "forget idempotency keys past their retention",
+                catch_up=False,
+            )
+        )
+    return jobs

@@ -1,0 +1,1 @@
+"""Webhook subscriptions: signed POSTs of new digest revisions, retried from a queue."""

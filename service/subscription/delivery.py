@@ -1,0 +1,259 @@
+"""Sending queued deliveries: claim one, POST it with no transaction open, record the attempt.
+
+The queue is the ``deliveries`` table, so it survives restarts. A claim moves the delivery's
+``next_attempt_at`` a lease ahead (``FOR UPDATE SKIP LOCKED`` keeps two senders off the
+same row): if the sender dies mid-attempt, the delivery becomes due again when the lease
+ends. Delivery is therefore at least once; receivers deduplicate on the delivery id header.
+Failures are retried after ``base * 2**(attempt - 1)`` seconds (capped), up to the maximum
+number of attempts, then the delivery is marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.config import Settings, get_settings
+from service.digest.service import StoredRevision, view
+from service.subscription import signing
+from service.subscription.service import RefusedAddress, check_callback_url
+
+log = logging.getLogger(__name__)
+
+EVENT = "digest.revision"
+USER_AGENT = "ceasefire-monitor-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: uuid.UUID
+    attempt: int
+    subscription_id: uuid.UUID
+    callback_url: str
+    secret: str
+    province: str | None
+    revision: StoredRevision
+
+
+@dataclass
+class Sent:
+    ok: bool
+    status_code: int | None
+    error: str | None
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.delivered} delivered, {self.failed} failed"
+
+
+def backoff_s(attempt: int, settings: Settings) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    return min(settings.webhook_backoff_base_s * 2 ** (attempt - 1), settings.webhook_backoff_max_s)
+
+
+def lease_s(settings: Settings) -> float:
+    return settings.webhook_connect_timeout_s + settings.webhook_timeout_s * 4 + 60
+
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT d.id FROM deliveries d
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries d
+    SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.attempts, d.subscription_id, d.digest_revision_id
+    """
+)
+_CLAIMED = text(
+    """
+    SELECT s.callback_url, s.secret, s.province_pcode,
+           r.id, r.digest_date, r.revision, r.generated_at, r.content_hash, r.body, r.scopes,
+           r.changes
+    FROM subscriptions s, digest_revisions r
+    WHERE s.id = :subscription_id AND r.id = :revision_id
+    """
+)
+
+
+def claim_next(session: Session, settings: Settings) -> Claim | None:
+    """Claim the next due delivery and log its attempt as in flight. Caller commits."""
+    claimed = session.execute(_CLAIM, {"lease": lease_s(settings)}).first()
+    if claimed is None:
+        return None
+    session.execute(
+        text(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, outcome)"
+            " VALUES (:id, :attempt, now(), 'in_flight')"
+        ),
+        {"id": claimed.id, "attempt": claimed.attempts},
+    )
+    row = session.execute(
+        _CLAIMED,
+        {"subscription_id": claimed.subscription_id, "revision_id": claimed.digest_revision_id},
+    ).one()
+    return Claim(
+        delivery_id=claimed.id,
+        attempt=claimed.attempts,
+        subscription_id=claimed.subscription_id,
+        callback_url=row.callback_url,
+        secret=row.secret,
+        province=row.province_pcode,
+        revision=StoredRevision(
+            id=row.id,
+            digest_date=row.digest_date,
+            revision=row.revision,
+            generated_at=row.generated_at,
+            content_hash=row.content_hash,
+            body=row.body,
+            scopes=row.scopes,
+            changes=row.changes,
+        ),
+    )
+
+
+def payload(claim: Claim) -> bytes:
+    """The body POSTed: the revision (narrowed to the subscription's governorate) with what
+    a receiver needs to deduplicate and to fetch it again."""
+    stored = claim.revision
+    href = f"/v1/digests/daily/{stored.digest_date.isoformat()}/revisions/{stored.revision}"
+    if claim.province:
+        href += f"?province={claim.province}"
+    return orjson.dumps(
+        {
+            "event": EVENT,
+            "delivery_id": str(claim.delivery_id),
+            "subscription_id": str(claim.subscription_id),
+            "date": stored.digest_date.isoformat(),
+            "revision": stored.revision,
+            "province": claim.province,
+            "href": href,
+            "digest": view(stored, claim.province),
+        }
+    )
+
+
+def send(client: httpx.Client, claim: Claim, settings: Settings) -> Sent:
+    """POST one delivery. No database work happens here."""
+    try:
+        check_callback_url(claim.callback_url, allow_private=settings.webhook_allow_private)
+    except RefusedAddress as exc:
+        return Sent(False, None, exc.detail)
+    body = payload(claim)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        signing.EVENT_HEADER: EVENT,
+        signing.DELIVERY_HEADER: str(claim.delivery_id),
+        signing.TIMESTAMP_HEADER: timestamp,
+        signing.SIGNATURE_HEADER: signing.signature(claim.secret, timestamp, body),
+    }
+    try:
+        # Streamed and closed unread: a receiver cannot make us download a large answer.
+        with client.stream("POST", claim.callback_url, content=body, headers=headers) as response:
+            status = response.status_code
+    except httpx.TimeoutException:
+        return Sent(False, None, "timed out")
+    except httpx.HTTPError as exc:
+        return Sent(False, None, f"{type(exc).__name__}: {exc}"[:300])
+    if 200 <= status < 300:
+        return Sent(True, status, None)
+    return Sent(False, status, f"HTTP {status}")
+
+
+def record(session: Session, claim: Claim, sent: Sent, settings: Settings) -> None:
+    """Write the attempt's outcome and the delivery's next state. Caller commits."""
+    session.execute(
+        text(
+            "UPDATE delivery_attempts SET finished_at = now(), outcome = :outcome,"
+            " status_code = :status_code, error = :error"
+            " WHERE delivery_id = :id AND attempt = :attempt"
+        ),
+        {
+            "id": claim.delivery_id,
+            "attempt": claim.attempt,
+            "outcome": "succeeded" if sent.ok else "failed",
+            "status_code": sent.status_code,
+            "error": sent.error,
+        },
+    )
+    if sent.ok:
+        update = (
+            "UPDATE deliveries SET status = 'delivered', delivered_at = now(), last_error = NULL"
+            " WHERE id = :id AND status = 'pending'"
+        )
+        params: dict = {"id": claim.delivery_id}
+    else:
+        give_up = claim.attempt >= settings.webhook_max_attempts
+        update = (
+            "UPDATE deliveries SET last_error = :error,"
+            " status = CASE WHEN :give_up THEN 'failed' ELSE status END,"
+            " next_attempt_at = now() + make_interval(secs => :delay)"
+            " WHERE id = :id AND status = 'pending'"
+        )
+        params = {
+            "id": claim.delivery_id,
+            "error": sent.error,
+            "give_up": give_up,
+            "delay": backoff_s(claim.attempt, settings),
+        }
+    session.execute(text(update), params)
+
+
+def make_client(settings: Settings) -> httpx.Client:
+    return httpx.Client(
+        timeout=httpx.Timeout(
+            settings.webhook_timeout_s, connect=settings.webhook_connect_timeout_s
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def deliver_due(
+    *, session: Session, client: httpx.Client, settings: Settings | None = None
+) -> DeliveryStats:
+    """Send due deliveries one by one, committing around (never during) each HTTP call."""
+    settings = settings or get_settings()
+    stats = DeliveryStats()
+    for _ in range(settings.webhook_deliveries_per_run):
+        claim = claim_next(session, settings)
+        session.commit()
+        if claim is None:
+            break
+        sent = send(client, claim, settings)
+        record(session, claim, sent, settings)
+        session.commit()
+        if sent.ok:
+            stats.delivered += 1
+        else:
+            stats.failed += 1
+            log.info(
+                "webhook delivery failed",
+                extra={
+                    "fields": {
+                        "delivery_id": str(claim.delivery_id),
+                        "attempt": claim.attempt,
+                        "error": sent.error,
+                    }
+                },
+            )
+    return stats

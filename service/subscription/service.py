@@ -1,0 +1,246 @@
+"""Subscriptions: created, listed and deleted by their owner's key; callback URLs checked."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.service import record
+from service.auth.models import Role
+from service.auth.service import Principal
+from service.errors import Invalid, NotFound
+from service.geography.service import AreaNames
+from service.incident.query import Cursor, after_cursor
+from service.subscription.schemas import SubscriptionCreate
+
+
+class RefusedAddress(Invalid):
+    """The callback URL is not one the service may call."""
+
+
+def _refused_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for reason, flag in (
+        ("loopback", address.is_loopback),
+        ("private", address.is_private),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("unspecified", address.is_unspecified),
+    ):
+        if flag:
+            return reason
+    return None if address.is_global else "not globally routable"
+
+
+def check_callback_url(url: str, *, allow_private: bool) -> None:
+    """Refuse what the service must not call: other schemes, credentials in the URL, and
+    (unless allowed) hosts resolving to any private, loopback, link-local, multicast or
+    reserved address. Every address the name resolves to is checked."""
+    parts = urlsplit(url)
+
+    def refuse(message: str) -> RefusedAddress:
+        return RefusedAddress(
+            f"callback_url: {message}",
+            errors=[{"field": "body.callback_url", "message": message}],
+        )
+
+    if parts.scheme not in ("http", "https"):
+        raise refuse("only http and https URLs are allowed")
+    if parts.username or parts.password:
+        raise refuse("credentials in the URL are not allowed; deliveries are signed instead")
+    host = parts.hostname
+    if not host:
+        raise refuse("the URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise refuse("the port is not valid") from exc
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise refuse(f"the host {host!r} does not resolve") from exc
+    if allow_private:
+        return
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        reason = _refused_reason(address)
+        if reason:
+            raise refuse(f"{host} resolves to a {reason} address, which is not allowed")
+
+
+_READ = """
+    SELECT s.id, s.callback_url, s.created_at, s.owner_key_id, s.province_pcode,
+           a.name_en AS province_name
+    FROM subscriptions s LEFT JOIN admin_areas a ON a.pcode = s.province_pcode
+    WHERE s.deleted_at IS NULL
+"""
+
+
+def _read(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "callback_url": row.callback_url,
+        "province": (
+            {"pcode": row.province_pcode, "name_en": row.province_name}
+            if row.province_pcode
+            else None
+        ),
+        "created_at": row.created_at,
+        "owner_key_id": row.owner_key_id,
+    }
+
+
+def _visible(principal: Principal) -> tuple[str, dict[str, Any]]:
+    """Object-level authorisation: a key sees its own subscriptions; an admin sees all."""
+    if principal.role == Role.admin:
+        return "true", {}
+    return "s.owner_key_id = :owner", {"owner": principal.key_id}
+
+
+def create(
+    *,
+    session: Session,
+    principal: Principal,
+    subscription_in: SubscriptionCreate,
+    allow_private: bool,
+) -> tuple[dict[str, Any], str | None]:
+    """The new subscription, and its secret when the service generated it."""
+    url = str(subscription_in.callback_url)
+    check_callback_url(url, allow_private=allow_private)
+    pcode = None
+    if subscription_in.province is not None:
+        area = AreaNames.load(session).resolve(subscription_in.province)
+        if area is None:
+            raise Invalid(
+                f"province: no governorate is known as {subscription_in.province!r}",
+                errors=[{"field": "body.province", "message": "unknown governorate"}],
+            )
+        pcode = area.pcode
+    generated = None if subscription_in.secret else secrets.token_urlsafe(32)
+    subscription_id = uuid.uuid4()
+    session.execute(
+        text(
+            "INSERT INTO subscriptions (id, owner_key_id, callback_url, secret, province_pcode)"
+            " VALUES (:id, :owner, :url, :secret, :pcode)"
+        ),
+        {
+            "id": subscription_id,
+            "owner": principal.key_id,
+            "url": url,
+            "secret": subscription_in.secret or generated,
+            "pcode": pcode,
+        },
+    )
+    created = get(session=session, principal=principal, subscription_id=subscription_id)
+    record(
+        session,
+        actor=principal.actor,
+        action="subscription.created",
+        entity_type="subscription",
+        entity_id=str(subscription_id),
+        after={"callback_url": url, "province": pcode},
+    )
+    return created, generated
+
+
+def list_for(*, session: Session, principal: Principal) -> list[dict[str, Any]]:
+    condition, params = _visible(principal)
+    rows = session.execute(text(f"{_READ} AND {condition} ORDER BY s.created_at, s.id"), params)
+    return [_read(row) for row in rows]
+
+
+def get(*, session: Session, principal: Principal, subscription_id: uuid.UUID) -> dict[str, Any]:
+    condition, params = _visible(principal)
+    row = session.execute(
+        text(f"{_READ} AND {condition} AND s.id = :id"), {**params, "id": subscription_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"no subscription {subscription_id}")
+    return _read(row)
+
+
+def delete(*, session: Session, principal: Principal, subscription_id: uuid.UUID) -> None:
+    """Stop the subscription: its secret is erased and its pending deliveries cancelled; the
+    delivery log is kept."""
+    before = get(session=session, principal=principal, subscription_id=subscription_id)
+    session.execute(
+        text(
+            "UPDATE subscriptions SET deleted_at = now(), secret = NULL"
+            " WHERE id = :id AND deleted_at IS NULL"
+        ),
+        {"id": subscription_id},
+    )
+    session.execute(
+        text(
+            "UPDATE deliveries SET status = 'cancelled'"
+            " WHERE subscription_id = :id AND status = 'pending'"
+        ),
+        {"id": subscription_id},
+    )
+    record(
+        session,
+        actor=principal.actor,
+        action="subscription.deleted",
+        entity_type="subscription",
+        entity_id=str(subscription_id),
+        before={"callback_url": before["callback_url"], "province": before["province"]},
+    )
+
+
+def list_deliveries(
+    *,
+    session: Session,
+    principal: Principal,
+    subscription_id: uuid.UUID,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], Cursor | None]:
+    """The subscription's deliveries, newest first, each with every attempt made."""
+    get(session=session, principal=principal, subscription_id=subscription_id)
+    keyset, params = after_cursor(cursor, "d", "created_at")
+    rows = session.execute(
+        text(
+            f"""
+            SELECT d.id, r.digest_date, r.revision, d.status, d.attempts,
+                   CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
+                   d.created_at, d.delivered_at, d.last_error,
+                   coalesce((
+                       SELECT json_agg(json_build_object(
+                           'attempt', a.attempt, 'started_at', a.started_at,
+                           'finished_at', a.finished_at, 'outcome', a.outcome,
+                           'status_code', a.status_code, 'error', a.error) ORDER BY a.attempt)
+                       FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log
+            FROM deliveries d JOIN digest_revisions r ON r.id = d.digest_revision_id
+            WHERE d.subscription_id = :id AND {keyset}
+            ORDER BY d.created_at DESC, d.id DESC
+            LIMIT :limit
+            """
+        ),
+        {**params, "id": subscription_id, "limit": limit + 1},
+    ).all()
+    items = [
+        {
+            "id": row.id,
+            "date": row.digest_date,
+            "revision": row.revision,
+            "status": row.status,
+            "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at,
+            "created_at": row.created_at,
+            "delivered_at": row.delivered_at,
+            "last_error": row.last_error,
+            "attempt_log": row.attempt_log,
+        }
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return items, (Cursor(rows[limit - 1].created_at, rows[limit - 1].id) if more else None)

@@ -1,0 +1,188 @@
+"""Subscriptions: who may create and see them, which callback URLs are refused, the secret."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from service.config import get_settings
+from service.digest.service import build_days
+
+
+def auth(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def monitor(make_key):
+    return make_key("monitor", "monitor A")
+
+
+@pytest.fixture
+def loopback_allowed(monkeypatch):
+    monkeypatch.setattr(get_settings(), "webhook_allow_private", True)
+
+
+SECRET = "s3cret-for-signing-0123456789"  # noqa: S105 - a test subscription's secret
+
+
+def create(client, secret, **body):
+    payload = {"callback_url": "http://127.0.0.1:8420/hook", "secret": SECRET, **body}
+    return client.post("/v1/subscriptions", json=payload, headers=auth(secret))
+
+
+def test_a_monitor_subscribes_and_the_secret_is_never_returned(client, monitor, loopback_allowed):
+    principal, secret = monitor
+    response = create(client, secret, province="Idlib")
+    assert response.status_code == 201
+    created = response.json()
+    assert response.headers["location"] == f"/v1/subscriptions/{created['id']}"
+    assert created["secret"] is None  # given by the client: not echoed
+    assert created["province"] == {"pcode": "SY07", "name_en": "Idleb"}
+    assert created["owner_key_id"] == str(principal.key_id)
+    fetched = client.get(response.headers["location"], headers=auth(secret))
+    assert "secret" not in fetched.json()
+    listed = client.get("/v1/subscriptions", headers=auth(secret)).json()
+    assert [s["id"] for s in listed] == [created["id"]]
+    assert SECRET not in fetched.text + str(listed)
+
+
+def test_a_generated_secret_is_shown_once(client, db, monitor, loopback_allowed):
+    _, secret = monitor
+    response = client.post(
+        "/v1/subscriptions",
+        json={"callback_url": "http://127.0.0.1:8420/hook"},
+        headers=auth(secret),
+    )
+    generated = response.json()["secret"]
+    assert len(generated) >= 32
+    stored = db.execute(
+        text("SELECT secret FROM subscriptions WHERE id = :id"), {"id": response.json()["id"]}
+    ).scalar_one()
+    assert stored == generated
+    again = client.get(f"/v1/subscriptions/{response.json()['id']}", headers=auth(secret))
+    assert generated not in again.text
+
+
+def test_subscribing_is_recorded_in_the_audit_trail_without_the_secret(
+    client, db, monitor, loopback_allowed
+):
+    _, secret = monitor
+    subscription_id = create(client, secret).json()["id"]
+    after = db.execute(
+        text(
+            "SELECT after::text FROM audit_events WHERE entity_id = :id"
+            " AND action = 'subscription.created'"
+        ),
+        {"id": subscription_id},
+    ).scalar_one()
+    assert "127.0.0.1:8420" in after and SECRET not in after
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8420/hook",
+        "http://localhost:8420/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8420/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://224.0.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://user:pass@93.184.216.34/hook",
+    ],
+)
+def test_private_loopback_and_link_local_callbacks_are_refused(client, monitor, url):
+    _, secret = monitor
+    response = create(client, secret, callback_url=url)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.callback_url"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"callback_url": "ftp://93.184.216.34/hook"},
+        {"callback_url": "file:///etc/passwd"},
+        {"callback_url": "not a url"},
+        {"callback_url": "http://127.0.0.1:8420/hook", "secret": "short"},
+        {"callback_url": "http://127.0.0.1:8420/hook", "owner_key_id": "x"},
+        {"callback_url": "http://127.0.0.1:8420/hook", "province": "Atlantis"},
+    ],
+)
+def test_bad_subscriptions_are_422(client, monitor, loopback_allowed, body):
+    _, secret = monitor
+    response = client.post("/v1/subscriptions", json=body, headers=auth(secret))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_only_monitors_and_admins(client, make_key, loopback_allowed):
+    assert create(client, "nothing").status_code == 401
+    for role in ("reporter", "verifier"):
+        _, secret = make_key(role)
+        assert create(client, secret).status_code == 403
+        assert client.get("/v1/subscriptions", headers=auth(secret)).status_code == 403
+    _, admin_secret = make_key("admin")
+    assert create(client, admin_secret).status_code == 201
+
+
+def test_a_subscription_is_its_owners(client, make_key, monitor, loopback_allowed):
+    _, secret = monitor
+    subscription_id = create(client, secret).json()["id"]
+    _, other = make_key("monitor", "monitor B")
+    path = f"/v1/subscriptions/{subscription_id}"
+    assert client.get(path, headers=auth(other)).status_code == 404
+    assert client.get(f"{path}/deliveries", headers=auth(other)).status_code == 404
+    assert client.delete(path, headers=auth(other)).status_code == 404
+    assert client.get("/v1/subscriptions", headers=auth(other)).json() == []
+    _, admin = make_key("admin")
+    assert client.get(path, headers=auth(admin)).status_code == 200
+
+
+def test_delete_cancels_pending_deliveries_and_erases_the_secret(
+    client, db, monitor, loopback_allowed
+):
+    _, secret = monitor
+    subscription_id = create(client, secret).json()["id"]
+    build_days(session=db, first=dt.date(2017, 1, 3), last=dt.date(2017, 1, 4))
+    assert (
+        client.delete(f"/v1/subscriptions/{subscription_id}", headers=auth(secret)).status_code
+        == 204
+    )
+    row = db.execute(
+        text("SELECT secret, deleted_at FROM subscriptions WHERE id = :id"),
+        {"id": subscription_id},
+    ).one()
+    assert row.secret is None and row.deleted_at is not None
+    statuses = db.execute(
+        text("SELECT DISTINCT status FROM deliveries WHERE subscription_id = :id"),
+        {"id": subscription_id},
+    ).scalars()
+    assert list(statuses) == ["cancelled"]
+    assert (
+        client.get(f"/v1/subscriptions/{subscription_id}", headers=auth(secret)).status_code == 404
+    )
+    assert (
+        client.delete(f"/v1/subscriptions/{subscription_id}", headers=auth(secret)).status_code
+        == 404
+    )
+
+
+def test_deliveries_are_listed_newest_first_with_paging(client, db, monitor, loopback_allowed):
+    _, secret = monitor
+    subscription_id = create(client, secret).json()["id"]
+    build_days(session=db, first=dt.date(2017, 1, 3), last=dt.date(2017, 1, 5))
+    path = f"/v1/subscriptions/{subscription_id}/deliveries"
+    first = client.get(path, params={"limit": 2}, headers=auth(secret)).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = client.get(
+        path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth(secret)
+    ).json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    items = first["items"] + rest["items"]
+    assert sorted(i["date"] for i in items) == ["2017-01-03", "2017-01-04", "2017-01-05"]
+    assert all(i["status"] == "pending" and i["attempt_log"] == [] for i in items)
+    assert client.get(path, params={"cursor": "garbage"}, headers=auth(secret)).status_code == 400
