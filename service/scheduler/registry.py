@@ -6,11 +6,8 @@ module knows when they run.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -19,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service.config import Settings
 from service.digest import jobs as digest_jobs
+from service.report import jobs as report_jobs
 from service.scheduler import jobs as scheduler_jobs
 from service.subscription import jobs as subscription_jobs
 
@@ -32,13 +30,6 @@ class JobSpec:
     # Run once at start-up when a fire time within the misfire grace was missed while no
     # scheduler was running (a memory job store forgets fire times across restarts).
     catch_up: bool
-
-
-def _report_jobs() -> ModuleType | None:
-    """The report domain's jobs module, where that branch provides it (not yet here)."""
-    if importlib.util.find_spec("service.report.jobs") is None:
-        return None
-    return importlib.import_module("service.report.jobs")
 
 
 def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
@@ -75,17 +66,12 @@ def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
             f"forget job runs older than {settings.scheduler_keep_runs_days} days",
             catch_up=False,
         ),
+        JobSpec(
+            "report.purge_idempotency_keys",
+            report_jobs.purge_expired_idempotency_keys,
+            CronTrigger(hour=3, minute=45, timezone=timezone),
+            f"forget idempotency keys older than {settings.idempotency_retention_days} days",
+            catch_up=False,
+        ),
     ]
-    # Idempotency keys are the report domain's to purge, once it provides the job.
-    purge = getattr(_report_jobs(), "purge_expired_idempotency_keys", None)
-    if purge is not None:
-        jobs.append(
-            JobSpec(
-                "report.purge_idempotency_keys",
-                purge,
-                CronTrigger(hour=3, minute=45, timezone=timezone),
-                "forget idempotency keys past their retention",
-                catch_up=False,
-            )
-        )
     return jobs
