@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo data set: the real UCDP GED extract beside the checkout (see ../shared/data).
+DATA_DIR ?= $(or $(CEASEFIRE_DATA_DIR),../shared/data)
+DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
 
-.PHONY: provision run serve migrate seed test lint openapi clean
+.PHONY: provision run serve migrate seed demo-data test lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -15,8 +18,12 @@ migrate: provision
 seed: migrate
 	$(VENV)/ceasefire seed
 
+## Import the demo events through the API's own path (idempotent: a re-run adds nothing)
+demo-data: seed
+	$(VENV)/ceasefire import ucdp $(DEMO_EVENTS)
+
 ## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT)
-run: seed
+run: demo-data
 	$(VENV)/ceasefire serve --host $(HOST) --port $(PORT)
 
 ## Set up everything, then lint and run the whole test suite against real PostGIS
