@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo data set: the real UCDP GED extract beside the checkout (see ../shared/data).
+DATA_DIR ?= $(or $(CEASEFIRE_DATA_DIR),../shared/data)
+DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
 
-.PHONY: provision run serve migrate seed test test-reliability lint openapi clean
+.PHONY: provision run serve migrate seed demo-data test test-reliability lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -15,10 +18,14 @@ migrate: provision
 seed: migrate
 	$(VENV)/ceasefire seed
 
+## Import the demo events through the API's own path (idempotent: a re-run adds nothing)
+demo-data: seed
+	$(VENV)/ceasefire import ucdp $(DEMO_EVENTS)
+
 ## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT), with
 ## the scheduler (daily digests, webhook deliveries) as a background process beside the API;
 ## it stops when the API stops.
-run: seed
+run: demo-data
 	@$(VENV)/ceasefire scheduler & scheduler=$$!; \
 	trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT; \
 	$(VENV)/ceasefire serve --host $(HOST) --port $(PORT)

@@ -213,6 +213,61 @@ def keys_revoke(key_id: str, reason: str | None) -> None:
     click.echo(f"revoked {key['role']} key {key['id']} ({key['name']})")
 
 
+@main.group("import")
+def import_() -> None:
+    """Import events from other data sets, through the same path as the API."""
+
+
+@import_.command("ucdp")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--chunk-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Rows per transaction.",
+)
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@fails_cleanly
+def import_ucdp(path: Path, chunk_size: int, progress: bool) -> None:
+    """Import a UCDP GED CSV (idempotent: rows already imported are left as they are)."""
+    from tqdm import tqdm
+
+    from service.db import get_sessionmaker
+    from service.importer.service import count_rows
+    from service.importer.service import import_ucdp as run_import
+
+    with (
+        tqdm(
+            total=count_rows(path),
+            unit="row",
+            desc=path.name,
+            file=sys.stderr,
+            disable=not progress,
+        ) as bar,
+        get_sessionmaker()() as session,
+    ):
+        summary = run_import(session=session, path=path, chunk_size=chunk_size, progress=bar.update)
+    refused = sum(summary.refused.values())
+    click.echo(
+        f"{summary.rows} rows in {summary.seconds:.1f} s: {summary.imported} imported,"
+        f" {summary.already_present} already present, {refused} refused"
+    )
+    for reason, count in summary.refused.most_common():
+        examples = "; ".join(f"{i}: {d}" for i, d in summary.examples[reason])
+        click.echo(f"  refused {count:>6}  {reason}  (e.g. {examples})")
+    if summary.unresolved:
+        total = sum(summary.unresolved.values())
+        click.echo(
+            f"actor names left unresolved: {len(summary.unresolved)} names in {total} reports"
+        )
+        shown = summary.unresolved.most_common(30)
+        for name, count in shown:
+            click.echo(f"  {count:>6}  {name}")
+        if len(summary.unresolved) > len(shown):
+            click.echo(f"  ... and {len(summary.unresolved) - len(shown)} more names")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))

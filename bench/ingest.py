@@ -1,0 +1,428 @@
+"""Ingest figures: batch ingest through ``submit()`` against the bare SQL floor, and POST latency.
+
+Batch mode (the default) recreates a scratch database (migrated and seeded), replicates the
+real UCDP rows deterministically to ``--reports`` reports (default 100,000; every copy moved
+by up to ``JITTER_KM`` and given its own client report id) and stores them twice, in batches
+of ``--batch`` (default 500), alternating batch by batch so both see the same table sizes:
+
+- **service**: ``service.report.service.submit`` + commit, exactly as the API and the importer
+  call it (locating, attribution, classification, report, incident, revision, audit event);
+- **floor**: one SQL statement per batch that stores the same rows (reports, incidents,
+  revisions, audit events) with the same point-in-polygon lookups (district and province
+  pieces, nearest province and district for points just outside), + commit. Attribution and
+  classification are computed beforehand, outside the clock, by the service's own rules: the
+  floor is what the database alone must do.
+
+It prints reports/s for both, the median batch times and their ratio, and checks that both
+paths stored the same places and classifications.
+
+    .venv/bin/python -m bench.ingest [--database-url URL] [--reports N] [--batch 500]
+
+POST mode measures single-report ``POST /v1/reports`` latency against a running server
+(bodies per the documented contract; 201 expected), at ``--concurrency`` (default 8):
+
+    .venv/bin/python -m bench.ingest --post-url http://127.0.0.1:PORT --key SECRET \\
+        [--posts 2000] [--concurrency 8]
+
+The server's per-key rate limit (``CEASEFIRE_RATE_LIMIT_REQUESTS``, default 1200 a minute)
+must be raised for the run, or the figures measure 429s (they are counted apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from service.config import get_settings, sqlalchemy_url
+from service.importer.service import read_ucdp
+from service.importer.ucdp import Mapped
+from service.report.schemas import PointIn, ReportCreate
+
+JITTER_KM = 1.0
+KM_PER_DEGREE = 111.32
+BENCH_NAMESPACE = uuid.UUID("0c5e4b6a-95a4-5b0e-8f4e-4c1f0b8e2d17")
+DEFAULT_EVENTS = "events/ucdp_ged_syria_2016-01_2017-01.csv"
+
+
+def replicate(reports: list[ReportCreate], count: int, seed: int) -> list[ReportCreate]:
+    """``count`` reports cycling through the real ones, each point moved a little."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible, not secret
+    out = []
+    for i in range(count):
+        base = reports[i % len(reports)]
+        update: dict = {"client_report_id": uuid.uuid5(BENCH_NAMESPACE, f"ingest:{seed}:{i}")}
+        if base.location is not None:
+            lon, lat = base.location.coordinates
+            distance = JITTER_KM * math.sqrt(rng.random())
+            angle = rng.random() * 2 * math.pi
+            lat2 = lat + distance * math.sin(angle) / KM_PER_DEGREE
+            lon2 = lon + distance * math.cos(angle) / (KM_PER_DEGREE * math.cos(math.radians(lat)))
+            update["location"] = PointIn(type="Point", coordinates=[round(lon2, 6), round(lat2, 6)])
+        out.append(base.model_copy(update=update))
+    return out
+
+
+def real_reports(events: Path, timezone) -> list[ReportCreate]:
+    return [m.report for m in read_ucdp(events, timezone=timezone) if isinstance(m, Mapped)]
+
+
+# ---------------------------------------------------------------- batch mode
+
+
+def recreate(url: str) -> None:
+    target = make_url(sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def prepare(url: str) -> None:
+    """A fresh scratch database at head with the theatre seeded."""
+    from alembic import command
+
+    from service.cli import alembic_config
+    from service.theatre.service import seed
+
+    recreate(url)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    command.upgrade(alembic_config(), "heads")
+    settings = get_settings()
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine) as session:
+        seed(session, theatre_file=settings.theatre_file, data_dir=settings.data_dir)
+        session.commit()
+    engine.dispose()
+
+
+_FLOOR_INPUT = (
+    "id uuid, reporter_key_id uuid, client_report_id uuid, request_hash text,"
+    " occurred_at timestamptz, time_precision text, geo_precision text, place_name text,"
+    " violation_type text, perpetrator_raw text, perpetrator_party_id text, target_raw text,"
+    " target_party_id text, responsible_guarantors varchar(3)[], ceasefire_status text,"
+    " killed int, injured int, civilians_killed int, description text, sources jsonb,"
+    " lon float8, lat float8, province_given text"
+)
+_EVENT = (
+    "occurred_at, time_precision, geom, geo_precision, place_name, province_pcode,"
+    " district_pcode, location_match, location_distance_km, violation_type, perpetrator_raw,"
+    " perpetrator_party_id, target_raw, target_party_id, responsible_guarantors,"
+    " ceasefire_status, killed, injured, civilians_killed"
+)
+
+# Everything one batch stores, in one statement.
+FLOOR = text(
+    f"""
+    WITH x AS (
+        SELECT x.*, CASE WHEN x.lon IS NOT NULL
+                         THEN ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326) END AS geom,
+               gen_random_uuid() AS incident_id
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({_FLOOR_INPUT})
+    ),
+    located AS (
+        SELECT x.*,
+               coalesce(da.parent_pcode, pr.pcode, near.province, x.province_given)
+                   AS province_pcode,
+               coalesce(d.pcode, near.district) AS district_pcode,
+               CASE WHEN x.geom IS NULL THEN 'province_only'
+                    WHEN d.pcode IS NOT NULL OR pr.pcode IS NOT NULL THEN 'inside'
+                    ELSE 'nearest' END AS location_match,
+               near.km AS location_distance_km
+        FROM x
+        LEFT JOIN LATERAL (
+            SELECT p.pcode FROM admin_area_pieces p
+            WHERE p.level = 2 AND ST_Intersects(p.geom, x.geom) ORDER BY p.pcode LIMIT 1) d ON true
+        LEFT JOIN admin_areas da ON da.pcode = d.pcode
+        LEFT JOIN LATERAL (
+            SELECT p.pcode FROM admin_area_pieces p
+            WHERE p.level = 1 AND ST_Intersects(p.geom, x.geom) ORDER BY p.pcode LIMIT 1) pr
+            ON true
+        LEFT JOIN LATERAL (
+            SELECT c.pcode AS province, round((c.m / 1000)::numeric, 3)::float8 AS km,
+                   (SELECT a.pcode FROM admin_areas a
+                    WHERE a.level = 2 AND a.parent_pcode = c.pcode
+                    ORDER BY ST_Distance(a.geom::geography, x.geom::geography), a.pcode
+                    LIMIT 1) AS district
+            FROM (SELECT a.pcode, ST_Distance(a.geom::geography, x.geom::geography) AS m
+                  FROM admin_areas a
+                  -- only for the rare point outside every piece (a one-time filter per row)
+                  WHERE a.level = 1 AND x.geom IS NOT NULL AND d.pcode IS NULL AND pr.pcode IS NULL
+                  ORDER BY a.geom <-> x.geom LIMIT 3) c
+            WHERE c.m <= :limit_m
+            ORDER BY c.m, c.pcode LIMIT 1
+        ) near ON true
+    ),
+    stored AS (
+        INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id, request_hash,
+                             revision, description, sources, created_at, updated_at, {_EVENT})
+        SELECT id, reporter_key_id, client_report_id, incident_id, request_hash, 1,
+               description, sources, now(), now(), {_EVENT}
+        FROM located WHERE province_pcode IS NOT NULL
+        ON CONFLICT ON CONSTRAINT uq_reports_reporter_client DO NOTHING
+        RETURNING *
+    ),
+    opened AS (
+        INSERT INTO incidents (id, report_count, created_at, updated_at, {_EVENT})
+        SELECT incident_id, 1, created_at, created_at, {_EVENT} FROM stored
+    ),
+    revised AS (
+        INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)
+        SELECT s.id, 1, s.reporter_key_id, to_jsonb(s) - 'reporter_key_id', s.created_at
+        FROM stored s
+    )
+    INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id, after)
+    SELECT NULL, 'console', 'report.created', 'report', s.id::text,
+           jsonb_build_object('incident_id', s.incident_id, 'revision', 1)
+    FROM stored s
+    """
+)
+
+
+def floor_rows(session: Session, reports: list[ReportCreate], key_id: uuid.UUID) -> list[dict]:
+    """The floor's input: every column ``submit`` derives without the database, by its rules."""
+    from service.geography.service import AreaNames
+    from service.incident.classify import load_terms
+    from service.party.service import PartyDirectory
+    from service.report.service import _derive, request_hash
+
+    terms, directory = load_terms(session), PartyDirectory.load(session)
+    provinces = AreaNames.load(session)
+    rows = []
+    for r in reports:
+        row = _derive(r, place={}, directory=directory, terms=terms)
+        lon, lat = r.location.coordinates if r.location else (None, None)
+        given = provinces.resolve(r.province) if r.province else None
+        row.update(
+            id=uuid.uuid4(),
+            reporter_key_id=key_id,
+            client_report_id=r.client_report_id,
+            request_hash=request_hash(r),
+            lon=lon,
+            lat=lat,
+            province_given=given.pcode if given else None,
+        )
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class Lane:
+    name: str
+    seconds: list[float]
+    stored: int = 0
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds)
+
+
+def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane, Lane]:
+    from service.audit.service import CONSOLE
+    from service.auth.service import create_key
+    from service.report.service import Submitter, submit
+
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine, expire_on_commit=False) as session:
+        service_key, _ = create_key(
+            session=session, role="reporter", name="bench ingest: service", actor=CONSOLE
+        )
+        floor_key, _ = create_key(
+            session=session, role="reporter", name="bench ingest: floor", actor=CONSOLE
+        )
+        session.commit()
+        submitter = Submitter(key_id=service_key["id"], actor=CONSOLE)
+        prepared = floor_rows(session, reports, floor_key["id"])
+        session.commit()
+        limit_m = get_settings().locate_max_distance_km * 1000
+        service, floor = Lane("service", []), Lane("floor", [])
+
+        def via_service(chunk: list[ReportCreate]) -> None:
+            t0 = time.perf_counter()
+            outcomes = submit(session=session, submitter=submitter, reports_in=chunk)
+            session.commit()
+            service.seconds.append(time.perf_counter() - t0)
+            service.stored += sum(1 for o in outcomes if o.created)
+
+        def via_floor(chunk: list[dict]) -> None:
+            t0 = time.perf_counter()
+            payload = orjson.dumps(chunk, default=str).decode()
+            session.execute(FLOOR, {"rows": payload, "limit_m": limit_m})
+            session.commit()
+            floor.seconds.append(time.perf_counter() - t0)
+
+        batches = range(0, len(reports), batch)
+        for n, start in enumerate(batches):
+            lanes = [
+                lambda s=start: via_service(reports[s : s + batch]),
+                lambda s=start: via_floor(prepared[s : s + batch]),
+            ]
+            for lane in lanes if n % 2 == 0 else reversed(lanes):
+                lane()
+            if (n + 1) % 20 == 0:
+                print(f"  {start + batch:>7} reports", file=sys.stderr, flush=True)
+
+        floor.stored = session.execute(
+            text("SELECT count(*) FROM reports WHERE reporter_key_id = :k"), {"k": floor_key["id"]}
+        ).scalar_one()
+        disagree = session.execute(
+            text(
+                """
+                SELECT count(*) FROM reports a JOIN reports b USING (client_report_id)
+                WHERE a.reporter_key_id = :a AND b.reporter_key_id = :b
+                  AND (a.province_pcode, a.district_pcode, a.location_match,
+                       a.perpetrator_party_id, a.target_party_id, a.ceasefire_status,
+                       a.responsible_guarantors)
+                      IS DISTINCT FROM
+                      (b.province_pcode, b.district_pcode, b.location_match,
+                       b.perpetrator_party_id, b.target_party_id, b.ceasefire_status,
+                       b.responsible_guarantors)
+                """
+            ),
+            {"a": service_key["id"], "b": floor_key["id"]},
+        ).scalar_one()
+        print(
+            f"stored: service {service.stored}, floor {floor.stored}; rows that differ: {disagree}"
+        )
+    engine.dispose()
+    return service, floor
+
+
+def batch_mode(args: argparse.Namespace) -> None:
+    url = args.database_url
+    print(f"preparing {make_url(url).database} (recreated, migrated, seeded)", file=sys.stderr)
+    prepare(url)
+    from service.incident.classify import load_terms
+
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine) as session:
+        timezone = load_terms(session).timezone
+    engine.dispose()
+    real = real_reports(args.events, timezone)
+    reports = replicate(real, args.reports, args.seed)
+    print(
+        f"{len(real)} real reports replicated to {len(reports)}; batches of {args.batch},"
+        " service and floor alternating",
+        file=sys.stderr,
+    )
+    service, floor = run_batches(url, reports, args.batch)
+    print(f"{'':8} {'reports/s':>10} {'total s':>8} {'batch p50 ms':>13} {'batch p90 ms':>13}")
+    for lane in (service, floor):
+        cuts = statistics.quantiles(lane.seconds, n=10)
+        print(
+            f"{lane.name:8} {lane.stored / lane.total:10.0f} {lane.total:8.1f}"
+            f" {statistics.median(lane.seconds) * 1000:13.1f} {cuts[8] * 1000:13.1f}"
+        )
+    print(
+        f"ratio service/floor: total time {service.total / floor.total:.2f}x,"
+        f" median batch {statistics.median(service.seconds) / statistics.median(floor.seconds):.2f}x"
+    )
+
+
+# ---------------------------------------------------------------- POST mode
+
+
+def post_mode(args: argparse.Namespace) -> None:
+    from zoneinfo import ZoneInfo
+
+    import httpx
+
+    from service.theatre.service import read_theatre_file
+
+    timezone = ZoneInfo(read_theatre_file(get_settings().theatre_file).theatre.timezone)
+    # A fresh seed per run: every POST is a new report, never an idempotent replay.
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    bodies = [
+        orjson.dumps(r.model_dump(mode="json", exclude_none=True))
+        for r in replicate(real_reports(args.events, timezone), args.posts, seed)
+    ]
+    url = args.post_url.rstrip("/") + "/v1/reports"
+    headers = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    next_body = iter(range(len(bodies)))
+    deadline = time.monotonic() + args.max_seconds
+
+    def worker() -> None:
+        with httpx.Client(headers=headers, timeout=30) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    i = next(next_body, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                response = client.post(url, content=bodies[i])
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                    if response.status_code == 201:
+                        latencies.append(elapsed)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    print(f"POST {url} x{sum(statuses.values())} at concurrency {args.concurrency}: {statuses}")
+    if len(latencies) >= 2:
+        cuts = statistics.quantiles(latencies, n=100)
+        print(
+            f"201: p50 {statistics.median(latencies) * 1000:.1f} ms,"
+            f" p99 {cuts[98] * 1000:.1f} ms, {len(latencies) / wall:.0f} reports/s"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n")[0]
+    )
+    default_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/ceasefire")
+    parser.add_argument(
+        "--database-url",
+        default=make_url(default_url)
+        .set(database=f"{make_url(default_url).database}_bench_ingest")
+        .render_as_string(hide_password=False),
+        help="scratch database, dropped and recreated (default: $DATABASE_URL's name + _bench_ingest)",
+    )
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=None, help="default 1 (batch), random (POST)")
+    parser.add_argument("--events", type=Path, default=get_settings().data_dir / DEFAULT_EVENTS)
+    parser.add_argument("--post-url", default=None, help="measure POST /v1/reports on this server")
+    parser.add_argument(
+        "--key", default=os.environ.get("CEASEFIRE_BENCH_KEY"), help="Bearer secret"
+    )
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-seconds", type=float, default=120, help="stop POSTing after this")
+    args = parser.parse_args(argv)
+    if args.post_url:
+        if not args.key:
+            parser.error("--post-url needs --key (or CEASEFIRE_BENCH_KEY): a reporter's secret")
+        post_mode(args)
+    else:
+        args.seed = 1 if args.seed is None else args.seed
+        batch_mode(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Importing real event data through the same path as the API.
+
+Every row goes through ``service.report.service.submit`` (locating, attribution,
+classification, incidents, revisions, audit), a chunk per transaction, as the reports of one
+dedicated reporter key: the importer's own. The key is created on first use and its secret
+thrown away (nobody posts with it). Each row's ``client_report_id`` derives from its source
+id, so importing a file again replays what is already stored and adds nothing.
+
+An interrupted import keeps the chunks it committed; running it again finishes the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.service import CONSOLE
+from service.auth.service import create_key
+from service.errors import Invalid, ServiceError
+from service.importer.ucdp import Mapped, Refusal, to_report
+from service.incident.classify import load_terms
+from service.report.service import Outcome, Submitter, submit
+
+UCDP_KEY_NAME = "importer: UCDP GED"
+# Columns the mapping reads; a file without them is not a GED extract.
+UCDP_COLUMNS = (
+    "id",
+    "date_start",
+    "date_end",
+    "date_prec",
+    "where_prec",
+    "latitude",
+    "longitude",
+    "side_a",
+    "side_b",
+    "best",
+    "deaths_civilians",
+    "source_headline",
+    "source_office",
+)
+DEFAULT_CHUNK_SIZE = 500
+_EXAMPLES_PER_REASON = 3
+
+T = TypeVar("T")
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, for its closing report."""
+
+    rows: int = 0
+    imported: int = 0
+    already_present: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    # reason -> the first few (source id, detail), to find the rows again
+    examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # actor names (perpetrator or target) that resolved to no party, with their counts
+    unresolved: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def refuse(self, source_id: str, reason: str, detail: str) -> None:
+        self.refused[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < _EXAMPLES_PER_REASON:
+            examples.append((source_id, detail))
+
+
+def importer_key(*, session: Session, name: str) -> uuid.UUID:
+    """The importer's reporter key, created on first use (the secret is discarded).
+
+    Client report ids are unique per reporter key, so idempotency depends on always using
+    this same key: a revoked one is refused rather than silently replaced.
+    """
+    # Two imports starting at once must not each create a key.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    row = session.execute(
+        text(
+            "SELECT id, role, revoked_at FROM api_keys WHERE name = :name"
+            " ORDER BY created_at, id LIMIT 1"
+        ),
+        {"name": name},
+    ).first()
+    if row is None:
+        key, _secret = create_key(session=session, role="reporter", name=name, actor=CONSOLE)
+        return key["id"]
+    if row.role != "reporter" or row.revoked_at is not None:
+        raise Invalid(
+            f"the importer's key {name!r} ({row.id}) is revoked or not a reporter key;"
+            " imports are keyed on it, so it cannot be replaced silently"
+        )
+    return row.id
+
+
+def count_rows(path: Path) -> int:
+    """Records in a CSV file (quoted fields may hold line breaks, so lines do not count)."""
+    with _open(path) as handle:
+        return max(0, sum(1 for _ in _records(csv.reader(handle))) - 1)  # less the header
+
+
+def _open(path: Path):
+    # utf-8-sig: exports from spreadsheets start with a byte-order mark.
+    return path.open(newline="", encoding="utf-8-sig", errors="replace")
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """Each record, or the error that made one unreadable (the reader then moves on)."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+
+
+def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
+    """Each record of a GED CSV mapped to a report, or refused."""
+    csv.field_size_limit(10 * 1024 * 1024)
+    with _open(path) as handle:
+        records = _records(csv.reader(handle))
+        header = next(records, None)
+        if not isinstance(header, list):
+            raise Invalid(f"{path.name}: no CSV header")
+        missing = [c for c in UCDP_COLUMNS if c not in header]
+        if missing:
+            raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
+        for number, record in enumerate(records, start=1):
+            if isinstance(record, csv.Error):
+                yield Refusal(f"record {number}", "unreadable CSV record", str(record))
+            elif len(record) != len(header):
+                yield Refusal(
+                    record[0] if record else f"record {number}",
+                    "wrong number of fields",
+                    f"record {number} has {len(record)} fields, the header {len(header)}",
+                )
+            else:
+                yield to_report(dict(zip(header, record, strict=True)), timezone=timezone)
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_NUMBERS = re.compile(r"\d[\d.:T+-]*")
+
+
+def refusal_reason(error: ServiceError) -> str:
+    """A countable reason for a report ``submit`` refused: the field and the message without
+    its particulars (numbers, the parenthesised explanation)."""
+    fields = [e.get("field", "") for e in (error.errors or [])]
+    where = fields[0].removeprefix("body.") if fields else ""
+    if where == "client_report_id":
+        return "changed since it was imported (same id, different content)"
+    message = error.detail.removeprefix(f"{where}: ").split(" (")[0]
+    return f"{where}: {_NUMBERS.sub('#', message)}" if where else _NUMBERS.sub("#", message)
+
+
+def _tally(summary: ImportSummary, mapped: list[Mapped], outcomes: list[Outcome]) -> None:
+    for item, outcome in zip(mapped, outcomes, strict=True):
+        if outcome.error is not None:
+            summary.refuse(item.ucdp_id, refusal_reason(outcome.error), outcome.error.detail)
+            continue
+        if outcome.created:
+            summary.imported += 1
+        else:
+            summary.already_present += 1
+        report = outcome.report or {}
+        for role in ("perpetrator", "target"):
+            actor = report.get(role) or {}
+            if actor.get("raw") and actor.get("party_id") is None:
+                summary.unresolved[actor["raw"]] += 1
+
+
+def import_ucdp(
+    *,
+    session: Session,
+    path: Path,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows."""
+    started = time.perf_counter()
+    terms = load_terms(session)
+    submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
+    session.commit()
+    summary = ImportSummary()
+    for chunk in _chunks(read_ucdp(path, timezone=terms.timezone), chunk_size):
+        mapped: list[Mapped] = []
+        for item in chunk:
+            if isinstance(item, Refusal):
+                summary.refuse(item.ucdp_id, item.reason, item.detail)
+            else:
+                mapped.append(item)
+        outcomes = submit(
+            session=session, submitter=submitter, reports_in=[m.report for m in mapped]
+        )
+        session.commit()
+        _tally(summary, mapped, outcomes)
+        summary.rows += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    summary.seconds = time.perf_counter() - started
+    return summary
