@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from service.errors import PROBLEM_MEDIA_TYPE
 
@@ -54,6 +54,32 @@ def operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
+def _calls(dependant: Any) -> set[Any]:
+    calls = {dependant.call}
+    for sub in dependant.dependencies:
+        calls |= _calls(sub)
+    return calls
+
+
+def _optional_auth_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of routes that read a key when one is given but serve the public too.
+
+    Their security becomes `[{}, {"HTTPBearer": []}]`: OpenAPI's way to say "optional".
+    """
+    from service.auth.dependencies import optional_principal
+
+    optional = set()
+    # Routers are included lazily in this FastAPI: walk the effective routes as get_openapi does.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue
+        calls = _calls(route.dependant)
+        required = any(getattr(c, "__qualname__", "").startswith("require.") for c in calls)
+        if optional_principal in calls and not required:
+            optional |= {(route.path_format, m.lower()) for m in route.methods}
+    return optional
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -68,8 +94,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+    optional_auth = _optional_auth_operations(app)
+    for path, path_item in schema.get("paths", {}).items():
+        for method, operation in path_item.items():
+            if (path, method) in optional_auth and operation.get("security"):
+                operation["security"] = [{}, *operation["security"]]
             responses = operation.setdefault("responses", {})
             for response in responses.values():
                 for media in response.get("content", {}).values():
