@@ -6,6 +6,9 @@ PORT ?= 8000
 # The demo data set: the real UCDP GED extract beside the checkout (see ../shared/data).
 DATA_DIR ?= $(or $(CEASEFIRE_DATA_DIR),../shared/data)
 DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
+# Digests for the demo events' days under the ceasefire, so monitors have days to browse.
+DEMO_DIGESTS_FROM ?= 2016-12-30
+DEMO_DIGESTS_TO ?= 2017-01-31
 
 .PHONY: provision run serve migrate seed demo-data test test-reliability lint openapi clean
 
@@ -21,6 +24,7 @@ seed: migrate
 ## Import the demo events through the API's own path (idempotent: a re-run adds nothing)
 demo-data: seed
 	$(VENV)/ceasefire import ucdp $(DEMO_EVENTS)
+	$(VENV)/ceasefire digest backfill --from $(DEMO_DIGESTS_FROM) --to $(DEMO_DIGESTS_TO)
 
 ## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT), with
 ## the scheduler (daily digests, webhook deliveries) as a background process beside the API;
