@@ -7,6 +7,7 @@ from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
 from service.incident.models import Incident
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
 from service.report.models import IdempotencyRecord, Report, ReportRevision
+from service.stats.models import DataVersion, IncidentDailyCount, IncidentTotal
 from service.theatre.models import Theatre
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "DataVersion",
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "IncidentDailyCount",
+    "IncidentTotal",
     "Party",
     "PartyAlias",
     "PartyCoverage",

@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from service.errors import PROBLEM_MEDIA_TYPE
+from service.ogc.schemas import component_parameters
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -67,6 +68,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    # Referenced by the map endpoints; QGIS reads limit's default and maximum from here.
+    schema["components"]["parameters"] = component_parameters()
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
