@@ -7,7 +7,12 @@ from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
 from service.incident.models import Incident
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
 from service.report.models import IdempotencyRecord, Report, ReportRevision
-from service.stats.models import DataVersion, IncidentDailyCount, IncidentTotal
+from service.stats.models import (
+    DataVersion,
+    IncidentCellCount,
+    IncidentDailyCount,
+    IncidentTotal,
+)
 from service.theatre.models import Theatre
 
 __all__ = [
@@ -21,6 +26,7 @@ __all__ = [
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "IncidentCellCount",
     "IncidentDailyCount",
     "IncidentTotal",
     "Party",

@@ -32,51 +32,66 @@ from service.incident.view import IncidentView
 
 @dataclass(frozen=True)
 class Page:
-    features: str  # the features' GeoJSON texts, comma-separated
+    features: bytes  # the features' GeoJSON texts, comma-separated, UTF-8
     returned: int
     next_cursor: str | None
+
+
+def _one_binary(session: Session, sql: str, params: dict[str, Any]) -> tuple:
+    """Run one statement and read its row in PostgreSQL's binary format: a page sent as
+    bytea arrives as the bytes it is (not as hex to decode, nor as text to encode again),
+    which keeps a worker's memory flat under 10,000-feature pages."""
+    connection = session.connection()
+    compiled = text(sql).compile(dialect=connection.dialect)
+    dbapi = connection.connection.dbapi_connection
+    with dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        cursor.execute(str(compiled), compiled.construct_params(params))
+        return cursor.fetchone()
 
 
 # ---- incidents ----
 
 _PROPERTIES = """
-    p.violation_type,
-    p.province_pcode AS province, pa.name_en AS province_name,
-    p.district_pcode AS district, da.name_en AS district_name,
-    p.perpetrator_party_id AS perpetrator_party, p.target_party_id AS target_party,
-    p.responsible_guarantors, p.ceasefire_status, p.status, p.time_precision,
-    p.killed, p.injured, p.civilians_killed, p.report_count
+    i.violation_type, i.province_pcode AS province, pa.name_en AS province_name,
+    i.district_pcode AS district, da.name_en AS district_name,
+    i.perpetrator_party_id AS perpetrator_party, i.target_party_id AS target_party,
+    i.responsible_guarantors, i.ceasefire_status, i.status, i.time_precision,
+    i.killed, i.injured, i.civilians_killed, i.report_count
 """
-# Only for monitors, verifiers and admins: the exact time, the place as reported, raw names.
+# Only for monitors, verifiers and admins: the exact time and the place as reported.
 _FULL_PROPERTIES = """
-    to_char(p.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
-    p.place_name, p.geo_precision, p.location_match, p.location_distance_km,
-    p.perpetrator_raw, p.target_raw, p.merged_into_id AS merged_into,
-    to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS updated_at
+    to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
+    i.place_name, i.location_match
 """
-
-
-def _properties_join(view: IncidentView) -> str:
-    """Joins an incident row ``p`` to its areas and to ``props``, the record of the
-    properties this view shows (row_to_json writes it without padding)."""
-    if view.public:
-        times = f"to_char({view.local_day_sql('p')}, 'YYYY-MM-DD') AS occurred_at"
-    else:
-        times = _FULL_PROPERTIES
-    return f"""
-        LEFT JOIN admin_areas pa ON pa.pcode = p.province_pcode
-        LEFT JOIN admin_areas da ON da.pcode = p.district_pcode
-        CROSS JOIN LATERAL (SELECT {times}, {_PROPERTIES}) props
-    """
 
 
 def _feature_sql(view: IncidentView) -> str:
-    """The GeoJSON text of one incident row ``p`` joined by ``_properties_join``."""
+    """The GeoJSON text of one incident row ``i``.
+
+    The properties are a scalar subquery, so in a query with ORDER BY ... LIMIT PostgreSQL
+    computes them for the rows returned only, not for every row it sorts; row_to_json writes
+    them without padding.
+    """
+    if view.public:
+        times = f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD') AS occurred_at"
+    else:
+        times = _FULL_PROPERTIES
+    properties = f"""(
+        SELECT row_to_json(props) FROM (
+            SELECT {times}, {_PROPERTIES}
+            FROM (SELECT 1) one
+            LEFT JOIN admin_areas pa ON pa.pcode = i.province_pcode
+            LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
+        ) props)"""
     return (
-        """'{"type":"Feature","id":"' || p.id::text || '","geometry":' """
-        f"|| coalesce(ST_AsGeoJSON({view.geom_sql('p')}, 6), 'null') "
-        """|| ',"properties":' || row_to_json(props)::text || '}'"""
+        """'{"type":"Feature","id":"' || i.id::text || '","geometry":' """
+        f"|| coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null') "
+        f"""|| ',"properties":' || {properties}::text || '}}'"""
     )
+
+
+# A page of 10,000 features is some 6 MB of text: sort it in memory.
+_PAGE_WORK_MEM = "SET LOCAL work_mem = '64MB'"
 
 
 def _order(view: IncidentView, alias: str) -> str:
@@ -108,34 +123,34 @@ def incident_page(
     else:
         after, after_params = after_cursor(cursor, "i", "occurred_at")
     sql = f"""
-        WITH page AS MATERIALIZED (
-            SELECT i.* FROM incidents i
-            WHERE {condition} AND {after}
-            ORDER BY {_order(view, "i")}
-            LIMIT :fetch
-        ),
-        numbered AS (
-            SELECT page.*, row_number() OVER (ORDER BY {_order(view, "page")}) AS k FROM page
-        )
         SELECT count(*) AS fetched,
-               coalesce(string_agg({_feature_sql(view)}, ',' ORDER BY p.k)
-                        FILTER (WHERE p.k <= :limit), '') AS features,
+               convert_to(coalesce(string_agg(p.feature, ',' ORDER BY p.k)
+                                   FILTER (WHERE p.k <= :limit), ''), 'UTF8') AS features,
                (array_agg(p.occurred_at) FILTER (WHERE p.k = :limit))[1] AS last_at,
                (array_agg(p.id) FILTER (WHERE p.k = :limit))[1] AS last_id
-        FROM numbered p {_properties_join(view)}
+        FROM (
+            SELECT page.*, row_number() OVER (ORDER BY {_order(view, "page")}) AS k
+            FROM (
+                SELECT i.occurred_at, i.id, {_feature_sql(view)} AS feature
+                FROM incidents i
+                WHERE {condition} AND {after}
+                ORDER BY {_order(view, "i")}
+                LIMIT :fetch
+            ) page
+        ) p
     """
-    row = session.execute(
-        text(sql),
+    session.execute(text(_PAGE_WORK_MEM))
+    fetched, features, last_at, last_id = _one_binary(
+        session,
+        sql,
         {**params, **after_params, "fetch": limit + 1, "limit": limit, "v_tz": str(view.timezone)},
-    ).one()
+    )
     next_cursor = None
-    if row.fetched > limit:
+    if fetched > limit:
         next_cursor = (
-            IdCursor(row.last_id).encode()
-            if view.public
-            else Cursor(row.last_at, row.last_id).encode()
+            IdCursor(last_id).encode() if view.public else Cursor(last_at, last_id).encode()
         )
-    return Page(row.features, min(row.fetched, limit), next_cursor)
+    return Page(features, min(fetched, limit), next_cursor)
 
 
 def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -> str:
@@ -147,9 +162,9 @@ def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -
     statuses = view.statuses(None, default=())
     sql = f"""
         SELECT {_feature_sql(view)}
-        FROM incidents p {_properties_join(view)}
-        WHERE p.id = :id AND (cardinality(CAST(:statuses AS text[])) = 0
-                              OR p.status = ANY(CAST(:statuses AS text[])))
+        FROM incidents i
+        WHERE i.id = :id AND (cardinality(CAST(:statuses AS text[])) = 0
+                              OR i.status = ANY(CAST(:statuses AS text[])))
     """
     feature = session.execute(
         text(sql), {"id": ident, "statuses": list(statuses), "v_tz": str(view.timezone)}
@@ -259,7 +274,7 @@ def area_page(
         text(sql), {**params, "after": after, "fetch": limit + 1, "limit": limit}
     ).one()
     next_cursor = encode_area_cursor(row.last) if row.fetched > limit else None
-    return Page(row.features, min(row.fetched, limit), next_cursor), row.matched
+    return Page(row.features.encode(), min(row.fetched, limit), next_cursor), row.matched
 
 
 def area_feature(*, session: Session, level: int, pcode: str) -> str:

@@ -4,6 +4,9 @@ instead of scanning incidents.
 - ``incident_daily_counts``: incidents per local day (the theatre's time zone), province,
   status, ceasefire status and set of responsible guarantors, with casualty sums. Its size
   grows with days x provinces x categories, not with the number of incidents.
+- ``incident_cell_counts``: incidents per 0.1-degree grid cell (integer keys
+  ``floor(lon / 0.1)``, ``floor(lat / 0.1)``), status and ceasefire status, for map tiles
+  at low zooms, where one tile covers the whole theatre.
 - ``incident_totals``: incidents per status (an exact ``numberMatched`` for unfiltered lists).
 - ``data_versions``: a counter per dataset, bumped in the writing transaction, so an ETag
   changes exactly when the data it describes has changed.
@@ -45,6 +48,21 @@ class IncidentDailyCount(Base):
     killed: Mapped[int] = mapped_column(BigInteger, server_default="0")
     injured: Mapped[int] = mapped_column(BigInteger, server_default="0")
     civilians_killed: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+# The grid of ``incident_cell_counts``, fixed in the trigger that keeps it.
+CELL_ROLLUP_DEG = 0.1
+
+
+class IncidentCellCount(Base):
+    __tablename__ = "incident_cell_counts"
+
+    cell_i: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_j: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ceasefire_status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    incidents: Mapped[int] = mapped_column(Integer, server_default="0")
+    killed: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class IncidentTotal(Base):

@@ -82,7 +82,11 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
         params,
         GEOJSON_MEDIA_TYPE,
         lambda: service.province_counts(
-            session=ctx.session, filters=filters, timezone=ctx.state.timezone, simplify=simplify
+            session=ctx.session,
+            filters=filters,
+            timezone=ctx.state.timezone,
+            simplify=simplify,
+            areas_version=ctx.state.version("areas"),
         ),
     )
 

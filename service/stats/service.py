@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,14 @@ class DataState:
 
     versions: str
     timezone: ZoneInfo
+
+    def version(self, name: str) -> str:
+        """One dataset's version (``areas``, ``incidents``)."""
+        for part in self.versions.split(","):
+            key, _, value = part.partition("=")
+            if key == name:
+                return value
+        return ""
 
 
 def data_state(*, session: Session) -> DataState:
@@ -139,42 +148,79 @@ _PROVINCES = """
         WHERE r.ceasefire_status = 'violation'
         GROUP BY 1, 2
     )
-    SELECT coalesce(string_agg(
-        '{{"type":"Feature","id":' || to_json(a.pcode)::text
-        || ',"geometry":' || ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :simplify), 5)
-        || ',"properties":' || json_build_object(
-            'pcode', a.pcode, 'name_en', a.name_en, 'name_ar', a.name_ar,
-            'incidents', coalesce(c.incidents, 0),
-            'violations', coalesce(c.violations, 0),
-            'verified', coalesce(c.verified, 0),
-            'killed', coalesce(c.killed, 0),
-            'civilians_killed', coalesce(c.civilians_killed, 0),
-            'injured', coalesce(c.injured, 0),
-            'violations_by_guarantor', (
-                SELECT json_object_agg(gu.id, coalesce(bg.violations, 0) ORDER BY gu.id)
+    SELECT a.pcode, row_to_json(props)::text AS properties
+    FROM admin_areas a
+    LEFT JOIN counts c ON c.province_pcode = a.pcode
+    CROSS JOIN LATERAL (
+        SELECT a.pcode, a.name_en, a.name_ar,
+               coalesce(c.incidents, 0) AS incidents,
+               coalesce(c.violations, 0) AS violations,
+               coalesce(c.verified, 0) AS verified,
+               coalesce(c.killed, 0) AS killed,
+               coalesce(c.civilians_killed, 0) AS civilians_killed,
+               coalesce(c.injured, 0) AS injured,
+               (SELECT json_object_agg(gu.id, coalesce(bg.violations, 0) ORDER BY gu.id)
                 FROM guarantors gu
-                LEFT JOIN by_guarantor bg ON bg.guarantor = gu.id AND bg.province_pcode = a.pcode)
-        )::text || '}}', ',' ORDER BY a.pcode), '')
-    FROM admin_areas a LEFT JOIN counts c ON c.province_pcode = a.pcode
+                LEFT JOIN by_guarantor bg ON bg.guarantor = gu.id AND bg.province_pcode = a.pcode
+               ) AS violations_by_guarantor
+    ) props
     WHERE a.level = 1
+    ORDER BY a.pcode
 """
+
+# Simplified governorate outlines as GeoJSON text, by (areas version, tolerance): simplifying
+# the full-resolution polygons costs tens of milliseconds, the counts a few.
+_OUTLINES: dict[tuple[str, float], dict[str, str]] = {}
+_OUTLINES_LOCK = threading.Lock()
+_OUTLINES_KEPT = 16
+
+
+def _outlines(session: Session, areas_version: str, simplify: float) -> dict[str, str]:
+    key = (areas_version, simplify)
+    with _OUTLINES_LOCK:
+        cached = _OUTLINES.get(key)
+    if cached is not None:
+        return cached
+    rows = session.execute(
+        text(
+            "SELECT pcode, ST_AsGeoJSON(CASE WHEN CAST(:simplify AS float8) > 0"
+            " THEN ST_SimplifyPreserveTopology(geom, :simplify) ELSE geom END, 5)"
+            " FROM admin_areas WHERE level = 1"
+        ),
+        {"simplify": simplify},
+    ).all()
+    outlines = {pcode: geojson for pcode, geojson in rows}
+    with _OUTLINES_LOCK:
+        if len(_OUTLINES) >= _OUTLINES_KEPT:
+            _OUTLINES.pop(next(iter(_OUTLINES)))
+        _OUTLINES[key] = outlines
+    return outlines
 
 
 def province_counts(
-    *, session: Session, filters: EventFilters, timezone: ZoneInfo, simplify: float
+    *,
+    session: Session,
+    filters: EventFilters,
+    timezone: ZoneInfo,
+    simplify: float,
+    areas_version: str,
 ) -> bytes:
     """Every governorate (simplified polygon) with its counts over the filtered days."""
     _check_rollup_filters(filters)
     condition, params = _rollup_where(filters, timezone)
-    features = session.execute(
-        text(_PROVINCES.format(condition=condition)), {**params, "simplify": simplify}
-    ).scalar_one()
+    rows = session.execute(text(_PROVINCES.format(condition=condition)), params).all()
+    outlines = _outlines(session, areas_version, simplify)
+    features = b",".join(
+        b'{"type":"Feature","id":"%s","geometry":%s,"properties":%s}'
+        % (pcode.encode(), outlines.get(pcode, "null").encode(), properties.encode())
+        for pcode, properties in rows
+    )
     first, end = _local_days(filters, timezone)
     last = None if end is None else end - dt.timedelta(days=1)
     return b"".join(
         [
             b'{"type":"FeatureCollection","features":[',
-            features.encode(),
+            features,
             b'],"days":{"first":',
             _json_date(first),
             b',"last":',

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from service.errors import BadRequest
 from service.incident.query import EventFilters
 from service.incident.view import IncidentView
+from service.stats.models import CELL_ROLLUP_DEG
 
 EXTENT = 4096
 BUFFER = 64
@@ -122,6 +123,46 @@ def _cells_sql(view: IncidentView, condition: str, factor: int) -> str:
     """
 
 
+def _rollup_answers(view: IncidentView, filters: EventFilters) -> bool:
+    """Whether the cell rollup holds exactly what a cell tile needs: the same grid, and no
+    filter but statuses."""
+    return view.cell == CELL_ROLLUP_DEG and filters == EventFilters(
+        statuses=filters.statuses, ceasefire_statuses=filters.ceasefire_statuses
+    )
+
+
+def _cells_from_rollup_sql(view: IncidentView, factor: int) -> str:
+    size = view.cell * factor
+    s, c = repr(size), repr(CELL_ROLLUP_DEG)
+    return f"""
+        WITH {_BOUNDS},
+        cells AS (
+            SELECT floor(c.cell_i::float8 / {factor}) AS ci, floor(c.cell_j::float8 / {factor}) AS cj,
+                   sum(c.incidents) AS incidents,
+                   sum(c.incidents) FILTER (WHERE c.ceasefire_status = 'violation') AS violations,
+                   sum(c.killed) AS killed
+            FROM incident_cell_counts c, bounds
+            WHERE c.cell_i BETWEEN floor((ST_XMin(bounds.geo) - {s}) / {c})
+                               AND floor((ST_XMax(bounds.geo) + {s}) / {c})
+              AND c.cell_j BETWEEN floor((ST_YMin(bounds.geo) - {s}) / {c})
+                               AND floor((ST_YMax(bounds.geo) + {s}) / {c})
+              AND (CAST(:statuses AS text[]) IS NULL OR c.status = ANY(:statuses))
+              AND (CAST(:cstatuses AS text[]) IS NULL OR c.ceasefire_status = ANY(:cstatuses))
+              AND c.incidents <> 0
+            GROUP BY 1, 2
+        ),
+        shaped AS (
+            SELECT ST_AsMVTGeom(
+                       ST_Transform(ST_MakeEnvelope(ci * {s}, cj * {s}, (ci + 1) * {s},
+                                                    (cj + 1) * {s}, 4326), 3857),
+                       bounds.merc, {EXTENT}, {BUFFER}, true) AS geom,
+                   incidents, violations, killed, {s} AS cell_deg
+            FROM cells, bounds
+        )
+        SELECT ST_AsMVT(shaped, 'cells', {EXTENT}, 'geom') FROM shaped WHERE geom IS NOT NULL
+    """
+
+
 def tile(
     *,
     session: Session,
@@ -142,7 +183,18 @@ def tile(
         ).one()
         if row.tile is not None or row.n == 0:
             return bytes(row.tile or b"")
-    body = session.execute(text(_cells_sql(view, condition, cell_factor(z, view))), params)
+    factor = cell_factor(z, view)
+    if _rollup_answers(view, filters):
+        rollup_params = {
+            **params,
+            "statuses": list(filters.statuses) if filters.statuses is not None else None,
+            "cstatuses": (
+                list(filters.ceasefire_statuses) if filters.ceasefire_statuses is not None else None
+            ),
+        }
+        body = session.execute(text(_cells_from_rollup_sql(view, factor)), rollup_params)
+    else:
+        body = session.execute(text(_cells_sql(view, condition, factor)), params)
     return bytes(body.scalar_one() or b"")
 
 

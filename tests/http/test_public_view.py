@@ -118,6 +118,18 @@ def test_monitors_see_everything_exactly(client, stored, make_key):
         assert feature["properties"]["place_name"] == "the school on the north road"
 
 
+def test_desktop_clients_may_send_the_key_as_a_basic_password(client, stored, make_key):
+    import base64
+
+    _, secret = make_key("verifier")
+    basic = base64.b64encode(f"qgis:{secret}".encode()).decode()
+    features, _ = all_public(client, headers={"Authorization": f"Basic {basic}"})
+    assert len(features) == 40
+    wrong = base64.b64encode(b"qgis:cfm_wrong").decode()
+    assert client.get(ITEMS, headers={"Authorization": f"Basic {wrong}"}).status_code == 401
+    assert client.get(ITEMS, headers={"Authorization": "Basic !!!"}).status_code == 401
+
+
 def known(stored):
     return next(row for row in stored.values() if row.status == "verified")
 

@@ -123,6 +123,28 @@ def test_public_point_tiles_show_verified_incidents_at_cell_centres(client, db, 
             assert (shown[a] == shown[b]) == (cells[a] == cells[b])
 
 
+def test_cells_from_the_rollup_match_cells_counted_live(client, incidents, monitor):
+    from service.incident.models import ViolationType
+
+    x, y = tile_of(36.8, 36.0, 6)
+    every_type = ",".join(t.value for t in ViolationType)  # a filter the rollup cannot answer
+    for headers in (monitor, {}):
+        rolled = decode(client.get(f"/tiles/incidents/6/{x}/{y}.mvt", headers=headers).content)
+        live = decode(
+            client.get(
+                f"/tiles/incidents/6/{x}/{y}.mvt?violation_type={every_type}", headers=headers
+            ).content
+        )
+
+        def cells(layers):
+            return sorted(
+                (str(f["geometry"]["coordinates"]), f["properties"]["incidents"])
+                for f in layers["cells"]["features"]
+            )
+
+        assert cells(rolled) == cells(live) and cells(rolled)
+
+
 def test_too_many_points_fall_back_to_cells(client, incidents, monitor, monkeypatch):
     monkeypatch.setattr(get_settings(), "tiles_max_points", 3)
     x, y = tile_of(36.8, 36.0, 8)

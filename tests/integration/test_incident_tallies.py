@@ -99,6 +99,46 @@ def test_corroborating_reports_keep_the_rollup_exact(db, submitter):
     assert [r[6] for r in rollup(db)] == [9]
 
 
+def cells(db):
+    rows = db.execute(
+        text(
+            "SELECT cell_i, cell_j, status, ceasefire_status, incidents, killed"
+            " FROM incident_cell_counts WHERE incidents <> 0 ORDER BY 1, 2, 3, 4"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def cells_from_scratch(db):
+    rows = db.execute(
+        text(
+            "SELECT floor(ST_X(geom) / 0.1)::int, floor(ST_Y(geom) / 0.1)::int, status,"
+            " ceasefire_status, count(*), sum(killed) FROM incidents WHERE geom IS NOT NULL"
+            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_cell_counts_follow_inserts_updates_and_deletes(db, submitter):
+    ids = make_incidents(db, submitter, random_points(12, seed=4))
+    assert cells(db) == cells_from_scratch(db) and cells(db)
+    set_status(db, ids[:5], "verified")
+    db.execute(
+        text(
+            "UPDATE incidents SET geom = ST_SetSRID(ST_MakePoint(36.71, 35.81), 4326) WHERE id = :id"
+        ),
+        {"id": ids[6]},
+    )
+    assert cells(db) == cells_from_scratch(db)
+    db.execute(text("DELETE FROM reports WHERE incident_id = :id"), {"id": ids[0]})
+    db.execute(text("DELETE FROM incidents WHERE id = :id"), {"id": ids[0]})
+    assert cells(db) == cells_from_scratch(db)
+    before = cells(db)
+    db.execute(text("SELECT rebuild_incident_cell_counts()"))
+    assert cells(db) == before
+
+
 def test_rebuild_agrees_with_the_triggers(db, submitter):
     ids = make_incidents(db, submitter, random_points(10))
     set_status(db, ids[:3], "rejected")
