@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         total = session.execute(text("SELECT count(*) FROM incidents")).scalar_one()
     engine.dispose()
     print(f"{total} incidents; {len(box_list)} boxes", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     (args.out.parent / "map-boxes.json").write_text(
         json.dumps([[*b[:4], b[4].isoformat()] for b in box_list], indent=0) + "\n"
     )

@@ -90,8 +90,13 @@ def _feature_sql(view: IncidentView) -> str:
     )
 
 
-# A page of 10,000 features is some 6 MB of text: sort it in memory.
-_PAGE_WORK_MEM = "SET LOCAL work_mem = '64MB'"
+# A page of 10,000 features is some 6 MB of text: sort it in memory. And plan each page for
+# its own box and dates: after a few runs psycopg prepares a statement, and PostgreSQL's
+# generic plan for it (one plan for every box) was measured 2.5x slower on dense boxes.
+_PAGE_SETTINGS = text(
+    "SELECT set_config('work_mem', '64MB', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
 def _order(view: IncidentView, alias: str) -> str:
@@ -139,7 +144,7 @@ def incident_page(
             ) page
         ) p
     """
-    session.execute(text(_PAGE_WORK_MEM))
+    session.execute(_PAGE_SETTINGS)
     fetched, features, last_at, last_id = _one_binary(
         session,
         sql,

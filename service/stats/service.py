@@ -40,10 +40,14 @@ class DataState:
 
 
 def data_state(*, session: Session) -> DataState:
+    """Also sets the transaction to plan every statement for its own parameters: the cost
+    of a map query depends on its box, dates and tile, and a generic plan (which PostgreSQL
+    may choose once psycopg has prepared a statement) fits none of them well."""
     row = session.execute(
         text(
             "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name)"
-            " FROM data_versions) AS versions, theatre_timezone() AS tz"
+            " FROM data_versions) AS versions, theatre_timezone() AS tz,"
+            " set_config('plan_cache_mode', 'force_custom_plan', true)"
         )
     ).one()
     return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))
@@ -332,10 +336,11 @@ def grid_factor(view: IncidentView, cell: float) -> int | None:
 
 def grid_keys_sql(view: IncidentView, cell: float, alias: str) -> tuple[str, str]:
     """Integer cell keys: ``floor(x / cell)``, or for the public the public cell's keys
-    divided by a whole factor (the same cells, computed from what the public may see)."""
+    divided by a whole factor (the same cells, computed from what the public may see).
+    The caller's cell is bound as ``:cell``."""
     factor = grid_factor(view, cell)
     if factor is None:
-        c = repr(cell)
+        c = "CAST(:cell AS float8)"
         return f"floor(ST_X({alias}.geom) / {c})", f"floor(ST_Y({alias}.geom) / {c})"
     col, row = view.cell_index_sql(alias)
     return f"floor({col} / {factor})", f"floor({row} / {factor})"
