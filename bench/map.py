@@ -445,6 +445,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMANDS = """
+# two databases, migrated and seeded (URL_1M, URL_10K: postgresql://... of each)
+createdb cf_maps_bench && createdb cf_maps_bench_10k
+for url in $URL_1M $URL_10K; do
+  DATABASE_URL=$url .venv/bin/ceasefire migrate && DATABASE_URL=$url .venv/bin/ceasefire seed
+done
+# the data (the importer's generator, from its worktree), then VACUUM ANALYZE
+(cd ../wt-importer && .venv/bin/python -m bench.dataset --database-url $URL_1M --incidents 1000000)
+(cd ../wt-importer && .venv/bin/python -m bench.dataset --database-url $URL_10K --incidents 10000)
+psql $URL_1M -c 'VACUUM ANALYZE' && psql $URL_10K -c 'VACUUM ANALYZE'
+# the peers, each in its own virtualenv outside the repository
+python3 -m venv ../peers/pygeoapi-venv
+../peers/pygeoapi-venv/bin/pip install pygeoapi psycopg2-binary geoalchemy2 gunicorn
+python3 -m venv ../peers/tipg-venv && ../peers/tipg-venv/bin/pip install tipg uvicorn
+# the run (starts and stops every server itself, on 127.0.0.1:8301, 8302, 8311, 8321)
+"""
+
+READING = """
+## Reading these figures
+
+- The machine is shared (two cores, other work running; see the load average above): the
+  absolute figures move from run to run, the ratios measured side by side much less.
+- PostgreSQL runs with its default `shared_buffers` (128 MB), smaller than the incidents
+  table (about 310 MB), and the data set's rows are stored in random order of time: a page
+  of features reads about one table page per feature, from the operating system's cache.
+  This weighs on every server alike and is most of W2's and W3's cost; with the table in
+  shared buffers the same pages take a fraction of the time.
+- tipg and pygeoapi count the matching rows on every page (`numberMatched`) and page with
+  OFFSET; that is most of their W1 and W6 time. The service counts only when a maintained
+  counter or the daily rollup can answer, and pages by keyset. pygeoapi's single-item
+  read (W7) does no count and is as fast as the service's.
+- The service orders incidents newest first (the peers by id); a dense box (up to a fifth
+  of all incidents lie in one 0.5-degree box around Aleppo) is read through the time index
+  until 1,000 features are found.
+- W2's SQL floor is the service's own statement for the same 50 boxes, run in-process on
+  one warm connection right after the service's W2, with the same settings the service
+  uses (custom plans, in-memory sort).
+- Bodies differ in size: tipg repeats the id in the properties and adds per-feature
+  links; pygeoapi's W7 body includes links and collection metadata.
+"""
+
+
 def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split(" ")[:3])
 
@@ -556,20 +598,15 @@ def write_report(  # noqa: PLR0913
     lines.append(
         f"- W2 SQL floor (the service's statement on a warm connection, 50 boxes x 2): p50 {fmt(floor_p50)} ms"
     )
+    lines += READING.rstrip().splitlines()
     lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in ver.items()]
     lines += [
         "",
         "## Commands",
         "",
         "```sh",
-        "# data (importer's generator, run from its worktree)",
-        "cd ../wt-importer && .venv/bin/python -m bench.dataset --database-url $URL_1M --incidents 1000000",
-        "cd ../wt-importer && .venv/bin/python -m bench.dataset --database-url $URL_10K --incidents 10000",
-        "# peers, each in its own virtualenv outside the repository",
-        "python3 -m venv ../peers/pygeoapi-venv && ../peers/pygeoapi-venv/bin/pip install pygeoapi psycopg2-binary geoalchemy2 gunicorn",
-        "python3 -m venv ../peers/tipg-venv && ../peers/tipg-venv/bin/pip install tipg uvicorn",
-        "# the run",
-        "  ".join(["", ""]) + " ".join(["  .venv/bin/python -m bench.map"] + sys.argv[1:]),
+        *COMMANDS.strip().splitlines(),
+        " ".join([".venv/bin/python -m bench.map", *sys.argv[1:]]),
         "```",
         "",
         f"The 50 boxes are in `bench/results/map-boxes.json` (first: {bbox_param(box_list[0])}).",
