@@ -28,7 +28,7 @@ from service.stats.service import count_matching
 router = APIRouter(tags=["ogc"])
 
 PAGING = frozenset({"limit", "bbox", "cursor", "f", "datetime"})
-INCIDENT_ITEM_PARAMS = PAGING | FILTER_PARAMS | {STATUS_PARAM}
+INCIDENT_ITEM_PARAMS = PAGING | FILTER_PARAMS | {STATUS_PARAM, "count"}
 FORMATS = ("json", "geojson", schemas.JSON, schemas.GEOJSON)
 
 
@@ -254,12 +254,15 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
     asked = incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
     filters = ctx.view.restrict(asked)
     cursor = service.decode_cursor(ctx.view, params.get("cursor"))
+    always_count = params.choice("count", ("true", "false"), default="false") == "true"
 
-    def build() -> bytes:
+    def build() -> list[bytes]:
         page = service.incident_page(
             session=ctx.session, view=ctx.view, filters=filters, limit=limit, cursor=cursor
         )
         matched = count_matching(session=ctx.session, filters=filters, timezone=ctx.state.timezone)
+        if matched is None and always_count:
+            matched = service.count_incidents(session=ctx.session, view=ctx.view, filters=filters)
         links = _page_links(request, "incidents", params, limit, page.next_cursor)
         return _page_body(page, matched=matched, links=links)
 

@@ -82,7 +82,20 @@ class FeatureCollectionPage(BaseModel):
     links: list[Link]
 
 
+def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter that is not a feature property (QGIS offers as filterable properties the
+    parameters that state ``style: form`` and ``explode: false``, so these state neither)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
 def form_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A property filter, or a standard parameter QGIS knows by name (limit, bbox, datetime)."""
     return {
         "name": name,
         "in": "query",
@@ -122,12 +135,12 @@ def component_parameters() -> dict[str, dict[str, Any]]:
             " times are days.",
             {"type": "string"},
         ),
-        "cursor": form_parameter(
+        "cursor": query_parameter(
             "cursor",
             "Where the previous page ended: copy it from a `next` link.",
             {"type": "string"},
         ),
-        "f": form_parameter(
+        "f": query_parameter(
             "f", "Response format: JSON only.", {"type": "string", "enum": ["json"]}
         ),
     }
@@ -172,7 +185,17 @@ INCIDENT_FILTERS = [
         {"type": "string"},
     ),
 ]
-INCIDENT_ITEMS_PARAMETERS = [*PAGING_PARAMETERS, ref_parameter("datetime"), *INCIDENT_FILTERS]
+INCIDENT_ITEMS_PARAMETERS = [
+    *PAGING_PARAMETERS,
+    ref_parameter("datetime"),
+    *INCIDENT_FILTERS,
+    query_parameter(
+        "count",
+        "`true` to have `numberMatched` on every page. Without it, it is given only when"
+        " maintained counts can answer (no bbox, party or violation type filter, whole days).",
+        {"type": "string", "enum": ["true", "false"], "default": "false"},
+    ),
+]
 AREA_ITEMS_PARAMETERS = [*PAGING_PARAMETERS, ref_parameter("datetime")]
 DISTRICT_ITEMS_PARAMETERS = [
     *AREA_ITEMS_PARAMETERS,

@@ -158,6 +158,15 @@ def incident_page(
     return Page(features, min(fetched, limit), next_cursor)
 
 
+def count_incidents(*, session: Session, view: IncidentView, filters: EventFilters) -> int:
+    """Exactly how many incidents this view shows for ``filters`` (a scan: on request only)."""
+    condition, params = view.where(filters, "i")
+    return session.execute(
+        text(f"SELECT count(*) FROM incidents i WHERE {condition}"),
+        {**params, "v_tz": str(view.timezone)},
+    ).scalar_one()
+
+
 def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -> str:
     """One incident's GeoJSON text; NotFound for what this view does not show."""
     try:

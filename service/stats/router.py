@@ -14,7 +14,7 @@ from service.geojson import GEOJSON_MEDIA_TYPE, FeatureCollection
 from service.incident.dependencies import MapContext, MapDep
 from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
 from service.incident.view import COUNTED_STATUSES
-from service.ogc.schemas import INCIDENT_FILTERS, form_parameter, ref_parameter
+from service.ogc.schemas import INCIDENT_FILTERS, query_parameter, ref_parameter
 from service.stats import service
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
@@ -61,7 +61,7 @@ def _respond(
     openapi_extra={
         "parameters": [
             *_ROLLUP_FILTERS,
-            form_parameter(
+            query_parameter(
                 "simplify",
                 "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
                 {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01},
@@ -99,7 +99,7 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
     responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
     openapi_extra={
         "parameters": [
-            form_parameter(
+            query_parameter(
                 "cell",
                 "The cells' side in degrees (default: the public grid's). For the public, a"
                 " whole multiple of the public grid.",
@@ -134,7 +134,7 @@ def grid_stats(request: Request, ctx: MapDep) -> Response:
     responses={200: {"content": {"application/json": {}}}, 403: {}},
     openapi_extra={
         "parameters": [
-            form_parameter(
+            query_parameter(
                 "interval",
                 "day, week (from Monday) or month.",
                 {"type": "string", "enum": list(service.INTERVALS), "default": "day"},

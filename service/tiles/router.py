@@ -13,7 +13,7 @@ from service.config import get_settings
 from service.errors import BadRequest
 from service.incident.dependencies import MapDep
 from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
-from service.ogc.schemas import INCIDENT_FILTERS, JSON, form_parameter, ref_parameter
+from service.ogc.schemas import INCIDENT_FILTERS, JSON, query_parameter, ref_parameter
 from service.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -67,7 +67,7 @@ def incident_tile(z: str, x: str, y: str, request: Request, ctx: MapDep) -> Resp
     "/incidents.json",
     responses={200: {"content": {JSON: {}}}},
     openapi_extra={
-        "parameters": [*_TILE_PARAMETERS, form_parameter("f", "JSON only.", {"type": "string"})]
+        "parameters": [*_TILE_PARAMETERS, query_parameter("f", "JSON only.", {"type": "string"})]
     },
 )
 def incident_tilejson(request: Request, ctx: MapDep) -> Response:

@@ -89,10 +89,22 @@ def test_api_advertises_the_limit_as_qgis_reads_it(client):
     assert (schema["default"], schema["maximum"]) == (100, 10000)
     parameters = doc["paths"]["/collections/incidents/items"]["get"]["parameters"]
     assert {"$ref": "#/components/parameters/limit"} in parameters
-    queryables = {p["name"]: p for p in parameters if "name" in p}
-    for name in ("province", "violation_type", "ceasefire_status", "guarantor", "party", "status"):
-        assert queryables[name]["style"] == "form" and queryables[name]["explode"] is False
-        assert queryables[name]["schema"]["type"] == "string"
+    declared = {p["name"]: p for p in parameters if "name" in p}
+    queryables = {
+        n for n, p in declared.items() if p.get("style") == "form" and p.get("explode") is False
+    }
+    # What QGIS offers as filterable properties: the property filters, nothing else.
+    assert queryables == {
+        "province",
+        "violation_type",
+        "ceasefire_status",
+        "guarantor",
+        "party",
+        "status",
+    }
+    assert all(declared[n]["schema"]["type"] == "string" for n in queryables)
+    components = doc["components"]["parameters"]
+    assert "style" not in components["cursor"] and "style" not in components["f"]
 
 
 def test_collections_list_three_with_typed_item_links(client, db, incidents):
@@ -175,6 +187,10 @@ def test_features_carry_top_level_ids_and_count_when_cheap(client, incidents, mo
     )
     by_box = client.get(f"{ITEMS}?bbox=36,35,38,37", headers=monitor).json()
     assert "numberMatched" not in by_box  # a spatial count would cost a scan
+    counted = client.get(f"{ITEMS}?bbox=36,35,38,37&count=true&limit=2", headers=monitor).json()
+    assert counted["numberMatched"] == len(follow(client, f"{ITEMS}?bbox=36,35,38,37", monitor)[0])
+    [nxt] = [link for link in counted["links"] if link["rel"] == "next"]
+    assert "count=true" in nxt["href"]
     links = {link["rel"]: link for link in body["links"]}
     assert links["self"]["type"] == "application/geo+json"
     assert links["collection"]["type"] == "application/json"
@@ -237,6 +253,7 @@ def test_qgis_style_bbox(client, db, incidents, monitor):
         "limit=1&limit=2",
         "cursor=not-a-cursor",
         "f=html",
+        "count=yes",
     ],
 )
 def test_malformed_parameters_are_400_problems(client, query, monitor):
