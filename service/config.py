@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     # job_runs older than this are purged daily (the deliverer alone runs every few seconds).
     scheduler_keep_runs_days: int = Field(default=14, ge=1)
 
+    # Maps. The public sees incidents at the centre of a grid cell of this size (degrees).
+    public_cell_deg: float = Field(default=0.1, gt=0, le=10)
+    map_limit_default: int = Field(default=100, ge=1)
+    map_limit_max: int = Field(default=10_000, ge=1)
+    # Vector tiles below this zoom carry grid cells with counts instead of points.
+    tiles_point_min_zoom: int = Field(default=8, ge=0, le=22)
+    tiles_max_zoom: int = Field(default=16, ge=0, le=22)
+    # A point tile holding more incidents than this is served as cells instead.
+    tiles_max_points: int = Field(default=20_000, ge=1)
+    # How long shared caches may keep public map responses (authorised ones: revalidate).
+    map_public_max_age_s: int = Field(default=60, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str) -> str:

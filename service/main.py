@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
 from service import __doc__ as service_doc
@@ -19,10 +21,13 @@ from service.geography.router import router as geography_router
 from service.health.router import router as health_router
 from service.incident.router import router as incident_router
 from service.observability import RequestContextMiddleware
+from service.ogc.router import router as ogc_router
 from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
 from service.report.router import router as report_router
+from service.stats.router import router as stats_router
 from service.subscription.router import router as subscription_router
+from service.tiles.router import router as tiles_router
 
 log = logging.getLogger("ceasefire")
 
@@ -35,6 +40,9 @@ ROUTERS = (
     audit_router,
     digest_router,
     subscription_router,
+    ogc_router,
+    stats_router,
+    tiles_router,
 )
 
 
@@ -78,5 +86,16 @@ def create_app() -> FastAPI:
         default_limit=settings.max_body_bytes,
         limits={"/v1/reports/batch": settings.max_batch_body_bytes},
     )
+    # Map clients on other origins read with GET; writes stay same-origin (no preflight passes).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD"],
+        allow_headers=["Authorization", "If-None-Match"],
+        expose_headers=["ETag", "X-Request-ID"],
+        max_age=3600,
+    )
+    # Features compress about tenfold; level 5 costs a fraction of level 9's time.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestContextMiddleware)
     return app

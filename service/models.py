@@ -9,6 +9,12 @@ from service.incident.models import Incident
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
 from service.report.models import IdempotencyRecord, Report, ReportRevision
 from service.scheduler.models import JobRun
+from service.stats.models import (
+    DataVersion,
+    IncidentCellCount,
+    IncidentDailyCount,
+    IncidentTotal,
+)
 from service.subscription.models import Delivery, DeliveryAttempt, Subscription
 from service.theatre.models import Theatre
 
@@ -19,12 +25,16 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "DataVersion",
     "Delivery",
     "DeliveryAttempt",
     "DigestRevision",
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "IncidentCellCount",
+    "IncidentDailyCount",
+    "IncidentTotal",
     "JobRun",
     "Party",
     "PartyAlias",

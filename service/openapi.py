@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from service.errors import PROBLEM_MEDIA_TYPE
+from service.ogc.schemas import component_parameters
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,8 +67,6 @@ def _optional_auth_operations(app: FastAPI) -> set[tuple[str, str]]:
 
     Their security becomes `[{}, {"HTTPBearer": []}]`: OpenAPI's way to say "optional".
     """
-    from service.auth.dependencies import optional_principal
-
     optional = set()
     # Routers are included lazily in this FastAPI: walk the effective routes as get_openapi does.
     for route in iter_route_contexts(app.routes):
@@ -75,7 +74,7 @@ def _optional_auth_operations(app: FastAPI) -> set[tuple[str, str]]:
             continue
         calls = _calls(route.dependant)
         required = any(getattr(c, "__qualname__", "").startswith("require.") for c in calls)
-        if optional_principal in calls and not required:
+        if any(getattr(c, "optional_auth", False) for c in calls) and not required:
             optional |= {(route.path_format, m.lower()) for m in route.methods}
     return optional
 
@@ -93,6 +92,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    # Referenced by the map endpoints; QGIS reads limit's default and maximum from here.
+    schema["components"]["parameters"] = component_parameters()
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     optional_auth = _optional_auth_operations(app)
     for path, path_item in schema.get("paths", {}).items():

@@ -43,6 +43,10 @@ def optional_principal(session: SessionDep, credentials: Credentials) -> Princip
     return found.principal
 
 
+# The OpenAPI document marks operations that depend on a function carrying this attribute
+# (and on no `require`) as taking a key optionally.
+optional_principal.optional_auth = True  # type: ignore[attr-defined]
+
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 

@@ -1,0 +1,83 @@
+"""HTTP validators for map responses: ETags from the data's version, 304 without work.
+
+The data version is a counter the database bumps in every transaction that changes the data
+(see ``service/stats/models.py``), so an ETag built from it and from the normalised request
+changes exactly when the answer can. Weak ETags: the gzip middleware may change the bytes
+of an equivalent representation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+def etag(*parts: object) -> str:
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+    return f'W/"{digest}"'
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def matches(request: Request, current: str) -> bool:
+    """Whether ``If-None-Match`` names the current representation (weak comparison)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return _opaque(current) in {_opaque(t) for t in header.split(",")}
+
+
+def cache_headers(tag: str, *, public: bool, max_age_s: int) -> dict[str, str]:
+    """Public answers may sit in shared caches for a while; authorised ones are private
+    and revalidated on each use (a 304 costs one small query)."""
+    control = f"public, max-age={max_age_s}" if public else "private, no-cache"
+    return {"ETag": tag, "Cache-Control": control, "Vary": "Authorization"}
+
+
+class PartsResponse(Response):
+    """A body sent as the parts it was built from: a page of 10,000 features (6 MB) is not
+    copied once more just to join its envelope to its features."""
+
+    def __init__(self, parts: Sequence[bytes], *, media_type: str, headers: dict[str, str]) -> None:
+        self.parts = [part for part in parts if part]
+        length = str(sum(len(part) for part in self.parts))
+        super().__init__(media_type=media_type, headers={**headers, "Content-Length": length})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        last = len(self.parts) - 1
+        for index, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part, "more_body": index < last})
+        if not self.parts:
+            await send({"type": "http.response.body", "body": b""})
+
+
+def conditional(
+    request: Request,
+    *,
+    tag: str,
+    public: bool,
+    max_age_s: int,
+    media_type: str,
+    build: Callable[[], bytes | list[bytes]],
+) -> Response:
+    """304 when the client holds the current representation (``build`` is not called),
+    else the body ``build`` makes (bytes, or parts to send in turn), with the validators."""
+    headers = cache_headers(tag, public=public, max_age_s=max_age_s)
+    if matches(request, tag):
+        return Response(status_code=304, headers=headers)
+    body = build()
+    if isinstance(body, list):
+        return PartsResponse(body, media_type=media_type, headers=headers)
+    return Response(content=body, media_type=media_type, headers=headers)

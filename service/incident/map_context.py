@@ -1,0 +1,63 @@
+"""The request context every map endpoint needs: session, caller, data versions, view."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session
+
+from service.auth.dependencies import Credentials, optional_principal
+from service.auth.service import Principal
+from service.config import get_settings
+from service.db import SessionDep
+from service.errors import Unauthorized
+from service.incident.view import IncidentView
+from service.stats.service import DataState, data_state
+
+
+@dataclass(frozen=True)
+class MapContext:
+    session: Session
+    principal: Principal | None
+    state: DataState
+    view: IncidentView
+
+    def tag_parts(self) -> tuple[str, str]:
+        """What every map ETag depends on besides the request itself."""
+        return self.state.versions, self.view.name
+
+
+def map_principal(
+    request: Request, session: SessionDep, credentials: Credentials
+) -> Principal | None:
+    """The caller's key, from a Bearer header or, for desktop GIS clients that cannot send
+    one (QGIS without a plugin), from HTTP Basic with the key as the password."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            _, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise Unauthorized("Basic credentials: not base64 of user:key") from exc
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret)
+    return optional_principal(session, credentials)
+
+
+map_principal.optional_auth = True  # type: ignore[attr-defined]
+
+MapPrincipal = Annotated[Principal | None, Depends(map_principal)]
+
+
+def map_context(session: SessionDep, principal: MapPrincipal) -> MapContext:
+    state = data_state(session=session)
+    view = IncidentView.for_principal(
+        principal, cell=get_settings().public_cell_deg, timezone=state.timezone
+    )
+    return MapContext(session=session, principal=principal, state=state, view=view)
+
+
+MapDep = Annotated[MapContext, Depends(map_context)]

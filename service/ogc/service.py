@@ -1,0 +1,314 @@
+"""Features for OGC API - Features: pages of incidents and administrative areas.
+
+Each page is one SQL statement that writes the features as GeoJSON text and joins them with
+``string_agg`` (see map-serving.md: no per-row work in Python). It fetches one row more than
+asked to know whether a next page exists, and pages by keyset, never by OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.errors import BadRequest, NotFound
+from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
+from service.incident.query import (
+    BBox,
+    Cursor,
+    EventFilters,
+    IdCursor,
+    after_cursor,
+    after_id,
+)
+from service.incident.view import IncidentView
+
+
+@dataclass(frozen=True)
+class Page:
+    features: bytes  # the features' GeoJSON texts, comma-separated, UTF-8
+    returned: int
+    next_cursor: str | None
+
+
+def _one_binary(session: Session, sql: str, params: dict[str, Any]) -> tuple:
+    """Run one statement and read its row in PostgreSQL's binary format: a page sent as
+    bytea arrives as the bytes it is (not as hex to decode, nor as text to encode again),
+    which keeps a worker's memory flat under 10,000-feature pages."""
+    connection = session.connection()
+    compiled = text(sql).compile(dialect=connection.dialect)
+    dbapi = connection.connection.dbapi_connection
+    with dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        cursor.execute(str(compiled), compiled.construct_params(params))
+        return cursor.fetchone()
+
+
+# ---- incidents ----
+
+_PROPERTIES = """
+    i.violation_type, i.province_pcode AS province, pa.name_en AS province_name,
+    i.district_pcode AS district, da.name_en AS district_name,
+    i.perpetrator_party_id AS perpetrator_party, i.target_party_id AS target_party,
+    i.responsible_guarantors, i.ceasefire_status, i.status, i.time_precision,
+    i.killed, i.injured, i.civilians_killed, i.report_count
+"""
+# Only for monitors, verifiers and admins: the exact time and the place as reported.
+_FULL_PROPERTIES = """
+    to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
+    i.place_name, i.location_match
+"""
+
+
+def _feature_sql(view: IncidentView) -> str:
+    """The GeoJSON text of one incident row ``i``.
+
+    The properties are a scalar subquery, so in a query with ORDER BY ... LIMIT PostgreSQL
+    computes them for the rows returned only, not for every row it sorts; row_to_json writes
+    them without padding.
+    """
+    if view.public:
+        times = f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD') AS occurred_at"
+    else:
+        times = _FULL_PROPERTIES
+    properties = f"""(
+        SELECT row_to_json(props) FROM (
+            SELECT {times}, {_PROPERTIES}
+            FROM (SELECT 1) one
+            LEFT JOIN admin_areas pa ON pa.pcode = i.province_pcode
+            LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
+        ) props)"""
+    return (
+        """'{"type":"Feature","id":"' || i.id::text || '","geometry":' """
+        f"|| coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null') "
+        f"""|| ',"properties":' || {properties}::text || '}}'"""
+    )
+
+
+# A page of 10,000 features is some 6 MB of text: sort it in memory. And plan each page for
+# its own box and dates: after a few runs psycopg prepares a statement, and PostgreSQL's
+# generic plan for it (one plan for every box) was measured 2.5x slower on dense boxes.
+_PAGE_SETTINGS = text(
+    "SELECT set_config('work_mem', '64MB', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+
+
+def _order(view: IncidentView, alias: str) -> str:
+    # The public's pages follow the id (random): an order by exact time would reveal, within
+    # a day, which incident came first.
+    if view.public:
+        return f"{alias}.id DESC"
+    return f"{alias}.occurred_at DESC, {alias}.id DESC"
+
+
+def decode_cursor(view: IncidentView, token: str | None) -> Cursor | IdCursor | None:
+    if token is None:
+        return None
+    return IdCursor.decode(token) if view.public else Cursor.decode(token)
+
+
+def incident_page(
+    *,
+    session: Session,
+    view: IncidentView,
+    filters: EventFilters,
+    limit: int,
+    cursor: Cursor | IdCursor | None,
+) -> Page:
+    """One page of incidents as this view shows them; ``filters`` already restricted."""
+    condition, params = view.where(filters, "i")
+    if isinstance(cursor, IdCursor):
+        after, after_params = after_id(cursor, "i")
+    else:
+        after, after_params = after_cursor(cursor, "i", "occurred_at")
+    sql = f"""
+        SELECT count(*) AS fetched,
+               convert_to(coalesce(string_agg(p.feature, ',' ORDER BY p.k)
+                                   FILTER (WHERE p.k <= :limit), ''), 'UTF8') AS features,
+               (array_agg(p.occurred_at) FILTER (WHERE p.k = :limit))[1] AS last_at,
+               (array_agg(p.id) FILTER (WHERE p.k = :limit))[1] AS last_id
+        FROM (
+            SELECT page.*, row_number() OVER (ORDER BY {_order(view, "page")}) AS k
+            FROM (
+                SELECT i.occurred_at, i.id, {_feature_sql(view)} AS feature
+                FROM incidents i
+                WHERE {condition} AND {after}
+                ORDER BY {_order(view, "i")}
+                LIMIT :fetch
+            ) page
+        ) p
+    """
+    session.execute(_PAGE_SETTINGS)
+    fetched, features, last_at, last_id = _one_binary(
+        session,
+        sql,
+        {**params, **after_params, "fetch": limit + 1, "limit": limit, "v_tz": str(view.timezone)},
+    )
+    next_cursor = None
+    if fetched > limit:
+        next_cursor = (
+            IdCursor(last_id).encode() if view.public else Cursor(last_at, last_id).encode()
+        )
+    return Page(features, min(fetched, limit), next_cursor)
+
+
+def count_incidents(*, session: Session, view: IncidentView, filters: EventFilters) -> int:
+    """Exactly how many incidents this view shows for ``filters`` (a scan: on request only)."""
+    condition, params = view.where(filters, "i")
+    return session.execute(
+        text(f"SELECT count(*) FROM incidents i WHERE {condition}"),
+        {**params, "v_tz": str(view.timezone)},
+    ).scalar_one()
+
+
+def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -> str:
+    """One incident's GeoJSON text; NotFound for what this view does not show."""
+    try:
+        ident = uuid.UUID(feature_id)
+    except ValueError as exc:
+        raise NotFound(f"no incident {feature_id!r}") from exc
+    statuses = view.statuses(None, default=())
+    sql = f"""
+        SELECT {_feature_sql(view)}
+        FROM incidents i
+        WHERE i.id = :id AND (cardinality(CAST(:statuses AS text[])) = 0
+                              OR i.status = ANY(CAST(:statuses AS text[])))
+    """
+    feature = session.execute(
+        text(sql), {"id": ident, "statuses": list(statuses), "v_tz": str(view.timezone)}
+    ).scalar()
+    if feature is None:
+        raise NotFound(f"no incident {feature_id!r}")
+    return feature
+
+
+def incident_extent(*, session: Session, view: IncidentView) -> dict[str, Any]:
+    """The collection's extent: the theatre's box, and the first and last time shown."""
+    box = session.execute(
+        text(
+            "SELECT ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1"
+            " FROM (SELECT ST_Extent(aoi) AS b FROM theatres) t"
+        )
+    ).one()
+    if view.public:
+        days = session.execute(
+            text(
+                "SELECT min(day) AS first, max(day) AS last FROM incident_daily_counts"
+                " WHERE status = ANY(:statuses) AND incidents > 0"
+            ),
+            {"statuses": list(view.statuses(None, default=()))},
+        ).one()
+        first = None if days.first is None else days.first.isoformat()
+        last = None if days.last is None else days.last.isoformat()
+    else:
+        times = session.execute(
+            text("SELECT min(occurred_at) AS first, max(occurred_at) AS last FROM incidents")
+        ).one()
+        first, last = (_utc(times.first), _utc(times.last))
+    spatial = None if box.x0 is None else [[box.x0, box.y0, box.x1, box.y1]]
+    return {"spatial": spatial, "temporal": [[first, last]]}
+
+
+def _utc(at: dt.datetime | None) -> str | None:
+    return None if at is None else at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---- administrative areas ----
+
+AREA_LEVELS = {"provinces": PROVINCE_LEVEL, "districts": DISTRICT_LEVEL}
+
+_AREA_FEATURE = """
+    '{"type":"Feature","id":' || to_json(p.pcode)::text
+    || ',"geometry":' || ST_AsGeoJSON(p.geom, 6)
+    || ',"properties":' || (SELECT row_to_json(x) FROM (SELECT p.pcode, p.name_en, p.name_ar,
+                                                        p.level, p.parent_pcode) x)::text
+    || '}'
+"""
+
+
+def _area_conditions(level: int, bbox: BBox | None, parent: str | None) -> tuple[str, dict]:
+    conditions = ["a.level = :level"]
+    params: dict[str, Any] = {"level": level}
+    if bbox is not None:
+        conditions.append(
+            "ST_Intersects(a.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
+        )
+        params.update(minx=bbox.min_lon, miny=bbox.min_lat, maxx=bbox.max_lon, maxy=bbox.max_lat)
+    if parent is not None:
+        conditions.append("a.parent_pcode = :parent")
+        params["parent"] = parent
+    return " AND ".join(conditions), params
+
+
+def encode_area_cursor(pcode: str) -> str:
+    return base64.urlsafe_b64encode(pcode.encode()).decode().rstrip("=")
+
+
+def decode_area_cursor(token: str | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequest("cursor: not a cursor this service issued") from exc
+
+
+def area_page(
+    *,
+    session: Session,
+    level: int,
+    bbox: BBox | None,
+    parent: str | None,
+    limit: int,
+    after: str | None,
+) -> tuple[Page, int]:
+    """A page of areas in P-code order, and how many match in all (a few dozen at most)."""
+    condition, params = _area_conditions(level, bbox, parent)
+    sql = f"""
+        WITH page AS MATERIALIZED (
+            SELECT a.* FROM admin_areas a
+            WHERE {condition} AND (CAST(:after AS text) IS NULL OR a.pcode > :after)
+            ORDER BY a.pcode LIMIT :fetch
+        ),
+        numbered AS (SELECT page.*, row_number() OVER (ORDER BY page.pcode) AS k FROM page)
+        SELECT count(*) AS fetched,
+               coalesce(string_agg({_AREA_FEATURE}, ',' ORDER BY p.k)
+                        FILTER (WHERE p.k <= :limit), '') AS features,
+               (array_agg(p.pcode) FILTER (WHERE p.k = :limit))[1] AS last,
+               (SELECT count(*) FROM admin_areas a WHERE {condition}) AS matched
+        FROM numbered p
+    """
+    row = session.execute(
+        text(sql), {**params, "after": after, "fetch": limit + 1, "limit": limit}
+    ).one()
+    next_cursor = encode_area_cursor(row.last) if row.fetched > limit else None
+    return Page(row.features.encode(), min(row.fetched, limit), next_cursor), row.matched
+
+
+def area_feature(*, session: Session, level: int, pcode: str) -> str:
+    feature = session.execute(
+        text(
+            f"SELECT {_AREA_FEATURE} FROM admin_areas p WHERE p.level = :level AND p.pcode = :pcode"
+        ),
+        {"level": level, "pcode": pcode},
+    ).scalar()
+    if feature is None:
+        raise NotFound(f"no area {pcode!r} at level {level}")
+    return feature
+
+
+def area_extent(*, session: Session, level: int) -> dict[str, Any]:
+    box = session.execute(
+        text(
+            "SELECT ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1"
+            " FROM (SELECT ST_Extent(geom) AS b FROM admin_areas WHERE level = :level) t"
+        ),
+        {"level": level},
+    ).one()
+    return {"spatial": None if box.x0 is None else [[box.x0, box.y0, box.x1, box.y1]]}

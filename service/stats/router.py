@@ -1,0 +1,158 @@
+"""Aggregates for choropleths, heat maps and charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service import caching
+from service.config import get_settings
+from service.errors import BadRequest
+from service.geojson import GEOJSON_MEDIA_TYPE, FeatureCollection
+from service.incident.map_context import MapContext, MapDep
+from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
+from service.incident.view import COUNTED_STATUSES
+from service.ogc.schemas import INCIDENT_FILTERS, query_parameter, ref_parameter
+from service.stats import service
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+# What the daily rollup can answer.
+ROLLUP_PARAMS = frozenset({"datetime", "province", "ceasefire_status", "guarantor", STATUS_PARAM})
+_ROLLUP_FILTERS = [
+    ref_parameter("datetime"),
+    *(p for p in INCIDENT_FILTERS if p["name"] in ROLLUP_PARAMS),
+]
+_STATUS_NOTE = (
+    " Counts cover unverified, verified and disputed incidents (merged ones count in their"
+    " survivor; rejected ones are not incidents) unless `status` says otherwise; the public"
+    " counts verified incidents only. Days are the theatre's local days."
+)
+
+
+def _filters(ctx: MapContext, params: Params):  # noqa: ANN202
+    asked = incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
+    return ctx.view.restrict(asked, default_statuses=COUNTED_STATUSES)
+
+
+def _respond(
+    request: Request, ctx: MapContext, params: Params, media_type: str, build: Callable[[], bytes]
+) -> Response:
+    tag = caching.etag(*ctx.tag_parts(), request.url.path, params.normalised())
+    return caching.conditional(
+        request,
+        tag=tag,
+        public=ctx.view.public,
+        max_age_s=get_settings().map_public_max_age_s,
+        media_type=media_type,
+        build=build,
+    )
+
+
+@router.get(
+    "/provinces",
+    description="Governorates (simplified polygons) with counts for the period: incidents,"
+    " violations, verified, killed, civilians killed, injured and violations per guarantor,"
+    " from the daily rollup." + _STATUS_NOTE,
+    response_class=Response,
+    responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
+    openapi_extra={
+        "parameters": [
+            *_ROLLUP_FILTERS,
+            query_parameter(
+                "simplify",
+                "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
+                {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01},
+            ),
+        ]
+    },
+)
+def province_stats(request: Request, ctx: MapDep) -> Response:
+    params = Params.read(request.query_params.multi_items(), ROLLUP_PARAMS | {"simplify"})
+    simplify = params.number("simplify")
+    simplify = 0.01 if simplify is None else simplify
+    if not 0 <= simplify <= 1:
+        raise BadRequest("simplify: between 0 and 1 degree")
+    filters = _filters(ctx, params)
+    return _respond(
+        request,
+        ctx,
+        params,
+        GEOJSON_MEDIA_TYPE,
+        lambda: service.province_counts(
+            session=ctx.session,
+            filters=filters,
+            timezone=ctx.state.timezone,
+            simplify=simplify,
+            areas_version=ctx.state.version("areas"),
+        ),
+    )
+
+
+@router.get(
+    "/grid",
+    description="Square cells (integer keys `i = floor(lon / cell)`, `j = floor(lat / cell)`)"
+    " with their counts; only cells holding incidents are listed." + _STATUS_NOTE,
+    response_class=Response,
+    responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
+    openapi_extra={
+        "parameters": [
+            query_parameter(
+                "cell",
+                "The cells' side in degrees (default: the public grid's). For the public, a"
+                " whole multiple of the public grid.",
+                {"type": "number"},
+            ),
+            ref_parameter("bbox"),
+            ref_parameter("datetime"),
+            *INCIDENT_FILTERS,
+        ]
+    },
+)
+def grid_stats(request: Request, ctx: MapDep) -> Response:
+    params = Params.read(request.query_params.multi_items(), FILTER_PARAMS | {STATUS_PARAM, "cell"})
+    cell = params.number("cell")
+    cell = ctx.view.cell if cell is None else cell
+    service.grid_factor(ctx.view, cell)  # refuses a cell this caller may not ask for
+    filters = _filters(ctx, params)
+    return _respond(
+        request,
+        ctx,
+        params,
+        GEOJSON_MEDIA_TYPE,
+        lambda: service.grid(session=ctx.session, view=ctx.view, filters=filters, cell=cell),
+    )
+
+
+@router.get(
+    "/timeseries",
+    description="Counts per day, week or month, with an explicit zero for quiet periods."
+    + _STATUS_NOTE,
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 403: {}},
+    openapi_extra={
+        "parameters": [
+            query_parameter(
+                "interval",
+                "day, week (from Monday) or month.",
+                {"type": "string", "enum": list(service.INTERVALS), "default": "day"},
+            ),
+            *_ROLLUP_FILTERS,
+        ]
+    },
+)
+def timeseries_stats(request: Request, ctx: MapDep) -> Response:
+    params = Params.read(request.query_params.multi_items(), ROLLUP_PARAMS | {"interval"})
+    interval = params.choice("interval", service.INTERVALS, default="day")
+    filters = _filters(ctx, params)
+    return _respond(
+        request,
+        ctx,
+        params,
+        "application/json",
+        lambda: service.timeseries(
+            session=ctx.session, filters=filters, timezone=ctx.state.timezone, interval=interval
+        ),
+    )

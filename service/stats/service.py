@@ -1,0 +1,385 @@
+"""Counts for maps and charts, read from the tallies the triggers keep current.
+
+Province choropleths and time series read ``incident_daily_counts`` (cost grows with days x
+provinces x categories, never with the number of incidents); grids read incidents with
+integer cell keys, which the public's cells nest into.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.errors import BadRequest
+from service.incident.query import EventFilters, TimeRange
+from service.incident.view import IncidentView
+
+
+@dataclass(frozen=True)
+class DataState:
+    """The versions of the data maps read, and the theatre's time zone: read once per
+    request, before the data, so a response is never labelled newer than it is."""
+
+    versions: str
+    timezone: ZoneInfo
+
+    def version(self, name: str) -> str:
+        """One dataset's version (``areas``, ``incidents``)."""
+        for part in self.versions.split(","):
+            key, _, value = part.partition("=")
+            if key == name:
+                return value
+        return ""
+
+
+def data_state(*, session: Session) -> DataState:
+    """Also sets the transaction to plan every statement for its own parameters: the cost
+    of a map query depends on its box, dates and tile, and a generic plan (which PostgreSQL
+    may choose once psycopg has prepared a statement) fits none of them well."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name)"
+            " FROM data_versions) AS versions, theatre_timezone() AS tz,"
+            " set_config('plan_cache_mode', 'force_custom_plan', true)"
+        )
+    ).one()
+    return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))
+
+
+# ---- the daily rollup ----
+
+
+def _local_days(filters: EventFilters, tz: ZoneInfo) -> tuple[dt.date | None, dt.date | None]:
+    return TimeRange(filters.since, filters.until).local_days(tz)
+
+
+def _rollup_where(filters: EventFilters, tz: ZoneInfo, alias: str = "c") -> tuple[str, dict]:
+    """Conditions on the rollup for the filters it can answer; days are whole local days."""
+    first, end = _local_days(filters, tz)
+    conditions = ["true"]
+    params: dict[str, Any] = {}
+    if first is not None:
+        conditions.append(f"{alias}.day >= :r_first")
+        params["r_first"] = first
+    if end is not None:
+        conditions.append(f"{alias}.day < :r_end")
+        params["r_end"] = end
+    if filters.provinces is not None:
+        conditions.append(f"{alias}.province_pcode = ANY(:r_provinces)")
+        params["r_provinces"] = list(filters.provinces)
+    if filters.statuses is not None:
+        conditions.append(f"{alias}.status = ANY(:r_statuses)")
+        params["r_statuses"] = list(filters.statuses)
+    if filters.ceasefire_statuses is not None:
+        conditions.append(f"{alias}.ceasefire_status = ANY(:r_cstatuses)")
+        params["r_cstatuses"] = list(filters.ceasefire_statuses)
+    if filters.guarantor is not None:
+        conditions.append(f"{alias}.guarantors @> ARRAY[CAST(:r_guarantor AS varchar)]")
+        params["r_guarantor"] = filters.guarantor
+    return " AND ".join(conditions), params
+
+
+def _rollup_answers(filters: EventFilters) -> bool:
+    return (
+        filters.bbox is None
+        and filters.violation_types is None
+        and filters.party is None
+        and filters.reporter_key_id is None
+    )
+
+
+def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
+    """How many incidents match, when the tallies can say it exactly; otherwise None
+    (counting a filtered scan would cost as much as the page itself, or more)."""
+    if not _rollup_answers(filters):
+        return None
+    times = TimeRange(filters.since, filters.until)
+    if not times.is_whole_local_days(timezone):
+        return None
+    if (
+        filters.provinces is None
+        and filters.ceasefire_statuses is None
+        and filters.guarantor is None
+        and times == TimeRange()
+    ):
+        return session.execute(
+            text(
+                "SELECT coalesce(sum(incidents), 0) FROM incident_totals"
+                " WHERE CAST(:statuses AS text[]) IS NULL OR status = ANY(:statuses)"
+            ),
+            {"statuses": list(filters.statuses) if filters.statuses is not None else None},
+        ).scalar_one()
+    condition, params = _rollup_where(filters, timezone)
+    return session.execute(
+        text(
+            f"SELECT coalesce(sum(c.incidents), 0) FROM incident_daily_counts c WHERE {condition}"
+        ),
+        params,
+    ).scalar_one()
+
+
+def _check_rollup_filters(filters: EventFilters) -> None:
+    if not _rollup_answers(filters):
+        raise BadRequest(
+            "aggregates filter by datetime, province, status, ceasefire status and guarantor only"
+        )
+
+
+_PROVINCES = """
+    WITH r AS (
+        SELECT c.* FROM incident_daily_counts c WHERE {condition}
+    ),
+    counts AS (
+        SELECT province_pcode,
+               sum(incidents) AS incidents,
+               sum(incidents) FILTER (WHERE ceasefire_status = 'violation') AS violations,
+               sum(incidents) FILTER (WHERE status = 'verified') AS verified,
+               sum(killed) AS killed,
+               sum(civilians_killed) AS civilians_killed,
+               sum(injured) AS injured
+        FROM r GROUP BY province_pcode
+    ),
+    by_guarantor AS (
+        SELECT r.province_pcode, g.id AS guarantor, sum(r.incidents) AS violations
+        FROM r CROSS JOIN LATERAL unnest(r.guarantors) AS g(id)
+        WHERE r.ceasefire_status = 'violation'
+        GROUP BY 1, 2
+    )
+    SELECT a.pcode, row_to_json(props)::text AS properties
+    FROM admin_areas a
+    LEFT JOIN counts c ON c.province_pcode = a.pcode
+    CROSS JOIN LATERAL (
+        SELECT a.pcode, a.name_en, a.name_ar,
+               coalesce(c.incidents, 0) AS incidents,
+               coalesce(c.violations, 0) AS violations,
+               coalesce(c.verified, 0) AS verified,
+               coalesce(c.killed, 0) AS killed,
+               coalesce(c.civilians_killed, 0) AS civilians_killed,
+               coalesce(c.injured, 0) AS injured,
+               (SELECT json_object_agg(gu.id, coalesce(bg.violations, 0) ORDER BY gu.id)
+                FROM guarantors gu
+                LEFT JOIN by_guarantor bg ON bg.guarantor = gu.id AND bg.province_pcode = a.pcode
+               ) AS violations_by_guarantor
+    ) props
+    WHERE a.level = 1
+    ORDER BY a.pcode
+"""
+
+# Simplified governorate outlines as GeoJSON text, by (areas version, tolerance): simplifying
+# the full-resolution polygons costs tens of milliseconds, the counts a few.
+_OUTLINES: dict[tuple[str, float], dict[str, str]] = {}
+_OUTLINES_LOCK = threading.Lock()
+_OUTLINES_KEPT = 16
+
+
+def _outlines(session: Session, areas_version: str, simplify: float) -> dict[str, str]:
+    key = (areas_version, simplify)
+    with _OUTLINES_LOCK:
+        cached = _OUTLINES.get(key)
+    if cached is not None:
+        return cached
+    rows = session.execute(
+        text(
+            "SELECT pcode, ST_AsGeoJSON(CASE WHEN CAST(:simplify AS float8) > 0"
+            " THEN ST_SimplifyPreserveTopology(geom, :simplify) ELSE geom END, 5)"
+            " FROM admin_areas WHERE level = 1"
+        ),
+        {"simplify": simplify},
+    ).all()
+    outlines = {pcode: geojson for pcode, geojson in rows}
+    with _OUTLINES_LOCK:
+        if len(_OUTLINES) >= _OUTLINES_KEPT:
+            _OUTLINES.pop(next(iter(_OUTLINES)))
+        _OUTLINES[key] = outlines
+    return outlines
+
+
+def province_counts(
+    *,
+    session: Session,
+    filters: EventFilters,
+    timezone: ZoneInfo,
+    simplify: float,
+    areas_version: str,
+) -> bytes:
+    """Every governorate (simplified polygon) with its counts over the filtered days."""
+    _check_rollup_filters(filters)
+    condition, params = _rollup_where(filters, timezone)
+    rows = session.execute(text(_PROVINCES.format(condition=condition)), params).all()
+    outlines = _outlines(session, areas_version, simplify)
+    features = b",".join(
+        b'{"type":"Feature","id":"%s","geometry":%s,"properties":%s}'
+        % (pcode.encode(), outlines.get(pcode, "null").encode(), properties.encode())
+        for pcode, properties in rows
+    )
+    first, end = _local_days(filters, timezone)
+    last = None if end is None else end - dt.timedelta(days=1)
+    return b"".join(
+        [
+            b'{"type":"FeatureCollection","features":[',
+            features,
+            b'],"days":{"first":',
+            _json_date(first),
+            b',"last":',
+            _json_date(last),
+            b',"timezone":"',
+            str(timezone).encode(),
+            b'"}}',
+        ]
+    )
+
+
+def _json_date(day: dt.date | None) -> bytes:
+    return b"null" if day is None else f'"{day.isoformat()}"'.encode()
+
+
+INTERVALS = ("day", "week", "month")
+MAX_BUCKETS = 3700
+
+_TIMESERIES = """
+    WITH r AS (
+        SELECT c.* FROM incident_daily_counts c WHERE {condition}
+    ),
+    span AS (
+        SELECT date_trunc(:interval, coalesce(CAST(:first AS date), min(r.day)))::date AS first,
+               coalesce(CAST(:end AS date) - 1, max(r.day)) AS last
+        FROM r
+    ),
+    buckets AS (
+        SELECT g::date AS start
+        FROM span, generate_series(span.first, span.last, CAST(:step AS interval)) AS g
+    ),
+    sums AS (
+        SELECT date_trunc(:interval, r.day)::date AS start,
+               sum(incidents) AS incidents,
+               sum(incidents) FILTER (WHERE ceasefire_status = 'violation') AS violations,
+               sum(incidents) FILTER (WHERE status = 'verified') AS verified,
+               sum(killed) AS killed,
+               sum(civilians_killed) AS civilians_killed
+        FROM r GROUP BY 1
+    )
+    SELECT (SELECT count(*) FROM buckets) AS n,
+           coalesce(json_agg(props ORDER BY props.start)
+               FILTER (WHERE (SELECT count(*) FROM buckets) <= :max_buckets), '[]')::text AS series
+    FROM buckets b LEFT JOIN sums s ON s.start = b.start
+    CROSS JOIN LATERAL (
+        SELECT b.start, coalesce(s.incidents, 0) AS incidents,
+               coalesce(s.violations, 0) AS violations, coalesce(s.verified, 0) AS verified,
+               coalesce(s.killed, 0) AS killed, coalesce(s.civilians_killed, 0) AS civilians_killed
+    ) props
+"""
+
+
+def timeseries(
+    *, session: Session, filters: EventFilters, timezone: ZoneInfo, interval: str
+) -> bytes:
+    """Counts per day, week (from Monday) or month, with explicit zeros for quiet periods."""
+    _check_rollup_filters(filters)
+    condition, params = _rollup_where(filters, timezone)
+    first, end = _local_days(filters, timezone)
+    row = session.execute(
+        text(_TIMESERIES.format(condition=condition)),
+        {
+            **params,
+            "interval": interval,
+            "step": f"1 {interval}",
+            "first": first,
+            "end": end,
+            "max_buckets": MAX_BUCKETS,
+        },
+    ).one()
+    if row.n > MAX_BUCKETS:
+        raise BadRequest(
+            f"datetime: {row.n} {interval}s is more than {MAX_BUCKETS}; narrow the period"
+            " or choose a longer interval"
+        )
+    return b"".join(
+        [
+            b'{"interval":"',
+            interval.encode(),
+            b'","timezone":"',
+            str(timezone).encode(),
+            b'","buckets":',
+            row.series.encode(),
+            b"}",
+        ]
+    )
+
+
+# ---- grids ----
+
+MIN_GRID_CELL = 0.01
+MAX_GRID_CELL = 10.0
+
+
+def grid_factor(view: IncidentView, cell: float) -> int | None:
+    """For the public, how many public cells a grid cell spans per side (it must be a whole
+    number, so grid cells are unions of public cells and reveal nothing finer)."""
+    if not view.public:
+        if not MIN_GRID_CELL <= cell <= MAX_GRID_CELL:
+            raise BadRequest(f"cell: between {MIN_GRID_CELL} and {MAX_GRID_CELL} degrees")
+        return None
+    factor = round(cell / view.cell)
+    if factor < 1 or not math.isclose(factor * view.cell, cell, rel_tol=1e-9) or cell > 10:
+        raise BadRequest(
+            f"cell: a whole multiple of {view.cell!r} degrees (the public grid), up to 10"
+        )
+    return factor
+
+
+def grid_keys_sql(view: IncidentView, cell: float, alias: str) -> tuple[str, str]:
+    """Integer cell keys: ``floor(x / cell)``, or for the public the public cell's keys
+    divided by a whole factor (the same cells, computed from what the public may see).
+    The caller's cell is bound as ``:cell``."""
+    factor = grid_factor(view, cell)
+    if factor is None:
+        c = "CAST(:cell AS float8)"
+        return f"floor(ST_X({alias}.geom) / {c})", f"floor(ST_Y({alias}.geom) / {c})"
+    col, row = view.cell_index_sql(alias)
+    return f"floor({col} / {factor})", f"floor({row} / {factor})"
+
+
+_GRID = """
+    WITH cells AS (
+        SELECT {col} AS ci, {row} AS cj,
+               count(*) AS incidents,
+               count(*) FILTER (WHERE i.ceasefire_status = 'violation') AS violations,
+               count(*) FILTER (WHERE i.status = 'verified') AS verified,
+               sum(i.killed) AS killed
+        FROM incidents i
+        WHERE i.geom IS NOT NULL AND {condition}
+        GROUP BY 1, 2
+    )
+    SELECT count(*) AS n, coalesce(string_agg(
+        '{{"type":"Feature","id":"' || props.i || ':' || props.j
+        || '","geometry":' || ST_AsGeoJSON(ST_MakeEnvelope(
+               ci * :cell, cj * :cell, (ci + 1) * :cell, (cj + 1) * :cell, 4326), 6)
+        || ',"properties":' || row_to_json(props)::text
+        || '}}', ',' ORDER BY cj, ci), '') AS features
+    FROM cells
+    CROSS JOIN LATERAL (SELECT ci::bigint AS i, cj::bigint AS j, incidents, violations,
+                               verified, killed) props
+"""
+
+
+def grid(*, session: Session, view: IncidentView, filters: EventFilters, cell: float) -> bytes:
+    """Square cells of ``cell`` degrees with the incidents each holds (only non-empty ones)."""
+    col, row = grid_keys_sql(view, cell, "i")
+    condition, params = view.where(filters, "i")
+    result = session.execute(
+        text(_GRID.format(col=col, row=row, condition=condition)), {**params, "cell": cell}
+    ).one()
+    return b"".join(
+        [
+            b'{"type":"FeatureCollection","features":[',
+            result.features.encode(),
+            f'],"numberReturned":{result.n},"cell":{cell!r}}}'.encode(),
+        ]
+    )

@@ -1,0 +1,161 @@
+"""The rollup, totals and data versions the triggers keep as incidents change."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from service.report.service import Submitter
+from tests.map_incidents import make_incidents, random_points, set_status
+
+
+@pytest.fixture
+def submitter(reporter):
+    principal, _ = reporter
+    return Submitter(key_id=principal.key_id, actor=principal.actor)
+
+
+def rollup(db):
+    rows = db.execute(
+        text(
+            "SELECT day, province_pcode, status, ceasefire_status, guarantors, incidents, killed,"
+            " injured, civilians_killed FROM incident_daily_counts WHERE incidents <> 0"
+            " OR killed <> 0 ORDER BY 1, 2, 3, 4, 5"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def from_scratch(db):
+    """The rollup computed directly from the incidents."""
+    rows = db.execute(
+        text(
+            "SELECT (occurred_at AT TIME ZONE theatre_timezone())::date, province_pcode, status,"
+            " ceasefire_status, responsible_guarantors, count(*), sum(killed), sum(injured),"
+            " sum(civilians_killed) FROM incidents GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def version(db, name="incidents"):
+    return db.execute(
+        text("SELECT version FROM data_versions WHERE name = :n"), {"n": name}
+    ).scalar_one()
+
+
+def totals(db):
+    return dict(
+        db.execute(text("SELECT status, incidents FROM incident_totals WHERE incidents <> 0")).all()
+    )
+
+
+def test_new_incidents_are_counted_on_their_local_day(db, submitter):
+    # 23:30 UTC on 5 January is 01:30 on the 6th in Damascus.
+    start = dt.datetime(2017, 1, 5, 23, 30, tzinfo=dt.UTC)
+    make_incidents(db, submitter, random_points(3), start=start, step=dt.timedelta(minutes=1))
+    days = {row[0] for row in rollup(db)}
+    assert days == {dt.date(2017, 1, 6)}
+    assert rollup(db) == from_scratch(db)
+    assert totals(db) == {"unverified": 3}
+
+
+def test_status_changes_move_counts_and_bump_the_version(db, submitter):
+    ids = make_incidents(db, submitter, random_points(6))
+    before = version(db)
+    set_status(db, ids[:4], "verified")
+    assert version(db) == before + 1
+    assert totals(db) == {"unverified": 2, "verified": 4}
+    assert rollup(db) == from_scratch(db)
+    db.execute(text("UPDATE incidents SET killed = killed + 5 WHERE id = :id"), {"id": ids[0]})
+    assert rollup(db) == from_scratch(db)
+    db.execute(text("DELETE FROM reports WHERE incident_id = :id"), {"id": ids[5]})
+    db.execute(text("DELETE FROM incidents WHERE id = :id"), {"id": ids[5]})
+    assert rollup(db) == from_scratch(db)
+    assert totals(db) == {"unverified": 1, "verified": 4}
+
+
+def test_a_statement_that_changes_nothing_keeps_the_version(db, submitter):
+    make_incidents(db, submitter, random_points(2))
+    before = version(db)
+    db.execute(text("UPDATE incidents SET status = 'verified' WHERE false"))
+    assert version(db) == before
+
+
+def test_corroborating_reports_keep_the_rollup_exact(db, submitter):
+    from service.report.service import submit
+    from tests.map_incidents import report
+
+    [incident] = make_incidents(db, submitter, random_points(1))
+    more = report(
+        36.6,
+        35.9,
+        dt.datetime(2017, 1, 5, 9, 17, 23, tzinfo=dt.UTC),
+        incident_id=str(incident),
+        casualties={"killed": 9, "injured": 0, "civilians_killed": 0},
+    )
+    submit(session=db, submitter=submitter, reports_in=[more])
+    assert rollup(db) == from_scratch(db)
+    assert [r[6] for r in rollup(db)] == [9]
+
+
+def cells(db):
+    rows = db.execute(
+        text(
+            "SELECT cell_i, cell_j, status, ceasefire_status, incidents, killed"
+            " FROM incident_cell_counts WHERE incidents <> 0 ORDER BY 1, 2, 3, 4"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def cells_from_scratch(db):
+    rows = db.execute(
+        text(
+            "SELECT floor(ST_X(geom) / 0.1)::int, floor(ST_Y(geom) / 0.1)::int, status,"
+            " ceasefire_status, count(*), sum(killed) FROM incidents WHERE geom IS NOT NULL"
+            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_cell_counts_follow_inserts_updates_and_deletes(db, submitter):
+    ids = make_incidents(db, submitter, random_points(12, seed=4))
+    assert cells(db) == cells_from_scratch(db) and cells(db)
+    set_status(db, ids[:5], "verified")
+    db.execute(
+        text(
+            "UPDATE incidents SET geom = ST_SetSRID(ST_MakePoint(36.71, 35.81), 4326) WHERE id = :id"
+        ),
+        {"id": ids[6]},
+    )
+    assert cells(db) == cells_from_scratch(db)
+    db.execute(text("DELETE FROM reports WHERE incident_id = :id"), {"id": ids[0]})
+    db.execute(text("DELETE FROM incidents WHERE id = :id"), {"id": ids[0]})
+    assert cells(db) == cells_from_scratch(db)
+    before = cells(db)
+    db.execute(text("SELECT rebuild_incident_cell_counts()"))
+    assert cells(db) == before
+
+
+def test_rebuild_agrees_with_the_triggers(db, submitter):
+    ids = make_incidents(db, submitter, random_points(10))
+    set_status(db, ids[:3], "rejected")
+    incremental = rollup(db)
+    db.execute(text("SELECT rebuild_incident_tallies()"))
+    assert rollup(db) == incremental == from_scratch(db)
+
+
+def test_changing_the_theatres_time_zone_recounts_the_days(db, submitter):
+    start = dt.datetime(2017, 1, 5, 23, 30, tzinfo=dt.UTC)
+    make_incidents(db, submitter, random_points(2), start=start, step=dt.timedelta(minutes=1))
+    db.execute(text("UPDATE theatres SET timezone = 'UTC'"))
+    assert {row[0] for row in rollup(db)} == {dt.date(2017, 1, 5)}
+    assert rollup(db) == from_scratch(db)
+
+
+def test_areas_have_their_own_version(db):
+    before = version(db, "areas")
+    db.execute(text("UPDATE admin_areas SET name_en = name_en WHERE pcode = 'SY07'"))
+    assert version(db, "areas") == before + 1
