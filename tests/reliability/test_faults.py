@@ -216,7 +216,7 @@ def test_nothing_lost_nothing_doubled(service):
         f"lost {len(lost)}, duplicated {duplicated}, reports stored {report_count},"
         f" idempotency keys {key_count}\n"
         f"/readyz while PostgreSQL was down: {sorted(set(map(str, ready_while_down)))};"
-        f" time to recover after PostgreSQL came back: {recover_s:.2f} s; run took {elapsed:.1f} s"
+        f" time to recover after PostgreSQL came back: {recover_s * 1000:.0f} ms; run took {elapsed:.1f} s"
     )
     assert not ledger.refused, f"valid reports were refused: {ledger.refused}"
     assert lost == [], f"acknowledged but missing: {lost[:5]}"
