@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.config import get_settings
+from service.incident.models import CeasefireStatus, IncidentStatus, ViolationType
+from service.incident.query import CURSOR_PATTERN
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -133,17 +135,32 @@ def component_parameters() -> dict[str, dict[str, Any]]:
             "An instant or an interval `start/end` (`..` for an open end), RFC 3339 with an"
             " offset; a date is the whole day in the theatre's time zone. The public's"
             " times are days.",
-            {"type": "string"},
+            DATETIME_SCHEMA,
         ),
         "cursor": query_parameter(
             "cursor",
             "Where the previous page ended: copy it from a `next` link.",
-            {"type": "string"},
+            {"type": "string", "minLength": 1, "maxLength": 200, "pattern": CURSOR_PATTERN},
         ),
         "f": query_parameter(
             "f", "Response format: JSON only.", {"type": "string", "enum": ["json"]}
         ),
     }
+
+
+def _choices(values: Any) -> dict[str, Any]:
+    """A comma-separated list of known values, as a pattern clients can generate from."""
+    alternatives = "|".join(v.value for v in values)
+    return {"type": "string", "pattern": f"^({alternatives})(,({alternatives}))*$"}
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": 300}
+_INSTANT = r"\d{4}-\d{2}-\d{2}([Tt ][0-9:.]+([Zz]|[+-]\d{2}:\d{2}))?"
+# An instant, or an interval with at least one end given (`..` marks an open end).
+DATETIME_SCHEMA = {
+    "type": "string",
+    "pattern": rf"^({_INSTANT}(/({_INSTANT}|\.\.))?|\.\./{_INSTANT})$",
+}
 
 
 def ref_parameter(name: str) -> dict[str, str]:
@@ -157,32 +174,28 @@ PAGING_PARAMETERS = [
     ref_parameter("f"),
 ]
 INCIDENT_FILTERS = [
-    form_parameter(
-        "province", "Governorates by P-code or name, comma-separated.", {"type": "string"}
-    ),
+    form_parameter("province", "Governorates by P-code or name, comma-separated.", _NAME),
     form_parameter(
         "violation_type",
         "Violation types, comma-separated (airstrike, shelling, ...).",
-        {"type": "string"},
+        _choices(ViolationType),
     ),
     form_parameter(
         "ceasefire_status",
         "violation, excluded, not_party or outside_period; comma-separated.",
-        {"type": "string"},
+        _choices(CeasefireStatus),
     ),
     form_parameter(
         "guarantor",
         "A guarantor answering for the perpetrator (RUS, TUR, IRN).",
-        {"type": "string"},
+        {"type": "string", "pattern": "^[A-Za-z]{3}$"},
     ),
-    form_parameter(
-        "party", "A party (perpetrator or target), by id or any alias.", {"type": "string"}
-    ),
+    form_parameter("party", "A party (perpetrator or target), by id or any alias.", _NAME),
     form_parameter(
         "status",
         "Review statuses, comma-separated. Without a monitor, verifier or admin key only"
         " `verified` is allowed (and applied).",
-        {"type": "string"},
+        _choices(IncidentStatus),
     ),
 ]
 INCIDENT_ITEMS_PARAMETERS = [
@@ -199,5 +212,5 @@ INCIDENT_ITEMS_PARAMETERS = [
 AREA_ITEMS_PARAMETERS = [*PAGING_PARAMETERS, ref_parameter("datetime")]
 DISTRICT_ITEMS_PARAMETERS = [
     *AREA_ITEMS_PARAMETERS,
-    form_parameter("province", "The governorate's P-code or name.", {"type": "string"}),
+    form_parameter("province", "The governorate's P-code or name.", _NAME),
 ]

@@ -103,7 +103,7 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
                 "cell",
                 "The cells' side in degrees (default: the public grid's). For the public, a"
                 " whole multiple of the public grid.",
-                {"type": "number"},
+                {"type": "number", "minimum": 0.01, "maximum": 10},
             ),
             ref_parameter("bbox"),
             ref_parameter("datetime"),

@@ -67,13 +67,18 @@ def incident_tile(z: str, x: str, y: str, request: Request, ctx: MapDep) -> Resp
     "/incidents.json",
     responses={200: {"content": {JSON: {}}}},
     openapi_extra={
-        "parameters": [*_TILE_PARAMETERS, query_parameter("f", "JSON only.", {"type": "string"})]
+        "parameters": [
+            *_TILE_PARAMETERS,
+            query_parameter("f", "JSON only.", {"type": "string", "enum": ["json"]}),
+        ]
     },
 )
 def incident_tilejson(request: Request, ctx: MapDep) -> Response:
     """TileJSON 3.0 for the incident tiles; filters given here are carried into the tile URLs."""
     settings = get_settings()
     params = Params.read(request.query_params.multi_items(), TILE_PARAMS | {"f"})
+    if params.get("f") not in (None, "json"):
+        raise BadRequest("f: only JSON is served (f=json)")
     incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
     query = {k: v for k, v in params.values.items() if k != "f"}
     suffix = f"?{urlencode(query)}" if query else ""
