@@ -10,7 +10,7 @@ DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
 DEMO_DIGESTS_FROM ?= 2016-12-30
 DEMO_DIGESTS_TO ?= 2017-01-31
 
-.PHONY: provision run serve migrate seed demo-data test test-reliability lint openapi clean
+.PHONY: provision run serve migrate seed demo-data test test-reliability bench lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -41,6 +41,11 @@ test: provision lint
 ## Fault injection: restarts PostgreSQL and kills the server mid-run (never beside other tests)
 test-reliability: provision
 	$(VENV)/pytest -o addopts="-ra --strict-markers --strict-config" -s tests/reliability
+
+## Every benchmark (ingest, map beside pygeoapi and tipg, digest, mixed load) on the standard
+## 1,000,000-incident data set (made once, then reused); one results file, bench/results/latest.md
+bench: provision
+	$(VENV)/python -m bench.run_all
 
 lint:
 	$(VENV)/ruff check service tests migrations bench
