@@ -191,13 +191,10 @@ def select_incidents(extra: str = "") -> str:
     """
 
 
-def incident_from_row(row: Any) -> dict[str, Any]:
-    """The API's view of one incident row selected with ``select_incidents``."""
-    incident = {
-        "id": row.id,
-        "status": row.status,
-        "merged_into_id": row.merged_into_id,
-        "report_count": row.report_count,
+def event_fields(row: Any) -> dict[str, Any]:
+    """What reports and incidents both show: when, where, what, who, and the verdict, from a
+    row carrying the event columns with ``lon``/``lat`` and the area and party names."""
+    return {
         "occurred_at": row.occurred_at,
         "time_precision": row.time_precision,
         "location": (
@@ -231,6 +228,17 @@ def incident_from_row(row: Any) -> dict[str, Any]:
             "injured": row.injured,
             "civilians_killed": row.civilians_killed,
         },
+    }
+
+
+def incident_from_row(row: Any) -> dict[str, Any]:
+    """The API's view of one incident row selected with ``select_incidents``."""
+    incident = {
+        "id": row.id,
+        "status": row.status,
+        "merged_into_id": row.merged_into_id,
+        "report_count": row.report_count,
+        **event_fields(row),
         "review_note": row.review_note,
         "reviewed_at": row.reviewed_at,
         "created_at": row.created_at,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.incident.query import Cursor, EventFilters, after_cursor, where
+from service.incident.service import event_fields
 
 _READ = """
     SELECT r.id, r.incident_id, r.revision, r.client_report_id, r.occurred_at, r.time_precision,
@@ -38,39 +39,7 @@ def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
         "incident_id": row.incident_id,
         "revision": row.revision,
         "client_report_id": row.client_report_id,
-        "occurred_at": row.occurred_at,
-        "time_precision": row.time_precision,
-        "location": (
-            {"type": "Point", "coordinates": [row.lon, row.lat]} if row.lon is not None else None
-        ),
-        "geo_precision": row.geo_precision,
-        "place_name": row.place_name,
-        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
-        "district": (
-            {"pcode": row.district_pcode, "name_en": row.district_name}
-            if row.district_pcode
-            else None
-        ),
-        "location_match": row.location_match,
-        "location_distance_km": row.location_distance_km,
-        "violation_type": row.violation_type,
-        "perpetrator": {
-            "raw": row.perpetrator_raw,
-            "party_id": row.perpetrator_party_id,
-            "party_name": row.perpetrator_name,
-        },
-        "target": {
-            "raw": row.target_raw,
-            "party_id": row.target_party_id,
-            "party_name": row.target_name,
-        },
-        "responsible_guarantors": list(row.responsible_guarantors),
-        "ceasefire_status": row.ceasefire_status,
-        "casualties": {
-            "killed": row.killed,
-            "injured": row.injured,
-            "civilians_killed": row.civilians_killed,
-        },
+        **event_fields(row),
         "description": row.description,
         "sources": row.sources,
         "created_at": row.created_at,
