@@ -114,3 +114,12 @@ def make_key(db: Session):
 @pytest.fixture
 def reporter(make_key):
     return make_key("reporter", "field reporter A")
+
+
+@pytest.fixture
+def submitter(reporter):
+    """The reporter fixture's key as ``submit()`` takes it: reports of its own."""
+    from service.report.service import Submitter
+
+    principal, _ = reporter
+    return Submitter(key_id=principal.key_id, actor=principal.actor)

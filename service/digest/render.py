@@ -21,6 +21,10 @@ from service.digest.compute import FIGURES
 CSV_HEADER = ("date", "revision", "province", "section", "key", "label", "metric", "value")
 
 
+# Column headings of the totals tables, in the order of FIGURES.
+FIGURE_HEADERS = [f.replace("_", " ") for f in FIGURES]
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -112,16 +116,7 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
         f"**{_md(doc['summary'])}**",
         "## Totals",
         _table(
-            [
-                "incidents",
-                "violations",
-                "verified",
-                "excluded",
-                "not party",
-                "killed",
-                "injured",
-                "civilians killed",
-            ],
+            FIGURE_HEADERS,
             [[t[f] for f in FIGURES]],
             numeric_from=0,
         ),  # fmt: skip
@@ -226,16 +221,7 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
         f"## Running total since {doc['running_total']['since']}"
         f" ({doc['running_total']['days']} days)",
         _table(
-            [
-                "incidents",
-                "violations",
-                "verified",
-                "excluded",
-                "not party",
-                "killed",
-                "injured",
-                "civilians killed",
-            ],
+            FIGURE_HEADERS,
             [[doc["running_total"][f] for f in FIGURES]],
             numeric_from=0,
         ),  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 from service.config import get_settings
 from service.digest.schemas import DigestRead
 from service.digest.service import build_days
-from tests.incidents import ALEPPO, make_incidents, report, submitter_for
+from tests.incidents import ALEPPO, make_incidents, report
 
 DAY = dt.date(2017, 2, 10)
 URL = "/v1/digests/daily/2017-02-10"
@@ -19,11 +19,6 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 def parse_feed(body: bytes) -> ET.Element:
     return ET.fromstring(body)  # noqa: S314 - the service's own output
-
-
-@pytest.fixture
-def submitter(reporter):
-    return submitter_for(reporter[0])
 
 
 @pytest.fixture

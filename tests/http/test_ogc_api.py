@@ -8,16 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
-from service.report.service import Submitter
 from tests.map_incidents import make_incidents, random_points, set_status
 
 ITEMS = "/collections/incidents/items"
-
-
-@pytest.fixture
-def submitter(reporter):
-    principal, _ = reporter
-    return Submitter(key_id=principal.key_id, actor=principal.actor)
 
 
 @pytest.fixture

@@ -8,17 +8,10 @@ import re
 import pytest
 from sqlalchemy import text
 
-from service.report.service import Submitter
 from tests.map_incidents import make_incidents, random_points, set_status
 
 ITEMS = "/collections/incidents/items"
 CELL = 0.1
-
-
-@pytest.fixture
-def submitter(reporter):
-    principal, _ = reporter
-    return Submitter(key_id=principal.key_id, actor=principal.actor)
 
 
 @pytest.fixture

@@ -7,14 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from service.config import get_settings
-from service.report.service import Submitter
 from tests.map_incidents import make_incidents, random_points, set_status
-
-
-@pytest.fixture
-def submitter(reporter):
-    principal, _ = reporter
-    return Submitter(key_id=principal.key_id, actor=principal.actor)
 
 
 @pytest.fixture

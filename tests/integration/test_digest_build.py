@@ -17,13 +17,7 @@ from tests.incidents import (
     merge,
     report,
     set_status,
-    submitter_for,
 )
-
-
-@pytest.fixture
-def submitter(reporter):
-    return submitter_for(reporter[0])
 
 
 def build(db, day, last=None):

@@ -2,17 +2,9 @@
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import text
 
-from service.report.service import Submitter
 from tests.map_incidents import make_incidents, random_points, set_status
-
-
-@pytest.fixture
-def submitter(reporter):
-    principal, _ = reporter
-    return Submitter(key_id=principal.key_id, actor=principal.actor)
 
 
 def rollup(db):

@@ -3,11 +3,10 @@
 import datetime as dt
 import uuid
 
-import pytest
 from sqlalchemy import text
 
 from service.report.schemas import ReportCreate
-from service.report.service import Submitter, submit
+from service.report.service import submit
 
 
 def report(**fields):
@@ -21,12 +20,6 @@ def report(**fields):
     }
     body.update(fields)
     return ReportCreate.model_validate({k: v for k, v in body.items() if v is not None})
-
-
-@pytest.fixture
-def submitter(reporter):
-    principal, _ = reporter
-    return Submitter(key_id=principal.key_id, actor=principal.actor)
 
 
 def count(db, table):

@@ -16,7 +16,7 @@ from service.subscription import signing
 from service.subscription.delivery import backoff_s, deliver_due, make_client
 from service.subscription.schemas import SubscriptionCreate
 from service.subscription.service import create
-from tests.incidents import ALEPPO, make_incidents, report, submitter_for
+from tests.incidents import ALEPPO, make_incidents, report
 from tests.webhook_receiver import Receiver, next_port
 
 SECRET = "a-long-enough-secret-for-hmac"  # noqa: S105 - a test subscription's secret
@@ -36,11 +36,6 @@ def settings(monkeypatch):
 def monitor(make_key):
     principal, _ = make_key("monitor", "monitor A")
     return principal
-
-
-@pytest.fixture
-def submitter(reporter):
-    return submitter_for(reporter[0])
 
 
 def subscribe(db, monitor: Principal, url: str, province: str | None = None) -> uuid.UUID:
