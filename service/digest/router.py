@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
@@ -159,15 +160,39 @@ def _cache(immutable: bool) -> str:
     return f"{audience}, max-age=31536000, immutable" if immutable else f"{audience}, max-age=60"
 
 
+@dataclass(frozen=True)
+class DocumentRequest:
+    """What a request for a digest document asks: its format, its scope, its conditions."""
+
+    fmt: str
+    province: str | None  # a P-code, resolved from any known name
+    if_none_match: str | None
+    if_modified_since: str | None
+
+
+def document_request(
+    session: SessionDep,
+    format: Format = None,  # noqa: A002 - the query parameter's name
+    province: Province = None,
+    accept: Accept = None,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
+) -> DocumentRequest:
+    return DocumentRequest(
+        fmt=negotiate(format, accept),
+        province=_province(session, province),
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
+    )
+
+
+Asked = Annotated[DocumentRequest, Depends(document_request)]
+
+
 def _represent(
-    stored: service.StoredRevision,
-    *,
-    province: str | None,
-    fmt: str,
-    immutable: bool,
-    if_none_match: str | None,
-    if_modified_since: str | None,
+    stored: service.StoredRevision, asked: DocumentRequest, *, immutable: bool
 ) -> Response:
+    fmt, province = asked.fmt, asked.province
     if fmt == "json":
         body = service.view_bytes(stored, province)
     else:
@@ -181,8 +206,8 @@ def _represent(
         MEDIA_TYPES[fmt],
         last_modified=stored.generated_at,
         cache_control=_cache(immutable),
-        if_none_match=if_none_match,
-        if_modified_since=if_modified_since,
+        if_none_match=asked.if_none_match,
+        if_modified_since=asked.if_modified_since,
         extra={
             "Content-Disposition": f'inline; filename="{name}.{fmt}"',
             "X-Digest-Revision": str(stored.revision),
@@ -211,24 +236,11 @@ DayPath = Annotated[dt.date, Path(description="A calendar day in the theatre's t
 def get_latest_digest(
     session: SessionDep,
     _: Reader,
-    format: Format = None,  # noqa: A002 - the query parameter's name
-    province: Province = None,
-    accept: Accept = None,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
+    asked: Asked,
 ) -> Response:
     """The latest revision of the most recent day that has a digest."""
-    fmt = negotiate(format, accept)
-    pcode = _province(session, province)
     stored = service.latest_revision(session=session)
-    return _represent(
-        stored,
-        province=pcode,
-        fmt=fmt,
-        immutable=False,
-        if_none_match=if_none_match,
-        if_modified_since=if_modified_since,
-    )
+    return _represent(stored, asked, immutable=False)
 
 
 @router.get("/daily/{date}", response_class=Response, responses=_DOCUMENT_RESPONSES)
@@ -236,24 +248,11 @@ def get_daily_digest(
     date: DayPath,
     session: SessionDep,
     _: Reader,
-    format: Format = None,  # noqa: A002
-    province: Province = None,
-    accept: Accept = None,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
+    asked: Asked,
 ) -> Response:
     """The latest revision of a day's digest."""
-    fmt = negotiate(format, accept)
-    pcode = _province(session, province)
     stored = service.get_revision(session=session, day=date)
-    return _represent(
-        stored,
-        province=pcode,
-        fmt=fmt,
-        immutable=False,
-        if_none_match=if_none_match,
-        if_modified_since=if_modified_since,
-    )
+    return _represent(stored, asked, immutable=False)
 
 
 @router.get("/daily/{date}/revisions", response_model=list[DigestRevisionRead])
@@ -280,24 +279,11 @@ def get_digest_revision(
     revision: Annotated[int, Path(ge=1, le=1_000_000)],
     session: SessionDep,
     _: Reader,
-    format: Format = None,  # noqa: A002
-    province: Province = None,
-    accept: Accept = None,
-    if_none_match: IfNoneMatch = None,
-    if_modified_since: IfModifiedSince = None,
+    asked: Asked,
 ) -> Response:
     """One revision of a day's digest, exactly as it was published (never changes)."""
-    fmt = negotiate(format, accept)
-    pcode = _province(session, province)
     stored = service.get_revision(session=session, day=date, revision=revision)
-    return _represent(
-        stored,
-        province=pcode,
-        fmt=fmt,
-        immutable=True,
-        if_none_match=if_none_match,
-        if_modified_since=if_modified_since,
-    )
+    return _represent(stored, asked, immutable=True)
 
 
 @router.get(
