@@ -30,7 +30,7 @@ from service.digest.compute import (
     iso,
 )
 from service.errors import Invalid, NotFound
-from service.incident.classify import Terms, load_terms
+from service.incident.classify import Terms, load_terms, theatre_today
 
 SCHEDULER = Actor(key_id=None, label="scheduler")
 
@@ -167,12 +167,6 @@ def _load_figures(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]
 def _lock_builds(session: Session) -> None:
     namespace, key = locks.advisory_key(locks.DIGEST_BUILD)
     session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key})
-
-
-def theatre_today(session: Session, terms: Terms) -> dt.date:
-    return session.execute(
-        text("SELECT CAST(now() AT TIME ZONE :tz AS date)"), {"tz": terms.timezone.key}
-    ).scalar_one()
 
 
 def build_days(

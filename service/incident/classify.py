@@ -44,6 +44,13 @@ def load_terms(session: Session) -> Terms:
     return Terms(row.id, ZoneInfo(row.timezone), row.ceasefire_start_at, row.ceasefire_end_at)
 
 
+def theatre_today(session: Session, terms: Terms) -> dt.date:
+    """Today in the theatre's time zone, by the database's clock (the one every row uses)."""
+    return session.execute(
+        text("SELECT CAST(now() AT TIME ZONE :tz AS date)"), {"tz": terms.timezone.key}
+    ).scalar_one()
+
+
 @dataclass(frozen=True)
 class Classification:
     ceasefire_status: CeasefireStatus

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query
 
 from service.db import SessionDep
 from service.errors import NotFound
+from service.incident.classify import load_terms, theatre_today
 from service.party import service
 from service.party.schemas import GuarantorRead, PartyRead, PartyResolution
-from service.theatre.service import theatre_today
 
 router = APIRouter(prefix="/v1", tags=["parties"])
 
@@ -29,7 +29,7 @@ def resolve_party(
     ] = None,
 ) -> PartyResolution:
     """The party a name refers to, with its coverage and guarantors as they stood on ``date``."""
-    on = date or theatre_today(session)
+    on = date or theatre_today(session, load_terms(session))
     standing = service.resolve(session=session, name=name, on=on)
     if standing is None:
         raise NotFound(f"no party is known by the name {name!r}")

@@ -322,20 +322,3 @@ def seed(session: Session, *, theatre_file: Path, data_dir: Path) -> SeedResult:
     result.rows_written += seed_parties(session, theatre)
     result.rows_written += seed_theatre_row(session, theatre)
     return result
-
-
-def current_theatre(session: Session) -> dict | None:
-    row = session.execute(
-        text(
-            "SELECT id, name, timezone, ceasefire_start_at, ceasefire_end_at FROM theatres"
-            " ORDER BY id LIMIT 1"
-        )
-    ).first()
-    return dict(row._mapping) if row is not None else None
-
-
-def theatre_today(session: Session) -> dt.date:
-    """Today's date in the theatre's time zone (UTC when no theatre is loaded)."""
-    theatre = current_theatre(session)
-    zone = ZoneInfo(theatre["timezone"]) if theatre else dt.UTC
-    return dt.datetime.now(zone).date()
