@@ -112,8 +112,8 @@ def _reason(row: Any, claim: Claim) -> str | None:
     problems = []
     if row.claim_family != row.incident_family:
         problems.append(
-            f"a {claim.violation_type} report ({row.claim_family}) cannot corroborate a"
-            f" {row.violation_type} incident ({row.incident_family})"
+            f"a report of type {claim.violation_type} ({row.claim_family}) cannot corroborate"
+            f" an incident of type {row.violation_type} ({row.incident_family})"
         )
     if row.distance_km is not None:
         if row.distance_km > settings.corroboration_max_distance_km:
