@@ -250,6 +250,37 @@ def _claims(
     return dict(zip(wanted, corroboration.check_claims(session, claims), strict=True))
 
 
+def _already_stored(
+    session: Session,
+    submitter: Submitter,
+    reports_in: list[ReportCreate],
+    verdicts: dict[int, corroboration.Verdict],
+) -> set[int]:
+    """Refused claims that are retries of a report this key already stored with the same
+    body (its incident merged or rejected since): replayed as stored, not refused."""
+    refused = {
+        i: request_hash(reports_in[i])
+        for i, v in verdicts.items()
+        if not v.linked and reports_in[i].client_report_id is not None
+    }
+    if not refused:
+        return set()
+    found = {
+        (row.client_report_id, row.request_hash)
+        for row in session.execute(
+            text(
+                "SELECT client_report_id, request_hash FROM reports"
+                " WHERE reporter_key_id = :key AND client_report_id = ANY(:client_ids)"
+            ),
+            {
+                "key": submitter.key_id,
+                "client_ids": [reports_in[i].client_report_id for i in refused],
+            },
+        )
+    }
+    return {i for i, h in refused.items() if (reports_in[i].client_report_id, h) in found}
+
+
 def claim_of(row: dict[str, Any], incident_id: uuid.UUID) -> corroboration.Claim:
     """A derived report as a claim on ``incident_id``."""
     return corroboration.Claim(
@@ -312,12 +343,13 @@ def submit(
     now = lookups.now
     derived = derive_many(session=session, reports_in=reports_in, lookups=lookups)
     verdicts = _claims(session, reports_in, derived)
+    stored = _already_stored(session, submitter, reports_in, verdicts)
 
     rows: dict[int, dict[str, Any]] = {}
     for i, report_in in enumerate(reports_in):
         row = derived[i]
         verdict = verdicts.get(i)
-        if verdict is not None and not verdict.linked:
+        if verdict is not None and not verdict.linked and i not in stored:
             assert not isinstance(row, Invalid) and verdict.reason is not None
             problem = invalid_field("incident_id", verdict.reason)
             outcomes[i] = Outcome(

@@ -363,3 +363,24 @@ def test_duplicate_candidates_follow_the_type_families(client, reporter, verifie
     candidates = client.get(f"/v1/incidents/{iid}/candidates", headers=auth(verifier)).json()
     found = {c["incident"]["id"] for c in candidates}
     assert barrel in found and shelling not in found
+
+
+def test_a_retry_of_a_stored_claim_replays_after_its_incident_was_merged(
+    client, db, reporter, verifier
+):
+    _, secret = reporter
+    victim, survivor = (opened(client, secret)["incident_id"] for _ in range(2))
+    cid = str(uuid.uuid4())
+    first = opened(client, secret, incident_id=victim, client_report_id=cid)
+    merged = client.post(
+        f"/v1/incidents/{victim}/merge", json={"into": survivor}, headers=auth(verifier)
+    )
+    assert merged.status_code == 200, merged.text
+    # The device never saw the first answer and sends the same report again, days later.
+    retry = post(client, secret, incident_id=victim, client_report_id=cid)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == first["id"] and retry.json()["incident_id"] == survivor
+    # A different report under the same client_report_id is still refused.
+    changed = post(client, secret, incident_id=victim, client_report_id=cid, place_name="x")
+    assert_problem(changed, 422)
+    assert len(audits(db, "report.corroboration_refused", victim)) == 1
