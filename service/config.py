@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Corroboration: a report naming an incident_id (and a duplicate candidate) must lie this
+    # close to the incident, in distance and in time, to be linked to it.
+    corroboration_max_distance_km: float = Field(default=5.0, gt=0)
+    corroboration_max_hours: float = Field(default=6.0, gt=0)
+
     # Reports: how far in the future a clock may be wrong, and the earliest plausible year.
     clock_skew_s: int = 300
     earliest_year: int = 1990

@@ -5,7 +5,7 @@ from service.auth.models import ApiKey
 from service.db import Base
 from service.digest.models import DigestRevision
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
-from service.incident.models import Incident
+from service.incident.models import Incident, IncidentPendingReview
 from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
 from service.report.models import IdempotencyRecord, Report, ReportRevision
 from service.scheduler.models import JobRun
@@ -32,6 +32,7 @@ __all__ = [
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "IncidentPendingReview",
     "IncidentCellCount",
     "IncidentDailyCount",
     "IncidentTotal",

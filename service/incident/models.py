@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
@@ -119,6 +119,9 @@ class Incident(EventColumns, Base):
     report_count: Mapped[int] = mapped_column(Integer, server_default="0")
     review_note: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # [low, high] of each published figure across reporter keys (the casualty rule); null
+    # until the incident is derived again after this column was added.
+    casualties_range: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -144,3 +147,23 @@ class Incident(EventColumns, Base):
             postgresql_where=text("status <> 'merged'"),
         ),
     )
+
+
+class IncidentPendingReview(Base):
+    """A reviewed incident holding corroborations no verifier has accepted yet: what the
+    casualty rule would publish, kept apart so the incident's published row stays as the
+    verifier left it. One row per incident; gone once a verifier accepts or declines."""
+
+    __tablename__ = "incident_pending_reviews"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # {"report_count", "casualties": {...}, "casualties_range": {...}}
+    proposed: Mapped[dict] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_incident_pending_reviews_since", "since"),)

@@ -47,12 +47,20 @@ def list_incidents(
         list[IncidentStatus] | None,
         Query(description="Repeatable. Without it, every status except `merged`."),
     ] = None,
+    pending_review: Annotated[
+        bool | None,
+        Query(description="true: the verifiers' queue, incidents holding reports for review."),
+    ] = None,
 ) -> Response:
     """Incidents, latest occurrence first (keyset pages: follow `next`)."""
     if status:
         filters = replace(filters, statuses=tuple(s.value for s in status))
     items, following = service.list_incidents(
-        session=session, filters=filters, cursor=paging.cursor, limit=paging.limit
+        session=session,
+        filters=filters,
+        cursor=paging.cursor,
+        limit=paging.limit,
+        pending_review=pending_review,
     )
     next_url = next_link(request, following.encode() if following else None)
     page = IncidentPage.model_validate({"items": items, "next": next_url})
@@ -70,8 +78,9 @@ def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep)
     responses=_READ_ERRORS,
 )
 def incident_candidates(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> list:
-    """Likely duplicates to merge: unmerged incidents of the same type within 5 km and
-    6 hours (the same province when either has no point), nearest first."""
+    """Likely duplicates to merge: unmerged incidents of the same type family within the
+    corroboration distance and time (5 km and 6 hours by default; the same province when
+    either has no point), nearest first."""
     return verification.candidates(session=session, incident_id=incident_id)
 
 
@@ -81,7 +90,8 @@ def incident_candidates(incident_id: uuid.UUID, principal: Reader, session: Sess
 def review_incident(
     incident_id: uuid.UUID, principal: Verifier, session: SessionDep, review: IncidentReview
 ) -> dict:
-    """A verifier's verdict: verified, disputed or rejected, with a note."""
+    """A verifier's verdict: verified, disputed or rejected, with a note; and, with
+    `accept_reports`, the decision on reports held for review."""
     with committing(session):
         incident = verification.review(
             session=session,
@@ -89,6 +99,7 @@ def review_incident(
             status=review.status,
             note=review.note,
             actor=principal.actor,
+            accept_reports=review.accept_reports,
         )
     return incident
 

@@ -27,6 +27,13 @@ class IncidentReview(_Input):
     note: Text(2000) | None = Field(  # type: ignore[valid-type]
         default=None, description="Why: kept with the incident and in the audit trail."
     )
+    accept_reports: bool | None = Field(
+        default=None,
+        description="true: derive the incident again from all its reports (figures by the"
+        " casualty rule) and publish that, clearing a pending review; false: decline the"
+        " pending corroborations, keeping the published figures; omitted: figures and any"
+        " pending review stay as they are.",
+    )
 
 
 class IncidentMerge(_Input):
@@ -34,6 +41,18 @@ class IncidentMerge(_Input):
     note: Text(2000) | None = Field(  # type: ignore[valid-type]
         default=None, description="Why: kept in the audit trail."
     )
+
+
+class CasualtyRange(BaseModel):
+    killed: tuple[int, int]
+    injured: tuple[int, int]
+    civilians_killed: tuple[int, int]
+
+
+class IncidentProposal(BaseModel):
+    report_count: int
+    casualties: CasualtiesOut
+    casualties_range: CasualtyRange
 
 
 class IncidentRead(BaseModel):
@@ -55,7 +74,22 @@ class IncidentRead(BaseModel):
     target: PartyRef
     responsible_guarantors: list[str]
     ceasefire_status: CeasefireStatus
-    casualties: CasualtiesOut = Field(description="The largest figures any of its reports give.")
+    casualties: CasualtiesOut = Field(
+        description="Published figures: per reporter key its latest report, then the lower"
+        " median across keys."
+    )
+    casualties_range: CasualtyRange | None = Field(
+        description="[low, high] of each figure across reporter keys; null until the incident"
+        " is next derived."
+    )
+    pending_review: bool = Field(
+        description="Reports joined this reviewed incident since a verifier last decided:"
+        " its published figures wait for a verifier (`accept_reports`)."
+    )
+    pending_since: dt.datetime | None
+    proposed: IncidentProposal | None = Field(
+        description="What the casualty rule would publish with every report, while pending."
+    )
     review_note: str | None
     reviewed_at: dt.datetime | None
     created_at: dt.datetime

@@ -1,6 +1,25 @@
-"""Incidents consolidate their reports: facts from the first report, casualties as the
-largest figure any report gives (several reports of one event must not add up), and the
-number of reports.
+"""Incidents consolidate their reports: facts from the first report, and casualties by one rule.
+
+**The casualty rule** (``CASUALTY_RULE``, the only place it is written; refresh, merge and a
+verifier's acceptance all use it). Several reports of one event must neither add up nor let
+one reporter set the figure:
+
+1. each reporter key counts once, with its latest report (by ``created_at``; reports of one
+   key stored together, in one batch, tie: the lowest figures among them count): a key that
+   files ten reports of 1,000,000 killed is one voice, not ten;
+2. the published figure (*best*) of killed, injured and civilians killed is, for each, the
+   **lower median** across keys (``percentile_disc(0.5)``: with two keys, the smaller figure);
+3. the full view also shows the spread, ``casualties_range``: ``[low, high]`` per figure,
+   the smallest and largest any key gives.
+
+Since each key's civilians killed never exceed its killed, the medians keep that order too.
+
+**Who changes published figures.** An *unverified* incident is refreshed whenever a report
+joins it or is revised. An incident a verifier has reviewed (``verified`` or ``disputed``:
+figures a verifier has put their name to, counted by the public statistics) is never changed
+by a report: a new corroboration holds it for review (``incident_pending_reviews``: the
+proposal the rule would publish, since when) and its published row stays as it was, untouched.
+Only a verifier's acceptance (``review`` with ``accept_reports``) or a merge publishes again.
 """
 
 from __future__ import annotations
@@ -53,23 +72,87 @@ _OPEN_FROM_REPORTS = text(
     """
 )
 
-_REFRESH = text(
-    f"""
-    UPDATE incidents i
-    SET ({_FACTS}) = (
-            SELECT {_R_FACTS} FROM reports r
-            WHERE r.incident_id = i.id ORDER BY r.created_at, r.id LIMIT 1),
-        killed = agg.killed, injured = agg.injured, civilians_killed = agg.civilians_killed,
-        report_count = agg.n,
-        updated_at = now()
-    FROM (
-        SELECT incident_id, count(*) AS n, max(killed) AS killed, max(injured) AS injured,
-               max(civilians_killed) AS civilians_killed
+# The casualty rule (see the module docstring): CTEs ``latest`` (each key's latest report)
+# and ``derived`` (per incident: report_count, best figures, casualties_range), over the
+# incidents bound as ``:ids``.
+CASUALTY_RULE = """
+    latest AS (
+        SELECT DISTINCT ON (r.incident_id, r.reporter_key_id)
+               r.incident_id, r.killed, r.injured, r.civilians_killed
+        FROM reports r WHERE r.incident_id = ANY(:ids)
+        ORDER BY r.incident_id, r.reporter_key_id, r.created_at DESC,
+                 r.killed, r.injured, r.civilians_killed, r.id
+    ),
+    counted AS (
+        SELECT incident_id, count(*) AS report_count
         FROM reports WHERE incident_id = ANY(:ids) GROUP BY incident_id
-    ) agg
-    WHERE i.id = agg.incident_id
+    ),
+    derived AS (
+        SELECT l.incident_id, c.report_count,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY l.killed) AS killed,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY l.injured) AS injured,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY l.civilians_killed)
+                   AS civilians_killed,
+               jsonb_build_object(
+                   'killed', jsonb_build_array(min(l.killed), max(l.killed)),
+                   'injured', jsonb_build_array(min(l.injured), max(l.injured)),
+                   'civilians_killed',
+                   jsonb_build_array(min(l.civilians_killed), max(l.civilians_killed))
+               ) AS casualties_range
+        FROM latest l JOIN counted c USING (incident_id)
+        GROUP BY l.incident_id, c.report_count
+    )
+"""
+
+# Publish: facts from the first report, figures by the rule. ``:all`` false limits it to
+# unverified incidents (a report's doing); true is a verifier's (acceptance, merge).
+_PUBLISH = text(
+    f"""
+    WITH {CASUALTY_RULE},
+    published AS (
+        UPDATE incidents i
+        SET ({_FACTS}) = (
+                SELECT {_R_FACTS} FROM reports r
+                WHERE r.incident_id = i.id ORDER BY r.created_at, r.id LIMIT 1),
+            killed = d.killed, injured = d.injured, civilians_killed = d.civilians_killed,
+            casualties_range = d.casualties_range,
+            report_count = d.report_count,
+            updated_at = now()
+        FROM derived d
+        WHERE i.id = d.incident_id AND (CAST(:all AS boolean) OR i.status = 'unverified')
+        RETURNING i.id
+    )
+    DELETE FROM incident_pending_reviews p USING published WHERE p.incident_id = published.id
     """
 )
+
+# Hold for review: reviewed incidents keep their published row; what the rule would publish
+# waits for a verifier. Returns what is published and what is proposed.
+_HOLD = text(
+    f"""
+    WITH {CASUALTY_RULE},
+    held AS (
+        INSERT INTO incident_pending_reviews AS p (incident_id, since, updated_at, proposed)
+        SELECT d.incident_id, now(), now(),
+               jsonb_build_object(
+                   'report_count', d.report_count,
+                   'casualties', jsonb_build_object(
+                       'killed', d.killed, 'injured', d.injured,
+                       'civilians_killed', d.civilians_killed),
+                   'casualties_range', d.casualties_range)
+        FROM derived d JOIN incidents i ON i.id = d.incident_id
+        WHERE i.status IN ('verified', 'disputed')
+        ORDER BY d.incident_id
+        ON CONFLICT (incident_id) DO UPDATE
+            SET proposed = excluded.proposed, updated_at = excluded.updated_at
+        RETURNING p.incident_id, p.proposed
+    )
+    SELECT h.incident_id, h.proposed, i.report_count, i.killed, i.injured, i.civilians_killed
+    FROM held h JOIN incidents i ON i.id = h.incident_id
+    """
+)
+
+REVIEWED_STATUSES = (IncidentStatus.verified.value, IncidentStatus.disputed.value)
 
 
 def open_for_reports(session: Session, report_ids: Iterable[uuid.UUID]) -> None:
@@ -79,37 +162,34 @@ def open_for_reports(session: Session, report_ids: Iterable[uuid.UUID]) -> None:
         session.execute(_OPEN_FROM_REPORTS, {"report_ids": ids})
 
 
-def refresh(session: Session, incident_ids: Iterable[uuid.UUID]) -> None:
-    """Recompute incidents' consolidated facts from their reports."""
+def refresh(
+    session: Session, incident_ids: Iterable[uuid.UUID], *, by_verifier: bool = False
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Derive incidents' facts and figures again from their reports.
+
+    Unverified incidents are published at once. Reviewed ones (verified, disputed) are
+    published only ``by_verifier``; otherwise they are held for review, and the result maps
+    each held incident to ``{"published": ..., "proposed": ...}`` for the audit trail."""
     ids = sorted(set(incident_ids))
-    if ids:
-        session.execute(_REFRESH, {"ids": ids})
-
-
-def resolve_targets(
-    session: Session, incident_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, uuid.UUID]:
-    """Existing incident ids mapped to the incident a new report should join (a merged
-    incident's survivor). Unknown ids are absent from the result."""
-    ids = list(set(incident_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        text(
-            """
-            WITH RECURSIVE chain AS (
-                SELECT id AS asked, id, merged_into_id, 0 AS depth FROM incidents WHERE id = ANY(:ids)
-                UNION ALL
-                SELECT c.asked, i.id, i.merged_into_id, c.depth + 1
-                FROM chain c JOIN incidents i ON i.id = c.merged_into_id
-                WHERE c.depth < 20
-            )
-            SELECT asked, id FROM chain WHERE merged_into_id IS NULL
-            """
-        ),
-        {"ids": ids},
-    )
-    return {row.asked: row.id for row in rows}
+    session.execute(_PUBLISH, {"ids": ids, "all": by_verifier})
+    if by_verifier:
+        return {}
+    return {
+        row.incident_id: {
+            "published": {
+                "report_count": row.report_count,
+                "casualties": {
+                    "killed": row.killed,
+                    "injured": row.injured,
+                    "civilians_killed": row.civilians_killed,
+                },
+            },
+            "proposed": row.proposed,
+        }
+        for row in session.execute(_HOLD, {"ids": ids})
+    }
 
 
 # ---- names in filters ----
@@ -182,8 +262,11 @@ def select_incidents(extra: str = "") -> str:
            i.target_raw, i.target_party_id, tp.name AS target_name,
            i.responsible_guarantors, i.ceasefire_status,
            i.killed, i.injured, i.civilians_killed,
-           i.review_note, i.reviewed_at, i.created_at, i.updated_at {extra}
+           i.review_note, i.reviewed_at, i.created_at, i.updated_at, i.casualties_range,
+           pr.incident_id IS NOT NULL AS pending_review, pr.since AS pending_since,
+           pr.proposed {extra}
     FROM incidents i
+    LEFT JOIN incident_pending_reviews pr ON pr.incident_id = i.id
     JOIN admin_areas pa ON pa.pcode = i.province_pcode
     LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
     LEFT JOIN parties pp ON pp.id = i.perpetrator_party_id
@@ -232,13 +315,18 @@ def event_fields(row: Any) -> dict[str, Any]:
 
 
 def incident_from_row(row: Any) -> dict[str, Any]:
-    """The API's view of one incident row selected with ``select_incidents``."""
+    """The full view of one incident row selected with ``select_incidents`` (monitors,
+    verifiers and admins: the public view never shows the range or a pending review)."""
     incident = {
         "id": row.id,
         "status": row.status,
         "merged_into_id": row.merged_into_id,
         "report_count": row.report_count,
         **event_fields(row),
+        "casualties_range": row.casualties_range,
+        "pending_review": row.pending_review,
+        "pending_since": row.pending_since,
+        "proposed": row.proposed,
         "review_note": row.review_note,
         "reviewed_at": row.reviewed_at,
         "created_at": row.created_at,
@@ -248,10 +336,16 @@ def incident_from_row(row: Any) -> dict[str, Any]:
 
 
 def list_incidents(
-    *, session: Session, filters: EventFilters, cursor: Cursor | None, limit: int
+    *,
+    session: Session,
+    filters: EventFilters,
+    cursor: Cursor | None,
+    limit: int,
+    pending_review: bool | None = None,
 ) -> tuple[list[dict[str, Any]], Cursor | None]:
     """A page of incidents, latest occurrence first. Merged incidents are left out unless
-    the status filter asks for them: their reports count in the survivor."""
+    the status filter asks for them: their reports count in the survivor. ``pending_review``
+    true is the verifiers' queue: incidents holding corroborations for review."""
     if filters.statuses is None:
         filters = replace(
             filters,
@@ -259,6 +353,8 @@ def list_incidents(
         )
     condition, params = where(filters, "i")
     after, after_params = after_cursor(cursor, "i", "occurred_at")
+    if pending_review is not None:
+        condition += f" AND pr.incident_id IS {'NOT ' if pending_review else ''}NULL"
     rows = session.execute(
         text(
             select_incidents()

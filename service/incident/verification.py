@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -11,16 +10,15 @@ from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record
 from service.errors import Conflict, Invalid, NotFound
+from service.incident import corroboration
 from service.incident.models import IncidentStatus
 from service.incident.service import get_incident, incident_from_row, refresh, select_incidents
 
-CANDIDATE_DISTANCE_M = 5000
-CANDIDATE_WINDOW = dt.timedelta(hours=6)
-
 
 def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> list[dict]:
-    """Likely duplicates: unmerged incidents of the same type within 6 hours and 5 km (the
-    same province when either has no point), nearest first."""
+    """Likely duplicates: unmerged incidents a report of this one could corroborate (the
+    rule of ``corroboration``: same type family, within the configured distance and time,
+    the same province when either has no point), nearest first."""
     get_incident(session=session, incident_id=incident_id)
     rows = session.execute(
         text(
@@ -30,24 +28,15 @@ def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> 
                 ", ST_Distance(i.geom::geography, me.geom::geography) / 1000 AS distance_km,"
                 " extract(epoch FROM i.occurred_at - me.occurred_at) / 3600 AS hours_apart"
             )
-            + """
+            + f"""
             CROSS JOIN me
             WHERE i.id <> me.id AND i.status <> 'merged'
-              AND i.violation_type = me.violation_type
-              AND i.occurred_at BETWEEN me.occurred_at - :window AND me.occurred_at + :window
-              AND CASE WHEN i.geom IS NOT NULL AND me.geom IS NOT NULL
-                       THEN ST_DWithin(i.geom::geography, me.geom::geography, :metres)
-                       ELSE i.province_pcode = me.province_pcode END
+              AND {corroboration.plausible_sql("i", "me")}
             ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - me.occurred_at)), i.id
             LIMIT :limit
             """
         ),
-        {
-            "id": incident_id,
-            "window": CANDIDATE_WINDOW,
-            "metres": CANDIDATE_DISTANCE_M,
-            "limit": limit,
-        },
+        {"id": incident_id, "limit": limit, **corroboration.bounds()},
     )
     return [
         {
@@ -60,9 +49,21 @@ def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> 
 
 
 def review(
-    *, session: Session, incident_id: uuid.UUID, status: str, note: str | None, actor: Actor
+    *,
+    session: Session,
+    incident_id: uuid.UUID,
+    status: str,
+    note: str | None,
+    actor: Actor,
+    accept_reports: bool | None = None,
 ) -> dict[str, Any]:
-    """A verifier's verdict on an incident. Does not commit."""
+    """A verifier's verdict on an incident. Does not commit.
+
+    ``accept_reports`` true derives the incident again from all its reports (facts, and
+    figures by the casualty rule) and publishes that, clearing a pending review; false
+    declines the pending corroborations (the published figures stay; the reports stay linked
+    and count if figures are ever accepted later); None leaves figures and any pending review
+    as they are. Either decision is audited with the figures before and after."""
     row = session.execute(
         text("SELECT status, review_note, merged_into_id FROM incidents WHERE id = :id FOR UPDATE"),
         {"id": incident_id},
@@ -90,7 +91,45 @@ def review(
         after={"status": status, "review_note": note},
         reason=note,
     )
+    if accept_reports is not None:
+        _decide_reports(
+            session, incident_id=incident_id, accept=accept_reports, actor=actor, note=note
+        )
     return get_incident(session=session, incident_id=incident_id)
+
+
+def _figures(incident: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "report_count": incident["report_count"],
+        "casualties": incident["casualties"],
+        "casualties_range": incident["casualties_range"],
+    }
+
+
+def _decide_reports(
+    session: Session, *, incident_id: uuid.UUID, accept: bool, actor: Actor, note: str | None
+) -> None:
+    before = get_incident(session=session, incident_id=incident_id)
+    if accept:
+        refresh(session, [incident_id], by_verifier=True)
+        after = get_incident(session=session, incident_id=incident_id)
+        action, published_after = "incident.corroboration_accepted", _figures(after)
+    else:
+        session.execute(
+            text("DELETE FROM incident_pending_reviews WHERE incident_id = :id"),
+            {"id": incident_id},
+        )
+        action, published_after = "incident.corroboration_declined", _figures(before)
+    record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="incident",
+        entity_id=str(incident_id),
+        before={**_figures(before), "proposed": before["proposed"]},
+        after=published_after,
+        reason=note,
+    )
 
 
 def merge(
@@ -153,7 +192,12 @@ def merge(
         ),
         {"into": into_id, "id": incident_id},
     )
-    refresh(session, [into_id])
+    # A merge is a verifier's act: the survivor is published again by the casualty rule
+    # (clearing any pending review), and the victim's pending review goes with it.
+    session.execute(
+        text("DELETE FROM incident_pending_reviews WHERE incident_id = :id"), {"id": incident_id}
+    )
+    refresh(session, [into_id], by_verifier=True)
     merged = get_incident(session=session, incident_id=into_id)
     record(
         session,

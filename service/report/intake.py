@@ -19,7 +19,7 @@ from service.errors import PROBLEM_BASE, Invalid, PayloadTooLarge, ServiceError
 from service.report import idempotency
 from service.report.idempotency import StoredResponse
 from service.report.schemas import BatchResult, ReportCreate, ReportRead
-from service.report.service import Submitter, invalid_field, submit
+from service.report.service import Submitter, invalid_field, record_refusals, submit
 
 
 def render_report(report: dict[str, Any]) -> bytes:
@@ -93,6 +93,12 @@ def create_report(
             return stored
     [outcome] = submit(session=session, submitter=submitter, reports_in=[report_in])
     if outcome.error is not None:
+        if outcome.refusal is not None:
+            # A refused corroboration is worth a trace (OWASP API5), as a denied access is:
+            # the rest of the request is undone, the audit record committed on its own.
+            session.rollback()
+            record_refusals(session, actor=submitter.actor, outcomes=[outcome])
+            session.commit()
         raise outcome.error
     report = dict(outcome.report or {})
     if reporter is not None:

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record
 from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.incident import corroboration
 from service.incident import service as incidents
 from service.report.intake import validation_problem
 from service.report.reads import get_report, read_reports
 from service.report.schemas import ReportCreate, ReportUpdate
-from service.report.service import Lookups, derive_many, store_revisions
+from service.report.service import Lookups, claim_of, derive_many, store_revisions
 
 # Columns a revision may change (all derived from the submission, as in submit).
 _DERIVED = (
@@ -93,6 +94,26 @@ def _lock(
     return found.incident_id
 
 
+def _still_plausible(
+    session: Session, *, report_id: uuid.UUID, incident_id: uuid.UUID, derived: dict[str, Any]
+) -> None:
+    """A report sharing its incident with others stays a plausible corroboration of it: a
+    revision cannot move it (its type, place or time) where a new claim would be refused.
+    (A revision cannot name another incident: ``incident_id`` is not a revisable field.)"""
+    others = session.execute(
+        text("SELECT count(*) FROM reports WHERE incident_id = :incident AND id <> :id"),
+        {"incident": incident_id, "id": report_id},
+    ).scalar_one()
+    if not others:
+        return
+    [verdict] = corroboration.check_claims(session, [claim_of(derived, incident_id)])
+    if not verdict.linked:
+        raise Invalid(
+            f"the revised report would no longer corroborate its incident: {verdict.reason}",
+            errors=[{"field": "body", "message": verdict.reason}],
+        )
+
+
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
     changed = [k for k in after if k not in _BOOKKEEPING and before.get(k) != after[k]]
     return (
@@ -133,6 +154,7 @@ def revise_report(
     [derived] = derive_many(session=session, reports_in=[report_in], lookups=Lookups.load(session))
     if isinstance(derived, Invalid):
         raise derived
+    _still_plausible(session, report_id=report_id, incident_id=incident_id, derived=derived)
 
     session.execute(
         _UPDATE,

@@ -109,7 +109,11 @@ class ReportCreate(_Input):
         default=None, description="A UUID the device generated; unique per reporter forever."
     )
     incident_id: uuid.UUID | None = Field(
-        default=None, description="This report corroborates a known incident."
+        default=None,
+        description="The known incident this report corroborates: linked only when plausible"
+        " for it (the same type family, within the configured distance and time, and the"
+        " incident neither rejected nor merged), else 422 with the reason. A verified or"
+        " disputed incident's published figures then wait for a verifier's acceptance.",
     )
 
     @model_validator(mode="after")

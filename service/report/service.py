@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record_many
 from service.config import get_settings
-from service.errors import Conflict, Invalid, ServiceError
+from service.errors import Invalid, ServiceError
 from service.geography.service import AreaNames, Location, OutsideArea, locate_many
+from service.incident import corroboration
 from service.incident import service as incidents
 from service.incident.classify import Terms, classify, load_terms
 from service.party.service import PartyDirectory, PartyStanding
@@ -46,6 +47,8 @@ class Outcome:
     report: dict[str, Any] | None = None
     error: ServiceError | None = None
     created: bool = False
+    # A refused corroboration, for the audit trail: (incident id, what it said, why).
+    refusal: tuple[str, dict[str, Any], str] | None = None
 
 
 def request_hash(report_in: ReportCreate) -> str:
@@ -229,28 +232,100 @@ def derive_many(
     return derived
 
 
-def _lock_targets(session: Session, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """The incidents corroborating reports join, share-locked so that a merge running at the
-    same time cannot leave a new report behind on a merged incident."""
-    for _ in range(3):
-        targets = incidents.resolve_targets(session, incident_ids)
-        wanted = sorted(set(targets.values()))
-        if not wanted:
-            return targets
-        locked = set(
-            session.execute(
-                text(
-                    "SELECT id FROM incidents WHERE id = ANY(:ids) AND status <> 'merged'"
-                    " ORDER BY id FOR SHARE"
-                ),
-                {"ids": wanted},
-            ).scalars()
+def _claims(
+    session: Session, reports_in: list[ReportCreate], derived: list[dict[str, Any] | Invalid]
+) -> dict[int, corroboration.Verdict]:
+    """The verdict on each valid report naming an incident (by index), from one statement
+    for the whole batch, the incidents locked until commit."""
+    wanted = [
+        i
+        for i, r in enumerate(reports_in)
+        if r.incident_id is not None and not isinstance(derived[i], Invalid)
+    ]
+    claims = []
+    for i in wanted:
+        row = derived[i]
+        assert not isinstance(row, Invalid)
+        claims.append(claim_of(row, reports_in[i].incident_id))  # type: ignore[arg-type]
+    return dict(zip(wanted, corroboration.check_claims(session, claims), strict=True))
+
+
+def _already_stored(
+    session: Session,
+    submitter: Submitter,
+    reports_in: list[ReportCreate],
+    verdicts: dict[int, corroboration.Verdict],
+) -> set[int]:
+    """Refused claims that are retries of a report this key already stored with the same
+    body (its incident merged or rejected since): replayed as stored, not refused."""
+    refused = {
+        i: request_hash(reports_in[i])
+        for i, v in verdicts.items()
+        if not v.linked and reports_in[i].client_report_id is not None
+    }
+    if not refused:
+        return set()
+    found = {
+        (row.client_report_id, row.request_hash)
+        for row in session.execute(
+            text(
+                "SELECT client_report_id, request_hash FROM reports"
+                " WHERE reporter_key_id = :key AND client_report_id = ANY(:client_ids)"
+            ),
+            {
+                "key": submitter.key_id,
+                "client_ids": [reports_in[i].client_report_id for i in refused],
+            },
         )
-        if locked == set(wanted):
-            return targets
-    raise Conflict(
-        "the incident was merged while this report was stored; retry",
-        headers={"Retry-After": "1"},
+    }
+    return {i for i, h in refused.items() if (reports_in[i].client_report_id, h) in found}
+
+
+def claim_of(row: dict[str, Any], incident_id: uuid.UUID) -> corroboration.Claim:
+    """A derived report as a claim on ``incident_id``."""
+    return corroboration.Claim(
+        incident_id=incident_id,
+        occurred_at=row["occurred_at"],
+        violation_type=row["violation_type"],
+        geom=row["geom"],
+        province_pcode=row["province_pcode"],
+    )
+
+
+def _attempt(report_in: ReportCreate, row: dict[str, Any]) -> dict[str, Any]:
+    """What a refused claim said, for the audit trail (the report itself is not stored)."""
+    return {
+        "client_report_id": report_in.client_report_id,
+        "occurred_at": row["occurred_at"],
+        "violation_type": row["violation_type"],
+        "location": report_in.location.coordinates if report_in.location else None,
+        "province_pcode": row["province_pcode"],
+        "casualties": {k: row[k] for k in ("killed", "injured", "civilians_killed")},
+    }
+
+
+def record_refusals(session: Session, *, actor: Actor, outcomes: list[Outcome]) -> None:
+    """Audit every refused corroboration, one statement (``report.corroboration_refused``,
+    on the incident named, the reason as the reason)."""
+    events = [o.refusal for o in outcomes if o.refusal is not None]
+    if not events:
+        return
+    session.execute(
+        text(
+            "INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id,"
+            " after, reason)"
+            " SELECT :actor_key_id, :actor, 'report.corroboration_refused', 'incident',"
+            " e.entity_id, e.after, e.reason"
+            " FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(entity_id text, after jsonb,"
+            " reason text)"
+        ),
+        {
+            "actor_key_id": actor.key_id,
+            "actor": actor.label,
+            "events": _rows_json(
+                [{"entity_id": e[0], "after": e[1], "reason": e[2]} for e in events]
+            ),
+        },
     )
 
 
@@ -267,19 +342,22 @@ def submit(
     lookups = Lookups.load(session)
     now = lookups.now
     derived = derive_many(session=session, reports_in=reports_in, lookups=lookups)
-    targets = _lock_targets(
-        session, [r.incident_id for r in reports_in if r.incident_id is not None]
-    )
+    verdicts = _claims(session, reports_in, derived)
+    stored = _already_stored(session, submitter, reports_in, verdicts)
 
     rows: dict[int, dict[str, Any]] = {}
     for i, report_in in enumerate(reports_in):
         row = derived[i]
-        if (
-            not isinstance(row, Invalid)
-            and report_in.incident_id is not None
-            and report_in.incident_id not in targets
-        ):
-            row = invalid_field("incident_id", f"no incident {report_in.incident_id}")
+        verdict = verdicts.get(i)
+        if verdict is not None and not verdict.linked and i not in stored:
+            assert not isinstance(row, Invalid) and verdict.reason is not None
+            problem = invalid_field("incident_id", verdict.reason)
+            outcomes[i] = Outcome(
+                status=problem.status,
+                error=problem,
+                refusal=(str(report_in.incident_id), _attempt(report_in, row), verdict.reason),
+            )
+            continue
         if isinstance(row, Invalid):
             outcomes[i] = Outcome(status=row.status, error=row)
             continue
@@ -287,7 +365,7 @@ def submit(
             id=uuid.uuid4(),
             reporter_key_id=submitter.key_id,
             client_report_id=report_in.client_report_id,
-            incident_id=targets[report_in.incident_id] if report_in.incident_id else uuid.uuid4(),
+            incident_id=report_in.incident_id or uuid.uuid4(),
             request_hash=request_hash(report_in),
             revision=1,
             created_at=now,
@@ -303,12 +381,29 @@ def submit(
     new_rows = {i: row for i, row in rows.items() if row["id"] in inserted}
     opened = [row["id"] for i, row in new_rows.items() if reports_in[i].incident_id is None]
     incidents.open_for_reports(session, opened)
-    incidents.refresh(
+    joined = [row for i, row in new_rows.items() if reports_in[i].incident_id is not None]
+    held = incidents.refresh(session, [row["incident_id"] for row in joined])
+    # A reviewed incident's published figures stay; each report held for review is audited.
+    record_many(
         session,
-        [
-            row["incident_id"]
-            for i, row in new_rows.items()
-            if reports_in[i].incident_id is not None
+        actor=submitter.actor,
+        action="incident.corroboration_pending",
+        entity_type="incident",
+        events=[
+            (
+                str(row["incident_id"]),
+                held[row["incident_id"]]["published"],
+                {
+                    "report_id": str(row["id"]),
+                    "reporter_key_id": str(submitter.key_id),
+                    "report_casualties": {
+                        k: row[k] for k in ("killed", "injured", "civilians_killed")
+                    },
+                    "proposed": held[row["incident_id"]]["proposed"],
+                },
+            )
+            for row in joined
+            if row["incident_id"] in held
         ],
     )
 
@@ -354,6 +449,7 @@ def submit(
     store_revisions(
         session, actor_key_id=submitter.actor.key_id or submitter.key_id, reports=created
     )
+    record_refusals(session, actor=submitter.actor, outcomes=outcomes)  # type: ignore[arg-type]
     record_many(
         session,
         actor=submitter.actor,

@@ -33,13 +33,14 @@ def audit(db, entity_id, action):
     ).one()
 
 
-def test_an_incident_carries_the_consolidated_facts(client, reporter, verifier):
+def test_an_incident_carries_the_consolidated_facts(client, reporter, verifier, make_key):
     _, secret = reporter
     _, v = verifier
+    _, other = make_key("reporter", "field reporter B")
     first = submit(client, secret)
     second = submit(
         client,
-        secret,
+        other,
         incident_id=first["incident_id"],
         casualties={"killed": 7, "injured": 1, "civilians_killed": 2},
     )
@@ -47,7 +48,15 @@ def test_an_incident_carries_the_consolidated_facts(client, reporter, verifier):
     assert response.status_code == 200, response.text
     incident = response.json()
     assert incident["status"] == "unverified" and incident["report_count"] == 2
-    assert incident["casualties"] == {"killed": 7, "injured": 5, "civilians_killed": 2}
+    # Two keys, (3, 5, 1) and (7, 1, 2): the lower median of each figure (never the largest),
+    # and the spread across keys.
+    assert incident["casualties"] == {"killed": 3, "injured": 1, "civilians_killed": 1}
+    assert incident["casualties_range"] == {
+        "killed": [3, 7],
+        "injured": [1, 5],
+        "civilians_killed": [1, 2],
+    }
+    assert incident["pending_review"] is False and incident["proposed"] is None
     assert incident["province"]["pcode"] == "SY07"
     assert incident["responsible_guarantors"] == ["IRN", "RUS"]
     assert incident["ceasefire_status"] == "violation"
@@ -127,11 +136,12 @@ def test_reviewing_an_unknown_incident_is_404(client, verifier):
     assert_problem(response, 404)
 
 
-def test_merge_moves_reports_and_points_to_the_survivor(client, db, reporter, verifier):
+def test_merge_moves_reports_and_points_to_the_survivor(client, db, reporter, verifier, make_key):
     _, secret = reporter
     _, v = verifier
+    _, other = make_key("reporter", "field reporter B")
     survivor = submit(client, secret)
-    victim = submit(client, secret, casualties={"killed": 9, "injured": 0, "civilians_killed": 0})
+    victim = submit(client, other, casualties={"killed": 9, "injured": 0, "civilians_killed": 0})
     response = client.post(
         f"/v1/incidents/{victim['incident_id']}/merge",
         json={"into": survivor["incident_id"], "note": "same strike"},
@@ -140,7 +150,9 @@ def test_merge_moves_reports_and_points_to_the_survivor(client, db, reporter, ve
     assert response.status_code == 200, response.text
     merged = response.json()
     assert merged["id"] == survivor["incident_id"]
-    assert merged["report_count"] == 2 and merged["casualties"]["killed"] == 9
+    # Derived again by the casualty rule: two keys saying 3 and 9, the lower median.
+    assert merged["report_count"] == 2 and merged["casualties"]["killed"] == 3
+    assert merged["casualties_range"]["killed"] == [3, 9]
     assert set(merged["report_ids"]) == {survivor["id"], victim["id"]}
     gone = client.get(f"/v1/incidents/{victim['incident_id']}", headers=auth(v)).json()
     assert (gone["status"], gone["merged_into_id"], gone["report_count"]) == (
@@ -156,11 +168,16 @@ def test_merge_moves_reports_and_points_to_the_survivor(client, db, reporter, ve
     assert event.reason == "same strike"
     absorbed = audit(db, survivor["incident_id"], "incident.absorbed")
     assert (absorbed.before["report_count"], absorbed.after["report_count"]) == (1, 2)
-    # Merged incidents leave the default list; a report citing one joins the survivor.
+    # Merged incidents leave the default list; a report citing one is refused, naming the
+    # survivor (a claim is never silently moved to another incident).
     listed = {i["id"] for i in client.get("/v1/incidents", headers=auth(v)).json()["items"]}
     assert victim["incident_id"] not in listed and survivor["incident_id"] in listed
-    late = submit(client, secret, incident_id=victim["incident_id"])
-    assert late["incident_id"] == survivor["incident_id"]
+    late = client.post(
+        "/v1/reports",
+        json=report_body(incident_id=victim["incident_id"]),
+        headers=auth(secret),
+    )
+    assert survivor["incident_id"] in assert_problem(late, 422)["detail"]
 
 
 def test_merges_never_chain_or_cycle(client, db, reporter, verifier):

@@ -167,10 +167,11 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(live):
     assert scalar(engine, "SELECT count(*) FROM reports WHERE reporter_key_id = :k", k=key_id) == 0
 
 
-def test_a_report_joining_an_incident_being_merged_lands_on_the_survivor(live):
+def test_a_report_joining_an_incident_being_merged_is_refused_naming_the_survivor(live):
     """Two committed transactions racing (so on the live copy): a merge holds its locks while
-    a corroborating report for the merged incident arrives; the report must wait, then join
-    the survivor instead of reviving the merged incident."""
+    a corroborating report for the merged incident arrives; the report must wait, then be
+    refused naming the survivor (a claim is never moved to another incident behind the
+    reporter's back) instead of reviving the merged incident."""
     _, engine, make_key = live
     key_id, _ = make_key("reporter")
     submitter = Submitter(key_id=key_id, actor=Actor(key_id=key_id, label="key:live reporter"))
@@ -194,7 +195,8 @@ def test_a_report_joining_an_incident_being_merged_lands_on_the_survivor(live):
             report_in = ReportCreate.model_validate(report_body(incident_id=str(victim)))
             [outcome] = submit(session=session, submitter=submitter, reports_in=[report_in])
             session.commit()
-            joined["incident_id"] = outcome.report["incident_id"]
+            joined["status"] = outcome.status
+            joined["detail"] = outcome.error.detail if outcome.error else None
 
     racer = threading.Thread(target=corroborate)
     racer.start()
@@ -214,7 +216,7 @@ def test_a_report_joining_an_incident_being_merged_lands_on_the_survivor(live):
         merging.commit()
         merging.close()
         racer.join(timeout=30)
-    assert joined["incident_id"] == survivor
+    assert joined["status"] == 422 and str(survivor) in joined["detail"]
     assert scalar(engine, "SELECT count(*) FROM reports WHERE incident_id = :id", id=victim) == 0
     assert scalar(engine, "SELECT report_count FROM incidents WHERE id = :id", id=victim) == 0
-    assert scalar(engine, "SELECT report_count FROM incidents WHERE id = :id", id=survivor) == 3
+    assert scalar(engine, "SELECT report_count FROM incidents WHERE id = :id", id=survivor) == 2

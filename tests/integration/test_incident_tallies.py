@@ -74,19 +74,30 @@ def test_a_statement_that_changes_nothing_keeps_the_version(db, submitter):
     assert version(db) == before
 
 
-def test_corroborating_reports_keep_the_rollup_exact(db, submitter):
-    from service.report.service import submit
+def test_corroborating_reports_keep_the_rollup_exact(db, submitter, make_key):
+    from service.report.service import Submitter, submit
     from tests.map_incidents import report
 
     [incident] = make_incidents(db, submitter, random_points(1))
+    at = db.execute(
+        text("SELECT ST_X(geom), ST_Y(geom), occurred_at FROM incidents WHERE id = :id"),
+        {"id": incident},
+    ).one()
     more = report(
-        36.6,
-        35.9,
-        dt.datetime(2017, 1, 5, 9, 17, 23, tzinfo=dt.UTC),
+        at[0],
+        at[1],
+        at[2],
         incident_id=str(incident),
         casualties={"killed": 9, "injured": 0, "civilians_killed": 0},
     )
-    submit(session=db, submitter=submitter, reports_in=[more])
+    # Two more keys saying 9 against the first key's 2: the median across keys is 9.
+    for _ in range(2):
+        other, _ = make_key("reporter")
+        submit(
+            session=db,
+            submitter=Submitter(key_id=other.key_id, actor=other.actor),
+            reports_in=[more],
+        )
     assert rollup(db) == from_scratch(db)
     assert [r[6] for r in rollup(db)] == [9]
 

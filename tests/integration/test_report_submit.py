@@ -149,19 +149,27 @@ def test_the_same_client_report_id_twice_in_one_batch_is_one_report(db, submitte
     assert a.report["id"] == b.report["id"] and (a.created, b.created) == (True, False)
 
 
-def test_corroborating_report_joins_the_incident(db, submitter):
+def test_corroborating_report_joins_the_incident(db, submitter, make_key):
+    from service.report.service import Submitter
+
     [first] = submit(session=db, submitter=submitter, reports_in=[report()])
     incident_id = first.report["incident_id"]
     second = report(
         incident_id=str(incident_id), casualties={"killed": 7, "injured": 0, "civilians_killed": 2}
     )
-    [o] = submit(session=db, submitter=submitter, reports_in=[second])
+    other, _ = make_key("reporter")
+    [o] = submit(
+        session=db,
+        submitter=Submitter(key_id=other.key_id, actor=other.actor),
+        reports_in=[second],
+    )
     assert o.report["incident_id"] == incident_id
     row = db.execute(
         text("SELECT report_count, killed, injured FROM incidents WHERE id = :id"),
         {"id": incident_id},
     ).one()
-    assert tuple(row) == (2, 7, 5)  # the largest figure of any report, never the sum
+    # Two keys (3, 5) and (7, 0): the lower median of each figure, never the sum or the max.
+    assert tuple(row) == (2, 3, 0)
 
 
 def test_an_unknown_incident_is_refused(db, submitter):
