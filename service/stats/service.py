@@ -21,6 +21,9 @@ from service.errors import BadRequest
 from service.incident.query import EventFilters, TimeRange
 from service.incident.view import IncidentView
 
+# The data version bumped only when the public view of incidents changes (migration 0061).
+PUBLIC_VERSION = "incidents_public"
+
 
 @dataclass(frozen=True)
 class DataState:
@@ -37,6 +40,15 @@ class DataState:
             if key == name:
                 return value
         return ""
+
+    def tag_versions(self, *, public: bool) -> str:
+        """The versions an ETag of the public or of the full view depends on: each view
+        leaves out the other's incidents version (``incidents_public`` moves only when a
+        verified incident's public columns change; ``incidents`` on any write)."""
+        other = "incidents" if public else PUBLIC_VERSION
+        return ",".join(
+            part for part in self.versions.split(",") if part.partition("=")[0] != other
+        )
 
 
 def data_state(*, session: Session) -> DataState:
