@@ -326,3 +326,34 @@ def test_an_unverified_report_leaves_public_etags_unchanged(
     after = snapshot(client)
     assert all(after[url][0] != public[url][0] for url in PUBLIC_URLS)
     assert len(client.get("/collections/incidents/items").json()["features"]) == 2
+
+
+# ---- stats ----
+
+
+def test_public_stats_suppress_small_rows(client, small_cells, monitor, threshold):
+    period = {"datetime": "2016-12-30T00:00:00+02:00/2016-12-31T00:00:00+02:00"}
+    public = client.get("/v1/stats/provinces", params=period)
+    rows = {f["id"]: f["properties"] for f in public.json()["features"]}
+    assert rows["SY07"]["suppressed"] is True
+    assert rows["SY07"]["incidents"] is None and rows["SY07"]["violations_by_guarantor"] is None
+    assert rows["SY02"]["incidents"] == 4 and rows["SY02"]["suppressed"] is False
+    assert rows["SY01"]["incidents"] == 0 and rows["SY01"]["suppressed"] is False
+    full = client.get("/v1/stats/provinces", params=period, headers=monitor).json()
+    assert {f["id"]: f["properties"]["incidents"] for f in full["features"]}["SY07"] == 1
+
+    series = client.get("/v1/stats/timeseries", params={**period, "province": "SY07"}).json()
+    [bucket] = [b for b in series["buckets"] if b["start"] == "2016-12-30"]
+    assert bucket["suppressed"] is True and bucket["incidents"] is None
+
+    grid = client.get("/v1/stats/grid", params={**period, "cell": 0.5}).json()
+    cells = [f["properties"] for f in grid["features"]]
+    assert any(c["suppressed"] and c["incidents"] is None for c in cells)
+    assert not any(c["incidents"] is not None and 0 < c["incidents"] < 3 for c in cells)
+
+    threshold(1)
+    unsuppressed = client.get("/v1/stats/provinces", params=period)
+    assert {f["id"]: f["properties"] for f in unsuppressed.json()["features"]}["SY07"][
+        "incidents"
+    ] == 1
+    assert unsuppressed.headers["etag"] != public.headers["etag"]
