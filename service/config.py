@@ -69,7 +69,14 @@ class Settings(BaseSettings):
     rate_limit_window_s: int = 60
 
     # Daily digests: public by default (aggregates only); False restricts them to monitors.
+    # Anonymous callers and reporter keys get the public view (verified incidents only,
+    # small cells suppressed); monitors, verifiers and admins the full one.
     digests_public: bool = True
+    # Small-number suppression (statistical disclosure control, after OCHA's Centre for
+    # Humanitarian Data): a public digest figure about fewer than this many incidents is
+    # withheld (null, "suppressed": true), with enough others that totals cannot give it
+    # back. See service/digest/disclosure.py. 1 turns suppression off.
+    public_min_count: int = Field(default=3, ge=1, le=100)
     # Days (ending yesterday, theatre time) rebuilt regularly so late reports show up.
     digest_rebuild_days: int = Field(default=7, ge=1, le=366)
     # The comparison baseline: the mean of this many days before the digest's day.

@@ -58,6 +58,14 @@ _FIGURES_SQL = """
     coalesce(sum(civilians_killed), 0) AS civilians_killed
 """
 _COUNTED = "status NOT IN ('rejected', 'merged')"
+# The public view of a digest counts what the public map shows: verified incidents only.
+_PUBLIC_COUNTED = "status = 'verified'"
+
+
+def _counted(public: bool) -> str:
+    return _PUBLIC_COUNTED if public else _COUNTED
+
+
 _SCOPE = "CASE WHEN GROUPING(province_pcode) = 1 THEN '*' ELSE province_pcode END"
 _LOCAL_DAY = "CAST(occurred_at AT TIME ZONE :tz AS date)"
 _SCOPES_CTE = """
@@ -77,7 +85,7 @@ def _days_cte(first_param: str) -> str:
     """
 
 
-def _areas_sql(trailing_days: int) -> str:
+def _areas_sql(trailing_days: int, public: bool = False) -> str:
     """Per day and scope: the day's figures, the trailing mean of violations, the running
     totals, and the day of the last verified violation."""
     grid_figures = ", ".join(f"coalesce(c.{f}, 0) AS {f}" for f in FIGURES)
@@ -90,7 +98,7 @@ def _areas_sql(trailing_days: int) -> str:
         SELECT {_LOCAL_DAY} AS day, province_pcode, status, ceasefire_status,
                killed, injured, civilians_killed
         FROM incidents
-        WHERE occurred_at >= :grid_from AND occurred_at < :until AND {_COUNTED}
+        WHERE occurred_at >= :grid_from AND occurred_at < :until AND {_counted(public)}
     ),
     counts AS (
         SELECT day, {_SCOPE} AS scope, {_FIGURES_SQL}
@@ -102,7 +110,7 @@ def _areas_sql(trailing_days: int) -> str:
     before_by_province AS (
         SELECT province_pcode AS scope, {_FIGURES_SQL}
         FROM incidents
-        WHERE occurred_at >= :ceasefire_from AND occurred_at < :grid_from AND {_COUNTED}
+        WHERE occurred_at >= :ceasefire_from AND occurred_at < :grid_from AND {_counted(public)}
         GROUP BY province_pcode
     ),
     before AS (
@@ -148,7 +156,7 @@ def _areas_sql(trailing_days: int) -> str:
     """
 
 
-def _guarantors_sql(compliance_days: int) -> str:
+def _guarantors_sql(compliance_days: int, public: bool = False) -> str:
     """Per day, scope and guarantor ('' for unattributed violations): the day's attributed
     violations and the compliance window's violation-free days."""
     return f"""
@@ -163,7 +171,7 @@ def _guarantors_sql(compliance_days: int) -> str:
         CROSS JOIN LATERAL unnest(
             CASE WHEN cardinality(responsible_guarantors) = 0 THEN CAST(ARRAY[''] AS varchar[])
                  ELSE CAST(responsible_guarantors AS varchar[]) END) AS g(guarantor)
-        WHERE occurred_at >= :window_from AND occurred_at < :until AND {_COUNTED}
+        WHERE occurred_at >= :window_from AND occurred_at < :until AND {_counted(public)}
           AND ceasefire_status = 'violation'
     ),
     counts AS (
@@ -197,7 +205,7 @@ def _guarantors_sql(compliance_days: int) -> str:
     """
 
 
-def _breakdowns_sql(hotspots: int) -> str:
+def _breakdowns_sql(hotspots: int, public: bool = False) -> str:
     """Per day and scope: figures by perpetrator party, by violation type, and the districts
     with the most violations (hotspots), from one scan of the days' incidents."""
     return f"""
@@ -205,7 +213,7 @@ def _breakdowns_sql(hotspots: int) -> str:
         SELECT {_LOCAL_DAY} AS day, province_pcode, perpetrator_party_id, violation_type,
                district_pcode, status, ceasefire_status, killed, injured, civilians_killed
         FROM incidents
-        WHERE occurred_at >= :first_from AND occurred_at < :until AND {_COUNTED}
+        WHERE occurred_at >= :first_from AND occurred_at < :until AND {_counted(public)}
     ),
     agg AS (
         SELECT day, {_SCOPE} AS scope,
@@ -327,7 +335,12 @@ class _Rows:
 
 
 def _query(
-    session: Session, terms: Terms, first: dt.date, last: dt.date, settings: DigestSettings
+    session: Session,
+    terms: Terms,
+    first: dt.date,
+    last: dt.date,
+    settings: DigestSettings,
+    public: bool,
 ) -> _Rows:
     start = first_day(terms)
     grid_first = max(first - dt.timedelta(days=settings.trailing_days), start)
@@ -348,11 +361,11 @@ def _query(
     # assumed to return 1000 rows) and JIT compilation then costs ~1 s for a few ms of work.
     session.execute(text("SET LOCAL jit = off"))
     rows = _Rows()
-    for row in session.execute(text(_areas_sql(settings.trailing_days)), params):
+    for row in session.execute(text(_areas_sql(settings.trailing_days, public)), params):
         rows.areas[(row.day, row.scope)] = row
-    for row in session.execute(text(_guarantors_sql(settings.compliance_days)), params):
+    for row in session.execute(text(_guarantors_sql(settings.compliance_days, public)), params):
         rows.guarantors.setdefault((row.day, row.scope), []).append(row)
-    for row in session.execute(text(_breakdowns_sql(settings.hotspots)), params):
+    for row in session.execute(text(_breakdowns_sql(settings.hotspots, public)), params):
         rows.breakdowns.setdefault((row.day, row.scope, row.kind), []).append(row)
     return rows
 
@@ -470,9 +483,12 @@ def compute_days(
     first: dt.date,
     last: dt.date,
     settings: DigestSettings,
+    public: bool = False,
 ) -> list[DayFigures]:
-    """The figures of every day from ``first`` to ``last`` (inclusive)."""
-    rows = _query(session, terms, first, last, settings)
+    """The figures of every day from ``first`` to ``last`` (inclusive); with ``public``,
+    of verified incidents only (the public view: what the public map shows, so nothing in
+    it tells of an unverified or disputed incident)."""
+    rows = _query(session, terms, first, last, settings, public)
     names = dict(
         session.execute(text("SELECT pcode, name_en FROM admin_areas WHERE level = 1")).all()
     )

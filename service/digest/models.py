@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,10 +39,26 @@ class DigestRevision(Base):
     changes: Mapped[dict | None] = mapped_column(JSONB)
     # Governorates whose figures changed against the previous revision (NULL: revision 1).
     changed_provinces: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
+    # The public view: the digest of verified incidents only (see service/digest/disclosure.py).
+    # Its hash is on every revision; its document only on the revisions whose public
+    # figures changed, each numbered in its own sequence (``public_revision``), so the public
+    # never sees a revision made by reports it cannot see. NULL on revisions built before.
+    public_hash: Mapped[str | None] = mapped_column(String(64))
+    public_revision: Mapped[int | None] = mapped_column(Integer)
+    public_body: Mapped[str | None] = mapped_column(Text)
+    public_scopes: Mapped[str | None] = mapped_column(Text)
+    public_changed_provinces: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
 
     __table_args__ = (
         UniqueConstraint("digest_date", "revision", name="uq_digest_revisions_date_revision"),
         CheckConstraint("revision >= 1", name="revision_positive"),
         CheckConstraint("(revision = 1) = (changed_provinces IS NULL)", name="changes_after_first"),
         Index("ix_digest_revisions_generated_at", "generated_at"),
+        Index(
+            "ix_digest_revisions_public",
+            "digest_date",
+            "public_revision",
+            unique=True,
+            postgresql_where=text("public_body IS NOT NULL"),
+        ),
     )

@@ -37,8 +37,9 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
     """(section, key, label, metric, value) for every figure of the document."""
     for metric in ("no_violations", "days_since_last_verified_violation"):
         yield "status", "", "", metric, doc[metric]
-    for metric in FIGURES:
-        yield "totals", "", "", metric, doc["totals"][metric]
+    for metric in (*FIGURES, "suppressed"):
+        if metric in doc["totals"]:
+            yield "totals", "", "", metric, doc["totals"][metric]
     for metric, value in doc["comparison"].items():
         yield "comparison", "", "", metric, value
     for p in doc["by_province"]:
@@ -47,8 +48,9 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
                 yield "by_province", p["pcode"], p["name_en"], metric, value
     for g in doc["by_guarantor"]:
         key, label = g["guarantor"] or "", g["name"] or "unattributed"
-        for metric in ("violations", "verified", "killed"):
-            yield "by_guarantor", key, label, metric, g[metric]
+        for metric in ("violations", "verified", "killed", "suppressed"):
+            if metric in g:
+                yield "by_guarantor", key, label, metric, g[metric]
         for metric, value in (g["compliance"] or {}).items():
             yield "by_guarantor", key, label, f"compliance_{metric}", value
     for p in doc["by_party"]:
@@ -67,6 +69,9 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
                 yield "hotspots", h["pcode"], h["name_en"], metric, value
     for metric, value in doc["running_total"].items():
         yield "running_total", "", "", metric, value
+    # The public view: how small numbers were suppressed (absent from the full view).
+    for metric, value in doc.get("disclosure", {}).items():
+        yield "disclosure", "", "", metric, value
 
 
 def to_csv(doc: dict[str, Any]) -> bytes:
@@ -104,6 +109,12 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: i
     return "\n".join(lines)
 
 
+def _shown(row: dict[str, Any], key: str) -> Any:
+    """A row's figure, or ``suppressed`` where the public view withheld it."""
+    value = row[key]
+    return "suppressed" if value is None and row.get("suppressed") else value
+
+
 def to_markdown(doc: dict[str, Any]) -> bytes:
     t, c = doc["totals"], doc["comparison"]
     scope = (
@@ -117,7 +128,7 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
         "## Totals",
         _table(
             FIGURE_HEADERS,
-            [[t[f] for f in FIGURES]],
+            [[_shown(t, f) for f in FIGURES]],
             numeric_from=0,
         ),  # fmt: skip
         f"Against the mean of the previous {c['days']} days ({_md(c['mean'])}):"
@@ -141,14 +152,14 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
                 [
                     p["name_en"],
                     p["pcode"],
-                    p["violations"],
-                    p["verified"],
+                    _shown(p, "violations"),
+                    _shown(p, "verified"),
                     _signed(p["change"]),
-                    p["days_since_last_verified_violation"],
-                    p["incidents"],
-                    p["excluded"],
-                    p["not_party"],
-                    p["killed"],
+                    _shown(p, "days_since_last_verified_violation"),
+                    _shown(p, "incidents"),
+                    _shown(p, "excluded"),
+                    _shown(p, "not_party"),
+                    _shown(p, "killed"),
                 ]
                 for p in doc["by_province"]
             ],
@@ -160,9 +171,9 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
             [
                 [
                     g["name"] or "unattributed",
-                    g["violations"],
-                    g["verified"],
-                    g["killed"],
+                    _shown(g, "violations"),
+                    _shown(g, "verified"),
+                    _shown(g, "killed"),
                     f"{g['compliance']['rate']:.0%}" if g["compliance"] else None,
                     f"{g['compliance']['violation_free_days']} of {g['compliance']['days']}"
                     if g["compliance"]
@@ -177,12 +188,17 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
             [
                 [
                     p["name"] or "unknown perpetrator",
-                    p["violations"],
-                    p["verified"],
-                    p["excluded"],
-                    p["not_party"],
-                    p["incidents"],
-                    p["killed"],
+                    *(
+                        _shown(p, k)
+                        for k in (
+                            "violations",
+                            "verified",
+                            "excluded",
+                            "not_party",
+                            "incidents",
+                            "killed",
+                        )
+                    ),
                 ]
                 for p in doc["by_party"]
             ],
@@ -193,12 +209,15 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
         _table(
             ["type", "violations", "verified", "incidents"],
             [
-                [x["violation_type"], x["violations"], x["verified"], x["incidents"]]
+                [
+                    x["violation_type"],
+                    *(_shown(x, k) for k in ("violations", "verified", "incidents")),
+                ]
                 for x in doc["by_type"]
-                if x["incidents"]
+                if x["incidents"] or x.get("suppressed")
             ],
         )
-        if any(x["incidents"] for x in doc["by_type"])
+        if any(x["incidents"] or x.get("suppressed") for x in doc["by_type"])
         else "No incidents.",
         "## Hotspots",
         _table(
@@ -222,7 +241,7 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
         f" ({doc['running_total']['days']} days)",
         _table(
             FIGURE_HEADERS,
-            [[doc["running_total"][f] for f in FIGURES]],
+            [[_shown(doc["running_total"], f) for f in FIGURES]],
             numeric_from=0,
         ),  # fmt: skip
     ]
@@ -232,6 +251,13 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
             _md(doc["changes"]["summary"]),
         ]
     parts.append(f"*Compliance: {doc['compliance_formula']}.*")
+    disclosure = doc.get("disclosure")
+    if disclosure:
+        parts.append(
+            f"*Public view: {disclosure['basis']}. Threshold: {disclosure['threshold']};"
+            f" {disclosure['suppressed_cells']} figure rows suppressed,"
+            f" {disclosure['hotspots_left_out']} hotspots left out.*"
+        )
     return ("\n\n".join(parts) + "\n").encode()
 
 

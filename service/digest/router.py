@@ -19,6 +19,7 @@ from service.digest.schemas import DigestRead, DigestRevisionRead
 from service.errors import Forbidden, Invalid, NotAcceptable, Unauthorized
 from service.geography.service import AreaNames
 from service.incident.classify import load_terms
+from service.incident.view import FULL_VIEW_ROLES
 
 router = APIRouter(prefix="/v1/digests", tags=["digests"])
 
@@ -54,6 +55,14 @@ def digest_reader(principal: OptionalPrincipal) -> Principal | None:
 
 
 Reader = Annotated[Principal | None, Depends(digest_reader)]
+
+
+def public_view(principal: Principal | None) -> bool:
+    """Whether the caller gets the public view of digests (verified incidents only, small
+    cells suppressed): anonymous callers and reporter keys, as on the maps."""
+    return principal is None or principal.role not in FULL_VIEW_ROLES
+
+
 Format = Annotated[
     Literal["json", "csv", "md"] | None,
     Query(description="Overrides the Accept header: json (default), csv or md (Markdown)."),
@@ -155,8 +164,9 @@ def _conditional(
     return Response(content=body, media_type=media_type, headers=headers)
 
 
-def _cache(immutable: bool) -> str:
-    audience = "public" if get_settings().digests_public else "private"
+def _cache(immutable: bool, public: bool) -> str:
+    # The full view is for its key holder only: never kept by shared caches.
+    audience = "public" if get_settings().digests_public and public else "private"
     return f"{audience}, max-age=31536000, immutable" if immutable else f"{audience}, max-age=60"
 
 
@@ -205,7 +215,7 @@ def _represent(
         body,
         MEDIA_TYPES[fmt],
         last_modified=stored.generated_at,
-        cache_control=_cache(immutable),
+        cache_control=_cache(immutable, stored.public),
         if_none_match=asked.if_none_match,
         if_modified_since=asked.if_modified_since,
         extra={
@@ -235,11 +245,11 @@ DayPath = Annotated[dt.date, Path(description="A calendar day in the theatre's t
 @router.get("/daily/latest", response_class=Response, responses=_DOCUMENT_RESPONSES)
 def get_latest_digest(
     session: SessionDep,
-    _: Reader,
+    reader: Reader,
     asked: Asked,
 ) -> Response:
     """The latest revision of the most recent day that has a digest."""
-    stored = service.latest_revision(session=session)
+    stored = service.latest_revision(session=session, public=public_view(reader))
     return _represent(stored, asked, immutable=False)
 
 
@@ -247,17 +257,20 @@ def get_latest_digest(
 def get_daily_digest(
     date: DayPath,
     session: SessionDep,
-    _: Reader,
+    reader: Reader,
     asked: Asked,
 ) -> Response:
-    """The latest revision of a day's digest."""
-    stored = service.get_revision(session=session, day=date)
+    """The latest revision of a day's digest. Without a monitor, verifier or admin key: the
+    public view (verified incidents only; figures about fewer than `public_min_count`
+    incidents suppressed and marked `"suppressed": true`; see `disclosure`)."""
+    stored = service.get_revision(session=session, day=date, public=public_view(reader))
     return _represent(stored, asked, immutable=False)
 
 
 @router.get("/daily/{date}/revisions", response_model=list[DigestRevisionRead])
-def list_digest_revisions(date: DayPath, session: SessionDep, _: Reader) -> list[dict]:
-    """Every revision of a day's digest, oldest first, with what each one changed."""
+def list_digest_revisions(date: DayPath, session: SessionDep, reader: Reader) -> list[dict]:
+    """Every revision of a day's digest, oldest first, with what each one changed (for the
+    public view, its own revisions: those that changed its figures)."""
     return [
         {
             "date": r["digest_date"],
@@ -267,7 +280,7 @@ def list_digest_revisions(date: DayPath, session: SessionDep, _: Reader) -> list
             "changes": r["changes"],
             "href": f"/v1/digests/daily/{r['digest_date'].isoformat()}/revisions/{r['revision']}",
         }
-        for r in service.list_revisions(session=session, day=date)
+        for r in service.list_revisions(session=session, day=date, public=public_view(reader))
     ]
 
 
@@ -278,11 +291,13 @@ def get_digest_revision(
     date: DayPath,
     revision: Annotated[int, Path(ge=1, le=1_000_000)],
     session: SessionDep,
-    _: Reader,
+    reader: Reader,
     asked: Asked,
 ) -> Response:
     """One revision of a day's digest, exactly as it was published (never changes)."""
-    stored = service.get_revision(session=session, day=date, revision=revision)
+    stored = service.get_revision(
+        session=session, day=date, revision=revision, public=public_view(reader)
+    )
     return _represent(stored, asked, immutable=True)
 
 
@@ -302,17 +317,19 @@ def get_digest_revision(
 def get_digest_feed(
     request: Request,
     session: SessionDep,
-    _: Reader,
+    reader: Reader,
     province: Province = None,
     if_none_match: IfNoneMatch = None,
     if_modified_since: IfModifiedSince = None,
 ) -> Response:
     """The latest digest revisions, newest first; with ``province``, the revisions that
-    changed that governorate's figures, linking to its narrowed view."""
+    changed that governorate's figures, linking to its narrowed view. Without a monitor,
+    verifier or admin key: the public view's revisions and summaries."""
+    public = public_view(reader)
     pcode = _province(session, province)
     terms = load_terms(session)
     limit = get_settings().digest_feed_entries
-    revisions = service.feed_revisions(session=session, limit=limit, province=pcode)
+    revisions = service.feed_revisions(session=session, limit=limit, province=pcode, public=public)
     base = str(request.base_url).rstrip("/")
     query = f"?province={pcode}" if pcode else ""
     entries = []
@@ -344,7 +361,7 @@ def get_digest_feed(
         body,
         "application/atom+xml",
         last_modified=updated,
-        cache_control=_cache(False),
+        cache_control=_cache(False, public),
         if_none_match=if_none_match,
         if_modified_since=if_modified_since,
     )

@@ -8,15 +8,31 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class Figures(BaseModel):
-    incidents: int = Field(description="Counted incidents: every status but rejected and merged.")
-    violations: int = Field(description="Incidents the ceasefire's terms call a violation.")
-    verified: int = Field(description="Violations a verifier has confirmed.")
-    excluded: int = Field(description="Hostilities involving a party the ceasefire excludes.")
-    not_party: int = Field(description="Hostilities by a party outside the agreement.")
-    killed: int
-    injured: int
-    civilians_killed: int
+class Suppressible(BaseModel):
+    """In the public view every figure row says whether it was suppressed; a suppressed
+    row's figures are null (never a silent zero). Absent from the full view."""
+
+    suppressed: bool | None = Field(
+        default=None,
+        description="Public view: true when this row's figures are withheld (fewer than"
+        " `disclosure.threshold` incidents, or withheld so totals cannot give one back).",
+    )
+
+
+class Figures(Suppressible):
+    incidents: int | None = Field(
+        description="Counted incidents: every status but rejected and merged (the public"
+        " view: verified incidents only)."
+    )
+    violations: int | None = Field(description="Incidents the ceasefire's terms call a violation.")
+    verified: int | None = Field(description="Violations a verifier has confirmed.")
+    excluded: int | None = Field(
+        description="Hostilities involving a party the ceasefire excludes."
+    )
+    not_party: int | None = Field(description="Hostilities by a party outside the agreement.")
+    killed: int | None
+    injured: int | None
+    civilians_killed: int | None
 
 
 class Window(BaseModel):
@@ -40,7 +56,8 @@ class ProvinceEntry(Figures):
     change: float | None
     change_pct: float | None
     days_since_last_verified_violation: int | None = Field(
-        description="0 when there was one this day; None when there has been none."
+        description="0 when there was one this day; None when there has been none (or when"
+        " the row is suppressed)."
     )
 
 
@@ -51,38 +68,48 @@ class Compliance(BaseModel):
     days: int
     violation_free_days: int
     rate: float
-    violations: int
-    verified_violations: int
+    violations: int | None = Field(description="Null in the public view when small.")
+    verified_violations: int | None
 
 
-class GuarantorEntry(BaseModel):
+class GuarantorEntry(Suppressible):
     guarantor: str | None = Field(description="ISO 3166-1 alpha-3; None: unattributed.")
     name: str | None
-    violations: int
-    verified: int
-    killed: int
+    violations: int | None
+    verified: int | None
+    killed: int | None
     compliance: Compliance | None
 
 
-class PartyEntry(BaseModel):
+class PartyEntry(Suppressible):
     party_id: str | None = Field(description="None: perpetrator unknown or unresolved.")
     name: str | None
-    incidents: int
-    violations: int
-    verified: int
-    excluded: int
-    not_party: int
-    killed: int
+    incidents: int | None
+    violations: int | None
+    verified: int | None
+    excluded: int | None
+    not_party: int | None
+    killed: int | None
 
 
-class TypeEntry(BaseModel):
+class TypeEntry(Suppressible):
     violation_type: str
-    incidents: int
-    violations: int
-    verified: int
+    incidents: int | None
+    violations: int | None
+    verified: int | None
 
 
-class Hotspot(BaseModel):
+class Disclosure(BaseModel):
+    """Present in the public view only: how small numbers were kept private."""
+
+    view: str = Field(description="public")
+    threshold: int = Field(description="Figures about fewer incidents than this are withheld.")
+    basis: str
+    suppressed_cells: int = Field(description="Figure rows withheld in this document.")
+    hotspots_left_out: int = Field(description="Hotspot districts below the threshold.")
+
+
+class Hotspot(Suppressible):
     pcode: str
     name_en: str
     province_pcode: str | None
@@ -117,7 +144,7 @@ class DigestRead(BaseModel):
     generated_at: dt.datetime
     window: Window
     province: AreaRef | None = Field(description="Set when the view is narrowed to one.")
-    no_violations: bool
+    no_violations: bool | None = Field(description="Null when the day's totals are suppressed.")
     summary: str
     totals: Figures
     comparison: Comparison
@@ -130,6 +157,9 @@ class DigestRead(BaseModel):
     running_total: RunningTotal
     compliance_formula: str
     changes: Changes | None
+    disclosure: Disclosure | None = Field(
+        default=None, description="The public view only: the suppression applied."
+    )
 
 
 class DigestRevisionRead(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from service import locks
 from service.audit.service import Actor, record_many
 from service.config import get_settings
+from service.digest import disclosure
 from service.digest.compute import (
     FIGURES,
     DayFigures,
@@ -113,7 +114,8 @@ def _diff(before: dict[str, Any], after: dict[str, Any], previous_revision: int)
 
 _LATEST = text(
     """
-    SELECT DISTINCT ON (digest_date) id, digest_date, revision, content_hash
+    SELECT DISTINCT ON (digest_date) id, digest_date, revision, content_hash, public_hash,
+           public_revision
     FROM digest_revisions
     WHERE digest_date BETWEEN :first AND :last
     ORDER BY digest_date, revision DESC
@@ -122,12 +124,17 @@ _LATEST = text(
 _INSERT = text(
     """
     INSERT INTO digest_revisions (digest_date, revision, content_hash, generated_at, body,
-                                  scopes, changes, changed_provinces)
+                                  scopes, changes, changed_provinces, public_hash,
+                                  public_revision, public_body, public_scopes,
+                                  public_changed_provinces)
     SELECT x.digest_date, x.revision, x.content_hash, x.generated_at, x.body, x.scopes,
-           x.changes, x.changed_provinces
+           x.changes, x.changed_provinces, x.public_hash, x.public_revision, x.public_body,
+           x.public_scopes, x.public_changed_provinces
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
         digest_date date, revision int, content_hash text, generated_at timestamptz,
-        body text, scopes text, changes jsonb, changed_provinces varchar[])
+        body text, scopes text, changes jsonb, changed_provinces varchar[],
+        public_hash text, public_revision int, public_body text, public_scopes text,
+        public_changed_provinces varchar[])
     ON CONFLICT ON CONSTRAINT uq_digest_revisions_date_revision DO NOTHING
     RETURNING id, digest_date, revision
     """
@@ -148,12 +155,26 @@ _ENQUEUE = text(
 )
 
 
-def _load_figures(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Stored revisions' figures in the shape ``content_hash`` and ``_diff`` use."""
+_LATEST_PUBLIC = text(
+    """
+    SELECT DISTINCT ON (digest_date) id, digest_date
+    FROM digest_revisions
+    WHERE digest_date BETWEEN :first AND :last AND public_body IS NOT NULL
+    ORDER BY digest_date, public_revision DESC
+    """
+)
+
+
+def _load_figures(
+    session: Session, ids: list[int], *, public: bool = False
+) -> dict[int, dict[str, Any]]:
+    """Stored revisions' figures (full or public) in the shape ``content_hash`` and
+    ``_diff`` use."""
     if not ids:
         return {}
+    columns = "public_body AS body, public_scopes AS scopes" if public else "body, scopes"
     rows = session.execute(
-        text("SELECT id, body, scopes FROM digest_revisions WHERE id = ANY(:ids)"), {"ids": ids}
+        text(f"SELECT id, {columns} FROM digest_revisions WHERE id = ANY(:ids)"), {"ids": ids}
     )
     out = {}
     for row in rows:
@@ -162,6 +183,47 @@ def _load_figures(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]
             document.pop(volatile)
         out[row.id] = {"document": document, "scopes": orjson.loads(row.scopes)}
     return out
+
+
+def _public_columns(
+    figures: DayFigures,
+    *,
+    before_revision: int | None,
+    before_id: int | None,
+    previous: dict[int, dict[str, Any]],
+    changed: bool,
+    generated_at: dt.datetime,
+) -> dict[str, Any]:
+    """The public view's columns of a new revision: its document only when its figures
+    changed (numbered in the public's own sequence), else the previous public revision's
+    number, so the public sees no revision that only reports it cannot see made."""
+    if not changed:
+        return {
+            "public_revision": before_revision,
+            "public_body": None,
+            "public_scopes": None,
+            "public_changed_provinces": None,
+        }
+    revision = 1 if before_id is None or before_revision is None else before_revision + 1
+    changes = None
+    if before_id is not None and before_id in previous and revision > 1:
+        changes = _diff(
+            previous[before_id],
+            {"document": figures.document, "scopes": figures.scopes},
+            revision - 1,
+        )
+    header = {
+        "date": figures.document["date"],
+        "timezone": figures.document["timezone"],
+        "revision": revision,
+        "generated_at": iso(generated_at, timespec="milliseconds"),
+    }
+    return {
+        "public_revision": revision,
+        "public_body": dumps({**header, **figures.document, "changes": changes}).decode(),
+        "public_scopes": dumps(figures.scopes).decode(),
+        "public_changed_provinces": changes["provinces"] if changes else None,
+    }
 
 
 def _lock_builds(session: Session) -> None:
@@ -187,15 +249,38 @@ def build_days(
     _check_range(terms, theatre_today(session, terms), first, last)
     # Builders take turns: a second builder sees the first one's revision, writes nothing.
     _lock_builds(session)
-    days = compute_days(
-        session=session, terms=terms, first=first, last=last, settings=digest_settings()
-    )
+    settings = digest_settings()
+    days = compute_days(session=session, terms=terms, first=first, last=last, settings=settings)
+    # The public view: the same digest of verified incidents only (service/digest/disclosure).
+    public_days = {
+        d.day: d
+        for d in compute_days(
+            session=session, terms=terms, first=first, last=last, settings=settings, public=True
+        )
+    }
     latest = {r.digest_date: r for r in session.execute(_LATEST, {"first": first, "last": last})}
     hashes = {d.day: content_hash(d) for d in days}
+    public_hashes = {day: content_hash(d) for day, d in public_days.items()}
+
+    def public_changed(day: dt.date) -> bool:
+        return day not in latest or latest[day].public_hash != public_hashes[day]
+
     changed = [
-        d for d in days if d.day not in latest or latest[d.day].content_hash != hashes[d.day]
+        d
+        for d in days
+        if d.day not in latest
+        or latest[d.day].content_hash != hashes[d.day]
+        or public_changed(d.day)
     ]
     previous = _load_figures(session, [latest[d.day].id for d in changed if d.day in latest])
+    latest_public = {
+        r.digest_date: r.id for r in session.execute(_LATEST_PUBLIC, {"first": first, "last": last})
+    }
+    previous_public = _load_figures(
+        session,
+        [latest_public[d.day] for d in changed if public_changed(d.day) and d.day in latest_public],
+        public=True,
+    )
     generated_at: dt.datetime = session.execute(text("SELECT now()")).scalar_one()
 
     outcomes = {
@@ -214,6 +299,9 @@ def build_days(
                 {"document": figures.document, "scopes": figures.scopes},
                 before.revision,
             )
+            if before.content_hash == hashes[figures.day]:
+                # Only the public view moved: a verification changed what the public sees.
+                changes["summary"] = "these figures did not change; the public view did"
         header = {
             "date": figures.document["date"],
             "timezone": figures.document["timezone"],
@@ -221,6 +309,14 @@ def build_days(
             "generated_at": iso(generated_at, timespec="milliseconds"),
         }
         document = {**header, **figures.document, "changes": changes}
+        public = _public_columns(
+            public_days[figures.day],
+            before_revision=before.public_revision if before is not None else None,
+            before_id=latest_public.get(figures.day),
+            previous=previous_public,
+            changed=public_changed(figures.day),
+            generated_at=generated_at,
+        )
         rows.append(
             {
                 "digest_date": figures.day.isoformat(),
@@ -231,6 +327,8 @@ def build_days(
                 "scopes": dumps(figures.scopes).decode(),
                 "changes": changes,
                 "changed_provinces": changes["provinces"] if changes else None,
+                "public_hash": public_hashes[figures.day],
+                **public,
             }
         )
         outcomes[figures.day] = BuildOutcome(figures.day, revision, True, changes)
@@ -267,6 +365,9 @@ def build_days(
 
 @dataclass(frozen=True)
 class StoredRevision:
+    """A stored revision as one audience sees it: the full document, or (``public``) the
+    public one, numbered in the public's own sequence of revisions."""
+
     id: int
     digest_date: dt.date
     revision: int
@@ -275,27 +376,43 @@ class StoredRevision:
     body: str
     scopes: str
     changes: dict[str, Any] | None
+    public: bool = False
 
 
 _COLUMNS = "id, digest_date, revision, generated_at, content_hash, body, scopes, changes"
+# The public sees the revisions whose public figures changed, by their public number.
+_PUBLIC_COLUMNS = (
+    "id, digest_date, public_revision AS revision, generated_at, public_hash AS content_hash,"
+    " public_body AS body, public_scopes AS scopes, NULL AS changes, true AS public"
+)
+
+
+def _columns(public: bool) -> tuple[str, str, str]:
+    """(columns, the condition a row must meet, the revision column) for one audience."""
+    if public:
+        return _PUBLIC_COLUMNS, "public_body IS NOT NULL", "public_revision"
+    return _COLUMNS, "true", "revision"
 
 
 def _stored(row: Any) -> StoredRevision:
     return StoredRevision(**row._mapping)
 
 
-def get_revision(*, session: Session, day: dt.date, revision: int | None = None) -> StoredRevision:
-    """A day's revision ``revision``, or its latest."""
+def get_revision(
+    *, session: Session, day: dt.date, revision: int | None = None, public: bool = False
+) -> StoredRevision:
+    """A day's revision ``revision``, or its latest (of the public view, with ``public``)."""
+    columns, condition, number = _columns(public)
     row = session.execute(
         text(
-            f"SELECT {_COLUMNS} FROM digest_revisions WHERE digest_date = :day"
-            " AND (CAST(:revision AS int) IS NULL OR revision = :revision)"
-            " ORDER BY revision DESC LIMIT 1"
+            f"SELECT {columns} FROM digest_revisions WHERE digest_date = :day AND {condition}"
+            f" AND (CAST(:revision AS int) IS NULL OR {number} = :revision)"
+            f" ORDER BY {number} DESC LIMIT 1"
         ),
         {"day": day, "revision": revision},
     ).first()
     if row is None:
-        if revision is not None and _has_digest(session, day):
+        if revision is not None and _has_digest(session, day, public):
             raise NotFound(f"the digest of {day} has no revision {revision}")
         raise NotFound(
             f"no digest for {day}: digests are built once the day has ended in the theatre's"
@@ -304,21 +421,26 @@ def get_revision(*, session: Session, day: dt.date, revision: int | None = None)
     return _stored(row)
 
 
-def _has_digest(session: Session, day: dt.date) -> bool:
+def _has_digest(session: Session, day: dt.date, public: bool = False) -> bool:
+    _, condition, _ = _columns(public)
     return (
         session.execute(
-            text("SELECT 1 FROM digest_revisions WHERE digest_date = :day LIMIT 1"), {"day": day}
+            text(
+                f"SELECT 1 FROM digest_revisions WHERE digest_date = :day AND {condition} LIMIT 1"
+            ),
+            {"day": day},
         ).first()
         is not None
     )
 
 
-def latest_revision(*, session: Session) -> StoredRevision:
+def latest_revision(*, session: Session, public: bool = False) -> StoredRevision:
     """The latest revision of the most recent day that has a digest."""
+    columns, condition, number = _columns(public)
     row = session.execute(
         text(
-            f"SELECT {_COLUMNS} FROM digest_revisions"
-            " ORDER BY digest_date DESC, revision DESC LIMIT 1"
+            f"SELECT {columns} FROM digest_revisions WHERE {condition}"
+            f" ORDER BY digest_date DESC, {number} DESC LIMIT 1"
         )
     ).first()
     if row is None:
@@ -326,29 +448,55 @@ def latest_revision(*, session: Session) -> StoredRevision:
     return _stored(row)
 
 
-def list_revisions(*, session: Session, day: dt.date) -> list[dict[str, Any]]:
-    rows = session.execute(
-        text(
-            "SELECT digest_date, revision, generated_at, content_hash, changes"
-            " FROM digest_revisions WHERE digest_date = :day ORDER BY revision"
-        ),
-        {"day": day},
-    ).all()
-    if not rows:
-        get_revision(session=session, day=day)  # raises the explanatory 404
-    return [dict(row._mapping) for row in rows]
+def list_revisions(*, session: Session, day: dt.date, public: bool = False) -> list[dict[str, Any]]:
+    """Every revision of a day, oldest first; for the public, every public revision, with
+    what changed in the public figures (small numbers suppressed)."""
+    if public:
+        rows = session.execute(
+            text(
+                "SELECT digest_date, public_revision AS revision, generated_at,"
+                " public_hash AS content_hash, public_body AS body FROM digest_revisions"
+                " WHERE digest_date = :day AND public_body IS NOT NULL ORDER BY public_revision"
+            ),
+            {"day": day},
+        ).all()
+        out = []
+        for row in rows:
+            document = orjson.loads(row.body)
+            changes = document["changes"]
+            if changes is not None:
+                changes = disclosure.public_changes(
+                    changes, k=get_settings().public_min_count, names=_names(document)
+                )
+            out.append({**row._mapping, "changes": changes})
+        out = [{k: v for k, v in r.items() if k != "body"} for r in out]
+    else:
+        rows = session.execute(
+            text(
+                "SELECT digest_date, revision, generated_at, content_hash, changes"
+                " FROM digest_revisions WHERE digest_date = :day ORDER BY revision"
+            ),
+            {"day": day},
+        ).all()
+        out = [dict(row._mapping) for row in rows]
+    if not out:
+        get_revision(session=session, day=day, public=public)  # raises the explanatory 404
+    return out
 
 
 def feed_revisions(
-    *, session: Session, limit: int, province: str | None = None
+    *, session: Session, limit: int, province: str | None = None, public: bool = False
 ) -> list[StoredRevision]:
     """The most recent revisions of any day, newest first; with ``province``, those that
-    changed its figures (every first revision does)."""
+    changed its figures (every first revision does). For the public, the revisions whose
+    public figures changed."""
+    columns, condition, _ = _columns(public)
+    changed = "public_changed_provinces" if public else "changed_provinces"
     rows = session.execute(
         text(
-            f"SELECT {_COLUMNS} FROM digest_revisions"
-            " WHERE CAST(:province AS varchar) IS NULL OR changed_provinces IS NULL"
-            "    OR :province = ANY(changed_provinces)"
+            f"SELECT {columns} FROM digest_revisions WHERE {condition}"
+            f" AND (CAST(:province AS varchar) IS NULL OR {changed} IS NULL"
+            f"    OR :province = ANY({changed}))"
             " ORDER BY generated_at DESC, id DESC LIMIT :limit"
         ),
         {"limit": limit, "province": province},
@@ -356,11 +504,30 @@ def feed_revisions(
     return [_stored(row) for row in rows]
 
 
+def _names(document: dict[str, Any]) -> dict[str, str]:
+    return {p["pcode"]: p["name_en"] for p in document["by_province"]}
+
+
 def view(stored: StoredRevision, province: str | None) -> dict[str, Any]:
-    """The document, or its view narrowed to one governorate (same keys, same order)."""
-    document = orjson.loads(stored.body)
+    """The document, or its view narrowed to one governorate (same keys, same order). A
+    public revision's is given with its small cells suppressed (``disclosure.public_view``,
+    at the threshold configured now)."""
+    if stored.public:
+        k = get_settings().public_min_count
+        whole = orjson.loads(stored.body)
+        hidden = disclosure.province_suppression(whole["by_province"], k)
+        narrowed = _narrow(stored, province) if province is not None else whole
+        doc = disclosure.public_view(narrowed, k=k, suppressed_provinces=hidden)
+        if doc["changes"] is not None:
+            doc["changes"] = disclosure.public_changes(doc["changes"], k=k, names=_names(whole))
+        return doc
     if province is None:
-        return document
+        return orjson.loads(stored.body)
+    return _narrow(stored, province)
+
+
+def _narrow(stored: StoredRevision, province: str) -> dict[str, Any]:
+    document = orjson.loads(stored.body)
     sections = orjson.loads(stored.scopes).get(province)
     entry = [p for p in document["by_province"] if p["pcode"] == province]
     if sections is None or not entry:
@@ -379,7 +546,10 @@ def view(stored: StoredRevision, province: str | None) -> dict[str, Any]:
 
 
 def view_bytes(stored: StoredRevision, province: str | None) -> bytes:
-    """The JSON document exactly as stored (or its narrowed view, derived deterministically)."""
+    """The JSON document exactly as stored (or its narrowed view, derived deterministically);
+    the public view with its small cells suppressed."""
+    if stored.public:
+        return dumps(view(stored, province))
     if province is None:
         return stored.body.encode()
     return dumps(view(stored, province))

@@ -28,8 +28,10 @@ class MapContext:
     view: IncidentView
 
     def tag_parts(self) -> tuple[str, str]:
-        """What every map ETag depends on besides the request itself."""
-        return self.state.versions, self.view.name
+        """What every map ETag depends on besides the request itself: for the public view,
+        the public version of incidents (bumped only when a verified incident is written),
+        so a public ETag does not tell when unverified reports arrive."""
+        return self.state.tag_versions(public=self.view.public), self.view.name
 
 
 def map_principal(

@@ -28,7 +28,8 @@ _ROLLUP_FILTERS = [
 _STATUS_NOTE = (
     " Counts cover unverified, verified and disputed incidents (merged ones count in their"
     " survivor; rejected ones are not incidents) unless `status` says otherwise; the public"
-    " counts verified incidents only. Days are the theatre's local days."
+    " counts verified incidents only, and a row counting fewer than `public_min_count`"
+    " (default 3) has null figures and `suppressed: true`. Days are the theatre's local days."
 )
 
 
@@ -37,10 +38,16 @@ def _filters(ctx: MapContext, params: Params):  # noqa: ANN202
     return ctx.view.restrict(asked, default_statuses=COUNTED_STATUSES)
 
 
+def _min_count(ctx: MapContext) -> int:
+    """The public's suppression threshold (figures about fewer incidents are withheld);
+    1 (nothing withheld) for monitors, verifiers and admins."""
+    return get_settings().public_min_count if ctx.view.public else 1
+
+
 def _respond(
     request: Request, ctx: MapContext, params: Params, media_type: str, build: Callable[[], bytes]
 ) -> Response:
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, params.normalised())
+    tag = caching.etag(*ctx.tag_parts(), _min_count(ctx), request.url.path, params.normalised())
     return caching.conditional(
         request,
         tag=tag,
@@ -87,6 +94,7 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
             timezone=ctx.state.timezone,
             simplify=simplify,
             areas_version=ctx.state.version("areas"),
+            min_count=_min_count(ctx),
         ),
     )
 
@@ -122,7 +130,13 @@ def grid_stats(request: Request, ctx: MapDep) -> Response:
         ctx,
         params,
         GEOJSON_MEDIA_TYPE,
-        lambda: service.grid(session=ctx.session, view=ctx.view, filters=filters, cell=cell),
+        lambda: service.grid(
+            session=ctx.session,
+            view=ctx.view,
+            filters=filters,
+            cell=cell,
+            min_count=_min_count(ctx),
+        ),
     )
 
 
@@ -153,6 +167,10 @@ def timeseries_stats(request: Request, ctx: MapDep) -> Response:
         params,
         "application/json",
         lambda: service.timeseries(
-            session=ctx.session, filters=filters, timezone=ctx.state.timezone, interval=interval
+            session=ctx.session,
+            filters=filters,
+            timezone=ctx.state.timezone,
+            interval=interval,
+            min_count=_min_count(ctx),
         ),
     )

@@ -21,6 +21,9 @@ from service.errors import BadRequest
 from service.incident.query import EventFilters, TimeRange
 from service.incident.view import IncidentView
 
+# The data version bumped only when the public view of incidents changes (migration 0061).
+PUBLIC_VERSION = "incidents_public"
+
 
 @dataclass(frozen=True)
 class DataState:
@@ -37,6 +40,15 @@ class DataState:
             if key == name:
                 return value
         return ""
+
+    def tag_versions(self, *, public: bool) -> str:
+        """The versions an ETag of the public or of the full view depends on: each view
+        leaves out the other's incidents version (``incidents_public`` moves only when a
+        verified incident's public columns change; ``incidents`` on any write)."""
+        other = "incidents" if public else PUBLIC_VERSION
+        return ",".join(
+            part for part in self.versions.split(",") if part.partition("=")[0] != other
+        )
 
 
 def data_state(*, session: Session) -> DataState:
@@ -156,22 +168,34 @@ _PROVINCES = """
     FROM admin_areas a
     LEFT JOIN counts c ON c.province_pcode = a.pcode
     CROSS JOIN LATERAL (
+        SELECT coalesce(c.incidents, 0) BETWEEN 1 AND CAST(:min_count AS int) - 1 AS suppressed
+    ) h
+    CROSS JOIN LATERAL (
         SELECT a.pcode, a.name_en, a.name_ar,
-               coalesce(c.incidents, 0) AS incidents,
-               coalesce(c.violations, 0) AS violations,
-               coalesce(c.verified, 0) AS verified,
-               coalesce(c.killed, 0) AS killed,
-               coalesce(c.civilians_killed, 0) AS civilians_killed,
-               coalesce(c.injured, 0) AS injured,
-               (SELECT json_object_agg(gu.id, coalesce(bg.violations, 0) ORDER BY gu.id)
-                FROM guarantors gu
-                LEFT JOIN by_guarantor bg ON bg.guarantor = gu.id AND bg.province_pcode = a.pcode
-               ) AS violations_by_guarantor
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.incidents, 0) END AS incidents,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.violations, 0) END AS violations,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.verified, 0) END AS verified,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.killed, 0) END AS killed,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.civilians_killed, 0) END
+                   AS civilians_killed,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(c.injured, 0) END AS injured,
+               CASE WHEN h.suppressed THEN NULL ELSE (
+                   SELECT json_object_agg(gu.id, coalesce(bg.violations, 0) ORDER BY gu.id)
+                   FROM guarantors gu
+                   LEFT JOIN by_guarantor bg
+                       ON bg.guarantor = gu.id AND bg.province_pcode = a.pcode
+               ) END AS violations_by_guarantor,
+               h.suppressed
     ) props
     WHERE a.level = 1
     ORDER BY a.pcode
 """
 
+# Small-number suppression (the public view; service/digest/disclosure.py has the why): a
+# row counting 1 to min_count - 1 incidents gives its figures as null and says
+# "suppressed": true (min_count 1, the full view: nothing suppressed). Public aggregates count
+# verified incidents only, which the public items list one by one (at a cell's centre, on a
+# day), and no aggregate response publishes a total beside its rows.
 # Simplified governorate outlines as GeoJSON text, by (areas version, tolerance): simplifying
 # the full-resolution polygons costs tens of milliseconds, the counts a few.
 _OUTLINES: dict[tuple[str, float], dict[str, str]] = {}
@@ -208,11 +232,14 @@ def province_counts(
     timezone: ZoneInfo,
     simplify: float,
     areas_version: str,
+    min_count: int = 1,
 ) -> bytes:
     """Every governorate (simplified polygon) with its counts over the filtered days."""
     _check_rollup_filters(filters)
     condition, params = _rollup_where(filters, timezone)
-    rows = session.execute(text(_PROVINCES.format(condition=condition)), params).all()
+    rows = session.execute(
+        text(_PROVINCES.format(condition=condition)), {**params, "min_count": min_count}
+    ).all()
     outlines = _outlines(session, areas_version, simplify)
     features = b",".join(
         b'{"type":"Feature","id":"%s","geometry":%s,"properties":%s}'
@@ -270,15 +297,27 @@ _TIMESERIES = """
                FILTER (WHERE (SELECT count(*) FROM buckets) <= :max_buckets), '[]')::text AS series
     FROM buckets b LEFT JOIN sums s ON s.start = b.start
     CROSS JOIN LATERAL (
-        SELECT b.start, coalesce(s.incidents, 0) AS incidents,
-               coalesce(s.violations, 0) AS violations, coalesce(s.verified, 0) AS verified,
-               coalesce(s.killed, 0) AS killed, coalesce(s.civilians_killed, 0) AS civilians_killed
+        SELECT coalesce(s.incidents, 0) BETWEEN 1 AND CAST(:min_count AS int) - 1 AS suppressed
+    ) h
+    CROSS JOIN LATERAL (
+        SELECT b.start,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(s.incidents, 0) END AS incidents,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(s.violations, 0) END AS violations,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(s.verified, 0) END AS verified,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(s.killed, 0) END AS killed,
+               CASE WHEN h.suppressed THEN NULL ELSE coalesce(s.civilians_killed, 0) END AS civilians_killed,
+               h.suppressed
     ) props
 """
 
 
 def timeseries(
-    *, session: Session, filters: EventFilters, timezone: ZoneInfo, interval: str
+    *,
+    session: Session,
+    filters: EventFilters,
+    timezone: ZoneInfo,
+    interval: str,
+    min_count: int = 1,
 ) -> bytes:
     """Counts per day, week (from Monday) or month, with explicit zeros for quiet periods."""
     _check_rollup_filters(filters)
@@ -293,6 +332,7 @@ def timeseries(
             "first": first,
             "end": end,
             "max_buckets": MAX_BUCKETS,
+            "min_count": min_count,
         },
     ).one()
     if row.n > MAX_BUCKETS:
@@ -364,17 +404,34 @@ _GRID = """
         || ',"properties":' || row_to_json(props)::text
         || '}}', ',' ORDER BY cj, ci), '') AS features
     FROM cells
-    CROSS JOIN LATERAL (SELECT ci::bigint AS i, cj::bigint AS j, incidents, violations,
-                               verified, killed) props
+    CROSS JOIN LATERAL (
+        SELECT incidents BETWEEN 1 AND CAST(:min_count AS int) - 1 AS suppressed
+    ) h
+    CROSS JOIN LATERAL (
+        SELECT ci::bigint AS i, cj::bigint AS j,
+               CASE WHEN h.suppressed THEN NULL ELSE incidents END AS incidents,
+               CASE WHEN h.suppressed THEN NULL ELSE violations END AS violations,
+               CASE WHEN h.suppressed THEN NULL ELSE verified END AS verified,
+               CASE WHEN h.suppressed THEN NULL ELSE killed END AS killed,
+               h.suppressed
+    ) props
 """
 
 
-def grid(*, session: Session, view: IncidentView, filters: EventFilters, cell: float) -> bytes:
+def grid(
+    *,
+    session: Session,
+    view: IncidentView,
+    filters: EventFilters,
+    cell: float,
+    min_count: int = 1,
+) -> bytes:
     """Square cells of ``cell`` degrees with the incidents each holds (only non-empty ones)."""
     col, row = grid_keys_sql(view, cell, "i")
     condition, params = view.where(filters, "i")
     result = session.execute(
-        text(_GRID.format(col=col, row=row, condition=condition)), {**params, "cell": cell}
+        text(_GRID.format(col=col, row=row, condition=condition)),
+        {**params, "cell": cell, "min_count": min_count},
     ).one()
     return b"".join(
         [

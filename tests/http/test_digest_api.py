@@ -1,4 +1,9 @@
-"""The digest API: formats, revisions, conditional requests, the province filter, Atom."""
+"""The digest API: formats, revisions, conditional requests, the province filter, Atom.
+
+These tests read the full view, with a monitor's key: the reports they make are unverified,
+and the public view counts verified incidents only (since issue 9; the public view and its
+suppression of small numbers are tested in tests/http/test_public_privacy.py).
+"""
 
 import csv
 import datetime as dt
@@ -19,6 +24,14 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 def parse_feed(body: bytes) -> ET.Element:
     return ET.fromstring(body)  # noqa: S314 - the service's own output
+
+
+@pytest.fixture
+def client(client, make_key):
+    """The service's client with a monitor's key on every request (the full view)."""
+    _, secret = make_key("monitor")
+    client.headers["Authorization"] = f"Bearer {secret}"
+    return client
 
 
 @pytest.fixture
@@ -173,6 +186,7 @@ def test_the_province_filter(client, two_revisions):
 
 def test_a_restricting_setting_admits_monitors_only(client, two_revisions, make_key, monkeypatch):
     monkeypatch.setattr(get_settings(), "digests_public", False)
+    del client.headers["Authorization"]
     _, reporter_secret = make_key("reporter")
     _, monitor_secret = make_key("monitor")
     assert client.get(URL).status_code == 401

@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from service.config import get_settings
 from tests.map_incidents import make_incidents, random_points, set_status
 
 ITEMS = "/collections/incidents/items"
@@ -181,7 +182,10 @@ def test_public_status_filters_are_limited_to_verified(client, stored):
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_public_grids_and_counts_hold_only_verified_incidents(client, stored):
+def test_public_grids_and_counts_hold_only_verified_incidents(client, stored, monkeypatch):
+    # Which incidents are counted, with small-number suppression off (its own tests are in
+    # test_public_privacy.py): with it, cells of 1 or 2 incidents are withheld (null).
+    monkeypatch.setattr(get_settings(), "public_min_count", 1)
     grid = client.get("/v1/stats/grid?cell=0.2").json()
     assert sum(f["properties"]["incidents"] for f in grid["features"]) == 25
     for feature in grid["features"]:
