@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import BadRequest, Conflict, UnsupportedMediaType, problem_response
+from service.links import request_url
 
 # ---- body size ----
 
@@ -269,10 +270,11 @@ def json_bytes_response(
 
 
 def next_link(request: Request, token: str | None) -> str | None:
-    """The URL of the next page: this request's URL with the cursor replaced."""
+    """The URL of the next page: this request's URL with the cursor replaced, under the
+    configured public base URL (never the request's Host)."""
     if token is None:
         return None
-    return str(request.url.include_query_params(cursor=token))
+    return request_url(request, cursor=token)
 
 
 def link_header(next_url: str | None) -> dict[str, str]:

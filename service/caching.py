@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def etag(*parts: object) -> str:
@@ -40,7 +40,11 @@ def cache_headers(tag: str, *, public: bool, max_age_s: int) -> dict[str, str]:
     """Public answers may sit in shared caches for a while; authorised ones are private
     and revalidated on each use (a 304 costs one small query)."""
     control = f"public, max-age={max_age_s}" if public else "private, no-cache"
-    return {"ETag": tag, "Cache-Control": control, "Vary": "Authorization"}
+    return {"ETag": tag, "Cache-Control": control, "Vary": "Authorization, Accept-Encoding"}
+
+
+def credentialed(request: Request) -> bool:
+    return "authorization" in request.headers
 
 
 class PartsResponse(Response):
@@ -74,10 +78,75 @@ def conditional(
 ) -> Response:
     """304 when the client holds the current representation (``build`` is not called),
     else the body ``build`` makes (bytes, or parts to send in turn), with the validators."""
-    headers = cache_headers(tag, public=public, max_age_s=max_age_s)
+    # An answer to a request with credentials never goes to a shared cache, whatever it shows.
+    headers = cache_headers(tag, public=public and not credentialed(request), max_age_s=max_age_s)
     if matches(request, tag):
         return Response(status_code=304, headers=headers)
     body = build()
     if isinstance(body, list):
         return PartsResponse(body, media_type=media_type, headers=headers)
     return Response(content=body, media_type=media_type, headers=headers)
+
+
+# Every cacheable answer may be gzipped and may depend on the caller's key.
+_ALWAYS_VARY = ("Authorization", "Accept-Encoding")
+
+
+def _vary(existing: list[bytes]) -> bytes:
+    tokens: list[str] = []
+    for value in existing:
+        for token in value.decode("latin-1").split(","):
+            token = token.strip()
+            if token and token.lower() not in {t.lower() for t in tokens}:
+                tokens.append(token)
+    for token in _ALWAYS_VARY:
+        if token.lower() not in {t.lower() for t in tokens}:
+            tokens.append(token)
+    return ", ".join(tokens).encode("latin-1")
+
+
+def _private(control: bytes) -> bytes:
+    directives = [d.strip() for d in control.decode("latin-1").split(",") if d.strip()]
+    kept = [d for d in directives if d.lower() not in ("public", "private")]
+    kept = [d for d in kept if not d.lower().startswith("s-maxage")]
+    return ", ".join(["private", *kept]).encode("latin-1")
+
+
+class CacheHeadersMiddleware:
+    """The last word on caching headers, whatever route answered.
+
+    A response that carries an ETag or a Cache-Control (other than ``no-store``) says
+    ``Vary: Authorization, Accept-Encoding`` besides what the route named (``Accept`` where
+    the format is negotiated), once each; and the answer to a request with credentials is
+    ``private``, so no shared cache ever stores one caller's view for another. Placed outside
+    the gzip middleware, whose own ``Vary`` it merges.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with_credentials = any(name == b"authorization" for name, _ in scope["headers"])
+
+        async def send_with_cache_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                control = b", ".join(v for k, v in headers if k.lower() == b"cache-control")
+                cacheable = b"etag" in names or (
+                    b"cache-control" in names and b"no-store" not in control.lower()
+                )
+                if cacheable:
+                    vary = [v for k, v in headers if k.lower() == b"vary"]
+                    headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                    headers.append((b"vary", _vary(vary)))
+                    if with_credentials and b"public" in control.lower():
+                        headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                        headers.append((b"cache-control", _private(control)))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cache_headers)

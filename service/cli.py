@@ -293,6 +293,9 @@ def serve(host: str, port: int, workers: int) -> None:
         access_log=False,
         log_config=None,
         proxy_headers=False,
+        # httptools with a deadline on request headers (slow-header clients are dropped).
+        http="service.timeouts:HeaderTimeoutProtocol",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
     )
 
 

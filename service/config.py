@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_THEATRE_FILE = Path(__file__).resolve().parent / "theatre" / "data" / "syria-2016.toml"
@@ -51,6 +53,30 @@ class Settings(BaseSettings):
     # close to the incident, in distance and in time, to be linked to it.
     corroboration_max_distance_km: float = Field(default=5.0, gt=0)
     corroboration_max_hours: float = Field(default=6.0, gt=0)
+
+    # Every absolute link the service writes (paging, OGC and TileJSON links, Atom, Location)
+    # starts with this URL (scheme, host, port and any path prefix); the request's Host
+    # header is never used for links.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Host header values accepted, comma-separated ("*": any, the default, since no answer
+    # depends on Host). Listing hosts refuses every other one with 400; the public base
+    # URL's host is always accepted, and /healthz and /readyz accept any (probes use IPs).
+    trusted_hosts: Annotated[list[str], NoDecode] = ["*"]
+
+    # Slow clients. A request body must arrive completely within this time (else 408).
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # A connection must send a request's headers within this time of opening, or of the
+    # end of its previous response, else it is closed (`ceasefire serve`).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    # An idle keep-alive connection is closed after this long (`ceasefire serve`).
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # Requests one client address may have in progress at once, per server process (429
+    # beyond; 0: no bound). Behind a reverse proxy every client has the proxy's address:
+    # bound there instead, or raise this.
+    max_concurrent_per_client: int = Field(default=32, ge=0)
+    # /readyz and /metrics use their own small connection pool and give up on the database
+    # after this long, so they answer fast while the main pool is exhausted.
+    health_db_timeout_s: float = Field(default=0.5, gt=0)
 
     # Reports: how far in the future a clock may be wrong, and the earliest plausible year.
     clock_skew_s: int = 300
@@ -118,6 +144,23 @@ class Settings(BaseSettings):
     tiles_max_points: int = Field(default=20_000, ge=1)
     # How long shared caches may keep public map responses (authorised ones: revalidate).
     map_public_max_age_s: int = Field(default=60, ge=0)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("public_base_url must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("public_base_url may not have a query or a fragment")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

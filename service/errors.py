@@ -117,6 +117,7 @@ _STATUS_TITLES = {
     405: ("Method not allowed", "method-not-allowed"),
     406: ("Not acceptable", "not-acceptable"),
     409: ("Conflict", "conflict"),
+    408: ("Request timeout", "request-timeout"),
     413: ("Payload too large", "payload-too-large"),
     415: ("Unsupported media type", "unsupported-media-type"),
     422: ("Unprocessable content", "invalid"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -14,12 +17,15 @@ from starlette.responses import Response
 from service import __doc__ as service_doc
 from service.api import BodySizeLimitMiddleware
 from service.audit.router import router as audit_router
+from service.caching import CacheHeadersMiddleware
 from service.config import get_settings
 from service.digest.router import router as digest_router
 from service.errors import install_error_handlers, problem_response
 from service.geography.router import router as geography_router
 from service.health.router import router as health_router
+from service.health.service import migration_heads
 from service.incident.router import router as incident_router
+from service.links import PublicOriginMiddleware
 from service.observability import RequestContextMiddleware
 from service.ogc.router import router as ogc_router
 from service.openapi import build_openapi, operation_id
@@ -28,6 +34,7 @@ from service.report.router import router as report_router
 from service.stats.router import router as stats_router
 from service.subscription.router import router as subscription_router
 from service.tiles.router import router as tiles_router
+from service.timeouts import BodyTimeoutMiddleware, PerClientLimitMiddleware
 
 log = logging.getLogger("ceasefire")
 
@@ -55,6 +62,7 @@ def create_app() -> FastAPI:
         " attributed to parties and to the guarantors that answer for them.",
         generate_unique_id_function=operation_id,
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     for router in ROUTERS:
         app.include_router(router)
@@ -97,5 +105,21 @@ def create_app() -> FastAPI:
     )
     # Features compress about tenfold; level 5 costs a fraction of level 9's time.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    # Outside gzip, whose Vary it merges: Vary and private/public right on every answer.
+    app.add_middleware(CacheHeadersMiddleware)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
+    app.add_middleware(PerClientLimitMiddleware, limit=settings.max_concurrent_per_client)
+    # Before anything reads the request: untrusted hosts refused, the configured one put in.
+    app.add_middleware(PublicOriginMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Read the migration scripts once now, so /readyz never reads them within its deadline.
+    try:
+        await anyio.to_thread.run_sync(migration_heads)
+    except Exception:  # noqa: BLE001 - /readyz reports the failure itself
+        log.warning("migration scripts could not be read at startup", exc_info=True)
+    yield

@@ -78,11 +78,16 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def app(db: Session):
+    from contextlib import nullcontext
+
     from service.db import get_session
+    from service.health.ops import ops_sessions
     from service.main import create_app
 
     application = create_app()
     application.dependency_overrides[get_session] = lambda: db
+    # /readyz and /metrics use sessions of their own: here, the test's.
+    application.dependency_overrides[ops_sessions] = lambda: lambda: nullcontext(db)
     return application
 
 

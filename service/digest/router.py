@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response
 
+from service import links
 from service.auth.dependencies import OptionalPrincipal
 from service.auth.models import Role
 from service.auth.service import Principal
@@ -156,7 +157,7 @@ def _conditional(
         "ETag": etag,
         "Last-Modified": format_datetime(last_modified.astimezone(dt.UTC), usegmt=True),
         "Cache-Control": cache_control,
-        "Vary": "Accept, Authorization",
+        "Vary": "Accept, Authorization, Accept-Encoding",
         **(extra or {}),
     }
     if _not_modified(etag, last_modified, if_none_match, if_modified_since):
@@ -315,7 +316,6 @@ def get_digest_revision(
     },
 )
 def get_digest_feed(
-    request: Request,
     session: SessionDep,
     reader: Reader,
     province: Province = None,
@@ -330,7 +330,7 @@ def get_digest_feed(
     terms = load_terms(session)
     limit = get_settings().digest_feed_entries
     revisions = service.feed_revisions(session=session, limit=limit, province=pcode, public=public)
-    base = str(request.base_url).rstrip("/")
+    base = links.base_url()
     query = f"?province={pcode}" if pcode else ""
     entries = []
     for stored in revisions:

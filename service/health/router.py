@@ -1,3 +1,6 @@
+"""Liveness, readiness and metrics: async handlers that never wait for the shared thread
+pool or the shared database pool, so they answer at once while both are exhausted."""
+
 from __future__ import annotations
 
 import logging
@@ -5,16 +8,26 @@ import logging
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from service.db import SessionDep, get_sessionmaker
-from service.errors import problem_response
+from service.audit.service import record
+from service.auth.dependencies import Credentials
+from service.auth.models import Role
+from service.auth.service import Principal, authenticate
+from service.config import get_settings
+from service.errors import Forbidden, Unauthorized, Unavailable, problem_response
+from service.health.ops import OpsSessions, OpsTimeout, run_with_session
 from service.health.service import readiness
 from service.observability import metrics_payload
 from service.scheduler.service import job_metrics
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
+
+METRICS_ROLES = frozenset({Role.monitor, Role.admin})
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ceasefire-monitor"'}
+_INVALID = {"WWW-Authenticate": 'Bearer realm="ceasefire-monitor", error="invalid_token"'}
 
 
 class HealthRead(BaseModel):
@@ -27,7 +40,7 @@ class ReadinessRead(BaseModel):
 
 
 @router.get("/healthz", response_model=HealthRead)
-def healthz() -> HealthRead:
+async def healthz() -> HealthRead:
     """The process is alive (touches nothing else)."""
     return HealthRead(status="ok")
 
@@ -35,13 +48,18 @@ def healthz() -> HealthRead:
 @router.get(
     "/readyz",
     response_model=ReadinessRead,
-    responses={503: {"description": "Not ready: a check failed"}},
+    responses={503: {"description": "Not ready: a check failed or the database did not answer"}},
 )
-def readyz() -> Response | ReadinessRead:
-    """Ready to serve: database reachable, migrations at head, reference data loaded."""
+async def readyz(sessions: OpsSessions) -> Response | ReadinessRead:
+    """Ready to serve: database reachable, migrations at head, reference data loaded.
+
+    Checked on a connection of its own; a database that does not answer within
+    ``health_db_timeout_s`` makes this a 503 at once."""
     try:
-        with get_sessionmaker()() as session:
-            checks = readiness(session)
+        checks = await run_with_session(sessions, readiness)
+    except OpsTimeout:
+        log.warning("readiness: the database did not answer in time")
+        checks = {"database": f"no answer within {get_settings().health_db_timeout_s:g} s"}
     except SQLAlchemyError as exc:
         log.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks = {"database": "unreachable"}
@@ -57,18 +75,61 @@ def readyz() -> Response | ReadinessRead:
     )
 
 
+def _metrics_reader(session: Session, secret: str) -> Principal:
+    """The key's principal if it may read metrics; audited refusal for other roles."""
+    found = authenticate(session=session, secret=secret)
+    if found.revoked:
+        raise Unauthorized("this API key has been revoked", headers=_INVALID)
+    if found.principal is None:
+        raise Unauthorized("unknown API key", headers=_INVALID)
+    principal = found.principal
+    if principal.role not in METRICS_ROLES:
+        record(
+            session,
+            actor=principal.actor,
+            action="access.denied",
+            entity_type="route",
+            entity_id="GET /metrics",
+            reason=f"role {principal.role.value}; needs admin or monitor",
+        )
+        session.commit()
+        raise Forbidden(
+            f"a {principal.role.value} key may not read metrics (needs admin or monitor)"
+        )
+    return principal
+
+
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        401: {"description": "No key, or an unknown or revoked one"},
+        403: {"description": "The key is neither a monitor's nor an admin's"},
+    },
 )
-def metrics(session: SessionDep) -> Response:
-    """Prometheus text format: requests and latency by route template and status; the last
-    successful run of each scheduled job and webhook deliveries by status (from the
-    database, so the figures hold whichever process wrote them)."""
+async def metrics(credentials: Credentials, sessions: OpsSessions) -> Response:
+    """Prometheus text format, for monitor and admin keys: requests and latency by route
+    template and status; the last successful run of each scheduled job and webhook
+    deliveries by status (from the database, so the figures hold whichever process wrote
+    them; left out if the database does not answer in time)."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(
+            "metrics need a monitor or admin key: `Authorization: Bearer <API key>`",
+            headers=_CHALLENGE,
+        )
+    secret = credentials.credentials
+    try:
+        await run_with_session(sessions, lambda session: _metrics_reader(session, secret))
+    except (OpsTimeout, SQLAlchemyError) as exc:
+        log.warning("metrics: cannot check the key: %s", type(exc).__name__)
+        raise Unavailable(
+            "the key cannot be checked: the database did not answer; retry shortly",
+            headers={"Retry-After": "5"},
+        ) from exc
     body, content_type = metrics_payload()
     try:
-        body += job_metrics(session)
-    except SQLAlchemyError as exc:
-        log.warning("metrics: database unreachable: %s", type(exc).__name__)
+        body += await run_with_session(sessions, job_metrics)
+    except (OpsTimeout, SQLAlchemyError) as exc:
+        log.warning("metrics: job figures left out: %s", type(exc).__name__)
     return Response(content=body, media_type=content_type)

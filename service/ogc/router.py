@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import caching
+from service import caching, links
 from service.config import get_settings
 from service.errors import BadRequest
 from service.geography.service import PROVINCE_LEVEL, AreaNames
@@ -30,10 +29,6 @@ router = APIRouter(tags=["ogc"])
 PAGING = frozenset({"limit", "bbox", "cursor", "f", "datetime"})
 INCIDENT_ITEM_PARAMS = PAGING | FILTER_PARAMS | {STATUS_PARAM, "count"}
 FORMATS = ("json", "geojson", schemas.JSON, schemas.GEOJSON)
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _json(body: Any, media_type: str = schemas.JSON, headers: dict | None = None) -> Response:
@@ -62,7 +57,7 @@ def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dic
 def landing_page(request: Request) -> Response:
     """The OGC API - Features landing page."""
     _plain(request)
-    base = _base(request)
+    base = links.base_url()
     return _json(
         {
             "title": "ceasefire-monitor",
@@ -142,7 +137,7 @@ def _collection_doc(ctx: MapContext, base: str, name: str) -> dict[str, Any]:
 
 
 def _conditional_json(request: Request, ctx: MapContext, build) -> Response:  # noqa: ANN001
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, _base(request))
+    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url())
     return caching.conditional(
         request,
         tag=tag,
@@ -156,7 +151,7 @@ def _conditional_json(request: Request, ctx: MapContext, build) -> Response:  # 
 @router.get("/collections", response_model=schemas.Collections)
 def collections(request: Request, ctx: MapDep) -> Response:
     _plain(request)
-    base = _base(request)
+    base = links.base_url()
     return _conditional_json(
         request,
         ctx,
@@ -171,7 +166,7 @@ def collections(request: Request, ctx: MapDep) -> Response:
 def incidents_collection(request: Request, ctx: MapDep) -> Response:
     _plain(request)
     return _conditional_json(
-        request, ctx, lambda: _collection_doc(ctx, _base(request), "incidents")
+        request, ctx, lambda: _collection_doc(ctx, links.base_url(), "incidents")
     )
 
 
@@ -179,7 +174,7 @@ def incidents_collection(request: Request, ctx: MapDep) -> Response:
 def provinces_collection(request: Request, ctx: MapDep) -> Response:
     _plain(request)
     return _conditional_json(
-        request, ctx, lambda: _collection_doc(ctx, _base(request), "provinces")
+        request, ctx, lambda: _collection_doc(ctx, links.base_url(), "provinces")
     )
 
 
@@ -187,7 +182,7 @@ def provinces_collection(request: Request, ctx: MapDep) -> Response:
 def districts_collection(request: Request, ctx: MapDep) -> Response:
     _plain(request)
     return _conditional_json(
-        request, ctx, lambda: _collection_doc(ctx, _base(request), "districts")
+        request, ctx, lambda: _collection_doc(ctx, links.base_url(), "districts")
     )
 
 
@@ -215,21 +210,20 @@ def _page_body(
 def _page_links(
     request: Request, name: str, params: Params, limit: int, next_cursor: str | None
 ) -> list[dict[str, str]]:
-    base = _base(request)
-    items = f"{base}/collections/{name}/items"
-    links = [
-        _link(str(request.url), "self", schemas.GEOJSON, "This page"),
-        _link(f"{base}/collections/{name}", "collection", schemas.JSON, _TITLES[name][0]),
+    page_links = [
+        _link(links.request_url(request), "self", schemas.GEOJSON, "This page"),
+        _link(links.absolute(f"/collections/{name}"), "collection", schemas.JSON, _TITLES[name][0]),
     ]
     if next_cursor is not None:
         query = {k: v for k, v in params.values.items() if k != "cursor"}
         query.update(limit=str(limit), cursor=next_cursor)
-        links.append(_link(f"{items}?{urlencode(query)}", "next", schemas.GEOJSON, "Next page"))
-    return links
+        items = f"/collections/{name}/items"
+        page_links.append(_link(links.absolute(items, query), "next", schemas.GEOJSON, "Next page"))
+    return page_links
 
 
 def _items_response(request: Request, ctx: MapContext, params: Params, build) -> Response:  # noqa: ANN001
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, _base(request), params.normalised())
+    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url(), params.normalised())
     return caching.conditional(
         request,
         tag=tag,
@@ -263,8 +257,8 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
         matched = count_matching(session=ctx.session, filters=filters, timezone=ctx.state.timezone)
         if matched is None and always_count:
             matched = service.count_incidents(session=ctx.session, view=ctx.view, filters=filters)
-        links = _page_links(request, "incidents", params, limit, page.next_cursor)
-        return _page_body(page, matched=matched, links=links)
+        page_links = _page_links(request, "incidents", params, limit, page.next_cursor)
+        return _page_body(page, matched=matched, links=page_links)
 
     return _items_response(request, ctx, params, build)
 
@@ -274,10 +268,9 @@ def _feature_body(feature: str, links: list[dict[str, str]]) -> bytes:
 
 
 def _item_links(request: Request, name: str) -> list[dict[str, str]]:
-    base = _base(request)
     return [
-        _link(str(request.url), "self", schemas.GEOJSON, "This feature"),
-        _link(f"{base}/collections/{name}", "collection", schemas.JSON, _TITLES[name][0]),
+        _link(links.request_url(request), "self", schemas.GEOJSON, "This feature"),
+        _link(links.absolute(f"/collections/{name}"), "collection", schemas.JSON, _TITLES[name][0]),
     ]
 
 
@@ -321,8 +314,8 @@ def _area_items(request: Request, ctx: MapContext, name: str, *, with_province: 
             limit=limit,
             after=after,
         )
-        links = _page_links(request, name, params, limit, page.next_cursor)
-        return _page_body(page, matched=matched, links=links)
+        page_links = _page_links(request, name, params, limit, page.next_cursor)
+        return _page_body(page, matched=matched, links=page_links)
 
     return _items_response(request, ctx, params, build)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import Counter
 from starlette.responses import Response
 
+from service import links
 from service.api import (
     IdempotencyKey,
     StrictJSONRoute,
@@ -72,7 +73,7 @@ def _reporter_view(principal: Principal) -> dict[str, Any] | None:
 def _answer(stored: StoredResponse) -> Response:
     headers = {}
     if stored.resource_id is not None:
-        headers["Location"] = f"/v1/reports/{stored.resource_id}"
+        headers["Location"] = links.absolute(f"/v1/reports/{stored.resource_id}")
     if stored.replayed:
         headers["Idempotent-Replayed"] = "true"
         IDEMPOTENT_REPLAYS.inc()

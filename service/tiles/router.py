@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import caching
+from service import caching, links
 from service.config import get_settings
 from service.errors import BadRequest
 from service.incident.map_context import MapDep
@@ -81,8 +79,6 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
         raise BadRequest("f: only JSON is served (f=json)")
     incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
     query = {k: v for k, v in params.values.items() if k != "f"}
-    suffix = f"?{urlencode(query)}" if query else ""
-    base = str(request.base_url).rstrip("/")
     bounds = service.theatre_bounds(session=ctx.session)
     point_zoom = settings.tiles_point_min_zoom
     fields = {
@@ -109,7 +105,7 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
         f" {point_zoom} (or where a tile would hold more than {settings.tiles_max_points}"
         " points), points from it up.",
         "scheme": "xyz",
-        "tiles": [f"{base}/tiles/incidents/{{z}}/{{x}}/{{y}}.mvt{suffix}"],
+        "tiles": [links.absolute("/tiles/incidents/{z}/{x}/{y}.mvt", query)],
         "minzoom": 0,
         "maxzoom": settings.tiles_max_zoom,
         "vector_layers": [
@@ -125,9 +121,7 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
     if bounds is not None:
         body["bounds"] = list(bounds)
         body["center"] = [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 6]
-    tag = caching.etag(
-        *ctx.tag_parts(), request.url.path, str(request.base_url), params.normalised()
-    )
+    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url(), params.normalised())
     return caching.conditional(
         request,
         tag=tag,

@@ -42,13 +42,14 @@ def test_a_replay_returns_the_same_body_and_stores_nothing_new(client, db, repor
     assert count(db, "reports", "id = :id", id=first.json()["id"]) == 1
 
 
-def test_the_replay_counter_counts(client, reporter):
+def test_the_replay_counter_counts(client, reporter, make_key):
     _, secret = reporter
+    _, monitor = make_key("monitor")
     key = new_key()
     post(client, secret, report_body(), key)
 
     def replays():
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers={"Authorization": f"Bearer {monitor}"}).text
         [line] = [
             m for m in metrics.splitlines() if m.startswith("ceasefire_idempotent_replays_total")
         ]

@@ -5,6 +5,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from service.config import get_settings
 from tests.http.report_helpers import IDLEB, assert_problem, auth, count, report_body
 
 
@@ -21,7 +22,9 @@ def test_a_report_is_answered_201_with_location_and_what_the_service_understood(
     response = post(client, secret)
     assert response.status_code == 201, response.text
     report = response.json()
-    assert response.headers["location"] == f"/v1/reports/{report['id']}"
+    # Absolute, under the configured public base URL (never the request's Host).
+    base = get_settings().public_base_url
+    assert response.headers["location"] == f"{base}/v1/reports/{report['id']}"
     assert report["province"] == {"pcode": "SY07", "name_en": "Idleb"}
     assert report["district"]["pcode"].startswith("SY07")
     assert report["location_match"] == "inside"

@@ -20,15 +20,14 @@ def test_readyz_when_migrated_and_seeded(client):
     }
 
 
-def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
+def test_readyz_is_503_when_the_database_is_unreachable(app, client):
     from sqlalchemy.orm import sessionmaker
 
-    from service import db as db_module
     from service.db import make_engine
+    from service.health.ops import ops_sessions
 
     dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/ceasefire")
-    monkeypatch.setattr(db_module, "get_sessionmaker", lambda: sessionmaker(bind=dead))
-    monkeypatch.setattr("service.health.router.get_sessionmaker", lambda: sessionmaker(bind=dead))
+    app.dependency_overrides[ops_sessions] = lambda: sessionmaker(bind=dead)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
@@ -36,10 +35,11 @@ def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
     dead.dispose()
 
 
-def test_metrics_count_requests_by_route_template(client):
+def test_metrics_count_requests_by_route_template(client, make_key):
+    _, secret = make_key("monitor")
     client.get("/v1/provinces/SY07")
     client.get("/v1/provinces/SY99")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {secret}"}).text
     assert 'route="/v1/provinces/{pcode}",status="200"' in text
     assert 'route="/v1/provinces/{pcode}",status="404"' in text
     assert "ceasefire_http_request_duration_seconds_bucket" in text

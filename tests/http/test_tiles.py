@@ -47,7 +47,7 @@ def test_tilejson_describes_absolute_tile_urls(client):
     body = client.get("/tiles/incidents.json?violation_type=shelling").json()
     assert body["tilejson"] == "3.0.0"
     assert body["tiles"] == [
-        "http://testserver/tiles/incidents/{z}/{x}/{y}.mvt?violation_type=shelling"
+        get_settings().public_base_url + "/tiles/incidents/{z}/{x}/{y}.mvt?violation_type=shelling"
     ]
     assert {layer["id"] for layer in body["vector_layers"]} == {"cells", "incidents"}
     assert 35 < body["center"][0] < 42 and body["minzoom"] == 0

@@ -149,7 +149,8 @@ def test_a_failing_job_is_recorded_and_releases_its_lock(engine, job_id):
     assert run_guarded(job_id, lambda: None, engine=engine) == "succeeded"
 
 
-def test_metrics_expose_the_last_success_of_each_job(client, db):
+def test_metrics_expose_the_last_success_of_each_job(client, db, make_key):
+    _, secret = make_key("admin")
     db.execute(
         text(
             "INSERT INTO job_runs (job_id, started_at, finished_at, outcome, runner) VALUES"
@@ -159,7 +160,7 @@ def test_metrics_expose_the_last_success_of_each_job(client, db):
             "  'failed', 'test')"
         )
     )
-    body = client.get("/metrics").text
+    body = client.get("/metrics", headers={"Authorization": f"Bearer {secret}"}).text
     expected = dt.datetime(2017, 3, 2, 0, 15, 2, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     line = next(
         line
