@@ -1,5 +1,6 @@
 """Subscriptions: who may create and see them, which callback URLs are refused, the secret."""
 
+import base64
 import datetime as dt
 
 import pytest
@@ -7,6 +8,7 @@ from sqlalchemy import text
 
 from service.config import get_settings
 from service.digest.service import build_days
+from service.subscription import secret_store
 
 
 def auth(secret):
@@ -21,6 +23,7 @@ def monitor(make_key):
 @pytest.fixture
 def loopback_allowed(monkeypatch):
     monkeypatch.setattr(get_settings(), "webhook_allow_private", True)
+    monkeypatch.setattr(get_settings(), "webhook_allowed_ports", [80, 443, 8420])
 
 
 SECRET = "s3cret-for-signing-0123456789"  # noqa: S105 - a test subscription's secret
@@ -47,7 +50,9 @@ def test_a_monitor_subscribes_and_the_secret_is_never_returned(client, monitor, 
     assert SECRET not in fetched.text + str(listed)
 
 
-def test_a_generated_secret_is_shown_once(client, db, monitor, loopback_allowed):
+def test_a_generated_secret_is_shown_once_and_stored_encrypted(
+    client, db, monitor, loopback_allowed
+):
     _, secret = monitor
     response = client.post(
         "/v1/subscriptions",
@@ -55,11 +60,16 @@ def test_a_generated_secret_is_shown_once(client, db, monitor, loopback_allowed)
         headers=auth(secret),
     )
     generated = response.json()["secret"]
-    assert len(generated) >= 32
+    # A Standard Webhooks secret: whsec_ and the base64 of 32 random bytes.
+    assert generated.startswith("whsec_")
+    assert len(base64.b64decode(generated.removeprefix("whsec_"), validate=True)) == 32
     stored = db.execute(
-        text("SELECT secret FROM subscriptions WHERE id = :id"), {"id": response.json()["id"]}
+        text("SELECT secret_encrypted FROM subscriptions WHERE id = :id"),
+        {"id": response.json()["id"]},
     ).scalar_one()
-    assert stored == generated
+    assert generated not in stored
+    assert generated.removeprefix("whsec_") not in stored
+    assert secret_store.unseal(stored, get_settings()) == generated
     again = client.get(f"/v1/subscriptions/{response.json()['id']}", headers=auth(secret))
     assert generated not in again.text
 
@@ -82,12 +92,12 @@ def test_subscribing_is_recorded_in_the_audit_trail_without_the_secret(
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1:8420/hook",
-        "http://localhost:8420/hook",
+        "http://127.0.0.1/hook",
+        "http://localhost/hook",
         "http://10.1.2.3/hook",
         "http://192.168.0.10/hook",
         "http://169.254.169.254/latest/meta-data",
-        "http://[::1]:8420/hook",
+        "http://[::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://224.0.0.1/hook",
         "http://0.0.0.0/hook",
@@ -153,10 +163,10 @@ def test_delete_cancels_pending_deliveries_and_erases_the_secret(
         == 204
     )
     row = db.execute(
-        text("SELECT secret, deleted_at FROM subscriptions WHERE id = :id"),
+        text("SELECT secret_encrypted, deleted_at FROM subscriptions WHERE id = :id"),
         {"id": subscription_id},
     ).one()
-    assert row.secret is None and row.deleted_at is not None
+    assert row.secret_encrypted is None and row.deleted_at is not None
     statuses = db.execute(
         text("SELECT DISTINCT status FROM deliveries WHERE subscription_id = :id"),
         {"id": subscription_id},

@@ -27,6 +27,8 @@ DAY = dt.date(2017, 2, 10)
 def settings(monkeypatch):
     s = get_settings()
     monkeypatch.setattr(s, "webhook_allow_private", True)
+    # The loopback receivers' ports (tests/webhook_receiver.py), beside the default 80 and 443.
+    monkeypatch.setattr(s, "webhook_allowed_ports", [80, 443, *range(8401, 8430)])
     monkeypatch.setattr(s, "webhook_backoff_base_s", 60.0)
     monkeypatch.setattr(s, "webhook_timeout_s", 2.0)
     return s
@@ -38,12 +40,14 @@ def monitor(make_key):
     return principal
 
 
-def subscribe(db, monitor: Principal, url: str, province: str | None = None) -> uuid.UUID:
+def subscribe(
+    db, monitor: Principal, url: str, province: str | None = None, secret: str = SECRET
+) -> uuid.UUID:
     created, _ = create(
         session=db,
         principal=monitor,
-        subscription_in=SubscriptionCreate(callback_url=url, secret=SECRET, province=province),
-        allow_private=True,
+        subscription_in=SubscriptionCreate(callback_url=url, secret=secret, province=province),
+        settings=get_settings(),
     )
     return created["id"]
 

@@ -61,4 +61,4 @@ def test_addresses_the_service_must_not_call(url):
 def test_public_addresses_and_allowed_private_ones_pass():
     check_callback_url("https://93.184.216.34/hook", allow_private=False)
     check_callback_url("http://[2606:2800:220:1:248:1893:25c8:1946]/", allow_private=False)
-    check_callback_url("http://127.0.0.1:8420/hook", allow_private=True)
+    check_callback_url("http://127.0.0.1:8420/hook", allow_private=True, allowed_ports=[8420])
