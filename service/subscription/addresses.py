@@ -31,6 +31,26 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
 _COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291, deprecated IPv4-compatible
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052, the well-known NAT64 prefix
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215, local-use NAT64
+# IANA special-purpose blocks that are not globally reachable, named here as well so the
+# answer does not depend on the Python version's ipaddress tables.
+_SPECIAL_PURPOSE = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "192.0.0.0/24",  # IETF protocol assignments (but see _GLOBAL_EXCEPTIONS)
+        "192.0.2.0/24",
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "100::/64",
+        "2001:db8::/32",
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 SIDs
+    )
+]
+_GLOBAL_EXCEPTIONS = {ipaddress.ip_address(a) for a in ("192.0.0.9", "192.0.0.10")}
 _ISATAP_IDS = (0x0000_5EFE, 0x0200_5EFE)  # RFC 5214 interface identifiers ::[02]00:5efe:a.b.c.d
 # What resolvers (inet_aton) accept as IPv4 beside dotted decimal: 2852039166, 0xa9.0xfe.0xa9.0xfe,
 # 0251.0376.0251.0376, 169.254.43518... Refused rather than guessed at.
@@ -93,6 +113,9 @@ def refused_reason(address: IPAddress) -> str | None:
             return "site-local"
     elif address in _SHARED:
         return "shared (carrier-grade NAT)"
+    special = address not in _GLOBAL_EXCEPTIONS and any(
+        address in network for network in _SPECIAL_PURPOSE
+    )
     for reason, flag in (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),
@@ -100,6 +123,7 @@ def refused_reason(address: IPAddress) -> str | None:
         ("multicast", address.is_multicast),
         ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("special-purpose", special),
     ):
         if flag:
             return reason

@@ -15,6 +15,7 @@ delivery (see :mod:`signing`); the secret is decrypted only for the moment of si
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -254,14 +255,17 @@ def make_client(
     *,
     resolve: Resolve = system_resolve,
     refuse_address: Refuse = refused_reason,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.Client:
     """The delivery client: no redirects, no proxies from the environment, and connections
-    only to checked addresses (``resolve`` and ``refuse_address`` are there for tests)."""
+    only to checked addresses. ``resolve``, ``refuse_address`` and ``ssl_context`` (default:
+    the certifi roots) are there for tests."""
     return httpx.Client(
         transport=PinnedTransport(
             allow_private=settings.webhook_allow_private,
             resolve=resolve,
             refuse_address=refuse_address,
+            ssl_context=ssl_context,
         ),
         timeout=httpx.Timeout(
             settings.webhook_timeout_s, connect=settings.webhook_connect_timeout_s

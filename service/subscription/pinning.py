@@ -11,6 +11,7 @@ name as SNI and for certificate verification (httpcore passes the origin's host 
 
 from __future__ import annotations
 
+import ssl
 import typing
 
 import httpcore
@@ -93,10 +94,11 @@ class PinnedTransport(httpx.HTTPTransport):
         resolve: Resolve = system_resolve,
         refuse_address: Refuse | None = refused_reason,
         limits: httpx.Limits = httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(trust_env=False, limits=limits)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -16,7 +16,12 @@ from service.errors import Invalid, NotFound
 from service.geography.service import AreaNames
 from service.incident.query import Cursor, after_cursor
 from service.subscription import secret_store, signing
-from service.subscription.addresses import RefusedAddress, check_callback_url
+from service.subscription.addresses import (
+    RefusedAddress,
+    Resolve,
+    check_callback_url,
+    system_resolve,
+)
 from service.subscription.schemas import SubscriptionCreate
 
 __all__ = ["RefusedAddress", "check_callback_url", "create", "delete", "get", "list_for"]
@@ -57,6 +62,7 @@ def create(
     principal: Principal,
     subscription_in: SubscriptionCreate,
     settings: Settings,
+    resolve: Resolve = system_resolve,
 ) -> tuple[dict[str, Any], str | None]:
     """The new subscription, and its secret when the service generated it. The secret is
     stored encrypted (``secret_store``)."""
@@ -65,6 +71,7 @@ def create(
         url,
         allow_private=settings.webhook_allow_private,
         allowed_ports=settings.webhook_allowed_ports,
+        resolve=resolve,
     )
     pcode = None
     if subscription_in.province is not None:
