@@ -278,8 +278,12 @@ def make_client(
 def deliver_due(
     *, session: Session, client: httpx.Client, settings: Settings | None = None
 ) -> DeliveryStats:
-    """Send due deliveries one by one, committing around (never during) each HTTP call."""
+    """Send due deliveries one by one, committing around (never during) each HTTP call.
+
+    Without a secrets key nothing is claimed (``SecretsKeyMissing``, so the job run fails
+    loudly): deliveries wait, their attempts unspent, until a key is configured."""
     settings = settings or get_settings()
+    secret_store.box(settings)
     stats = DeliveryStats()
     for _ in range(settings.webhook_deliveries_per_run):
         claim = claim_next(session, settings)

@@ -466,3 +466,16 @@ def test_secrets_are_stored_encrypted_and_keys_rotate(
     assert [d.last_error for d in failed] == [
         "the secret cannot be decrypted: no configured key decrypts the subscription's secret"
     ]
+
+
+def test_without_a_secrets_key_nothing_is_claimed(db, settings, monitor, monkeypatch, tmp_path):
+    with Receiver() as receiver:
+        subscription_id = subscribe(db, monitor, receiver.url)
+        build_days(session=db, first=DAY, last=DAY)
+        monkeypatch.setattr(settings, "secrets_key", None)
+        monkeypatch.setattr(settings, "secrets_key_file", tmp_path / "missing")
+        with pytest.raises(secret_store.SecretsKeyMissing):
+            deliver(db, settings)
+    assert receiver.received == []
+    [delivery] = delivery_rows(db, subscription_id)
+    assert (delivery.status, delivery.attempts) == ("pending", 0)  # waits, attempts unspent
