@@ -213,6 +213,34 @@ def keys_revoke(key_id: str, reason: str | None) -> None:
     click.echo(f"revoked {key['role']} key {key['id']} ({key['name']})")
 
 
+@main.group()
+def subscriptions() -> None:
+    """Webhook subscriptions' secrets at rest: a new key, re-encryption under the first key."""
+
+
+@subscriptions.command("new-secrets-key")
+def subscriptions_new_secrets_key() -> None:
+    """Print a new key for CEASEFIRE_SECRETS_KEY (put it first to rotate)."""
+    from service.subscription.secret_store import generate_key
+
+    click.echo(generate_key())
+
+
+@subscriptions.command("rotate-secrets")
+@fails_cleanly
+def subscriptions_rotate_secrets() -> None:
+    """Re-encrypt every stored secret with the first key of CEASEFIRE_SECRETS_KEY; the
+    other keys can be dropped afterwards."""
+    from service.config import get_settings
+    from service.db import get_sessionmaker
+    from service.subscription.secret_store import rotate
+
+    with get_sessionmaker()() as session:
+        count = rotate(session=session, settings=get_settings())
+        session.commit()
+    click.echo(f"re-encrypted {count} subscription secret(s) with the first key")
+
+
 @main.group("import")
 def import_() -> None:
     """Import events from other data sets, through the same path as the API."""

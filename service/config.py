@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # Webhooks. Private, loopback and link-local callback addresses are refused (SSRF)
     # unless this is set (tests and single-host set-ups).
     webhook_allow_private: bool = False
+    # The only ports callbacks may use (checked at subscription and at each delivery); JSON in
+    # the environment, e.g. CEASEFIRE_WEBHOOK_ALLOWED_PORTS='[443]'. Independent of the
+    # setting above: a single-host set-up with a receiver on 127.0.0.1:9000 sets both.
+    webhook_allowed_ports: list[int] = Field(default=[80, 443], min_length=1)
     webhook_connect_timeout_s: float = 3.0
     webhook_timeout_s: float = 5.0
     webhook_max_attempts: int = Field(default=10, ge=1, le=50)
@@ -125,6 +129,16 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(default=30.0, ge=0)
     webhook_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
     webhook_deliveries_per_run: int = Field(default=100, ge=1)
+
+    # Subscription secrets are stored encrypted (Fernet) with this key: one or more
+    # url-safe base64 Fernet keys separated by commas; the first encrypts, every one decrypts
+    # (rotation: put the new key first, run `ceasefire subscriptions rotate-secrets`, then drop
+    # the old one). Without it, the key is read from secrets_key_file; with neither,
+    # subscriptions cannot be created (503) and deliveries fail until a key is set.
+    secrets_key: SecretStr | None = None
+    # Written by `make provision` (.ci/provision) when CEASEFIRE_SECRETS_KEY is unset and the
+    # file is missing, so `make run` and `make test` work on a fresh machine. Gitignored.
+    secrets_key_file: Path = PROJECT_ROOT / ".secrets-key"
 
     # The scheduler process (`ceasefire scheduler`).
     scheduler_deliver_interval_s: int = Field(default=5, ge=1)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -17,6 +18,8 @@ TEST_DATABASE_URL = os.environ.get(
 )
 # Settings are read once per process: point them at the test database before anything reads them.
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+# Subscription secrets are encrypted at rest: a key of the test run's own, never a file's.
+os.environ.setdefault("CEASEFIRE_SECRETS_KEY", Fernet.generate_key().decode())
 
 from service.config import get_settings, sqlalchemy_url  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,10 +26,18 @@ class Received:
 
 
 class Receiver:
-    """Answers each POST with the next status in ``statuses`` (then 200)."""
+    """Answers each POST with the next status in ``statuses`` (then 200); on ``host`` (any
+    loopback address), over TLS when given a server ``tls`` context."""
 
-    def __init__(self, statuses: Iterable[int] = (), port: int | None = None) -> None:
+    def __init__(
+        self,
+        statuses: Iterable[int] = (),
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = port or next_port()
+        self.host = host
         self.statuses = list(statuses)
         self.received: list[Received] = []
         self._lock = threading.Lock()
@@ -52,12 +61,14 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((host, self.port), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def __enter__(self) -> Receiver:
         self._thread.start()

@@ -6,11 +6,16 @@ same row): if the sender dies mid-attempt, the delivery becomes due again when t
 ends. Delivery is therefore at least once; receivers deduplicate on the delivery id header.
 Failures are retried after ``base * 2**(attempt - 1)`` seconds (capped), up to the maximum
 number of attempts, then the delivery is marked failed.
+
+Each POST goes through :mod:`pinning`: the callback's host is resolved once, every answer
+checked, and the connection made to a checked address. Two signatures ride on every
+delivery (see :mod:`signing`); the secret is decrypted only for the moment of signing.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,8 +27,16 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings, get_settings
 from service.digest.service import StoredRevision, view
-from service.subscription import signing
-from service.subscription.service import RefusedAddress, check_callback_url
+from service.subscription import secret_store, signing
+from service.subscription.addresses import (
+    Refuse,
+    RefusedAddress,
+    Resolve,
+    refused_reason,
+    static_check,
+    system_resolve,
+)
+from service.subscription.pinning import PinnedTransport, RefusedConnection
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +50,7 @@ class Claim:
     attempt: int
     subscription_id: uuid.UUID
     callback_url: str
-    secret: str
+    secret_encrypted: str
     province: str | None
     revision: StoredRevision
 
@@ -84,7 +97,7 @@ _CLAIM = text(
 )
 _CLAIMED = text(
     """
-    SELECT s.callback_url, s.secret, s.province_pcode,
+    SELECT s.callback_url, s.secret_encrypted, s.province_pcode,
            r.id, r.digest_date, r.revision, r.generated_at, r.content_hash, r.body, r.scopes,
            r.changes
     FROM subscriptions s, digest_revisions r
@@ -114,7 +127,7 @@ def claim_next(session: Session, settings: Settings) -> Claim | None:
         attempt=claimed.attempts,
         subscription_id=claimed.subscription_id,
         callback_url=row.callback_url,
-        secret=row.secret,
+        secret_encrypted=row.secret_encrypted,
         province=row.province_pcode,
         revision=StoredRevision(
             id=row.id,
@@ -151,20 +164,37 @@ def payload(claim: Claim) -> bytes:
 
 
 def send(client: httpx.Client, claim: Claim, settings: Settings) -> Sent:
-    """POST one delivery. No database work happens here."""
+    """POST one delivery. No database work happens here. The scheme, port and a literal
+    address are checked here; the host's addresses by the client's transport (``pinning``),
+    on the very answer it connects to."""
     try:
-        check_callback_url(claim.callback_url, allow_private=settings.webhook_allow_private)
+        static_check(
+            claim.callback_url,
+            allowed_ports=settings.webhook_allowed_ports,
+            allow_private=settings.webhook_allow_private,
+        )
     except RefusedAddress as exc:
         return Sent(False, None, exc.detail)
+    try:
+        secret = secret_store.unseal(claim.secret_encrypted, settings)
+    except (secret_store.SecretsKeyMissing, secret_store.SecretUnreadable) as exc:
+        return Sent(False, None, f"the secret cannot be decrypted: {exc}"[:300])
     body = payload(claim)
     timestamp = str(int(time.time()))
+    delivery_id = str(claim.delivery_id)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         signing.EVENT_HEADER: EVENT,
-        signing.DELIVERY_HEADER: str(claim.delivery_id),
+        signing.DELIVERY_HEADER: delivery_id,
         signing.TIMESTAMP_HEADER: timestamp,
-        signing.SIGNATURE_HEADER: signing.signature(claim.secret, timestamp, body),
+        signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
+        # Standard Webhooks: the id is the delivery's, the same on every retry (deduplication).
+        signing.STANDARD_ID_HEADER: delivery_id,
+        signing.STANDARD_TIMESTAMP_HEADER: timestamp,
+        signing.STANDARD_SIGNATURE_HEADER: signing.standard_signature(
+            secret, delivery_id, timestamp, body
+        ),
     }
     try:
         # Streamed and closed unread: a receiver cannot make us download a large answer.
@@ -173,6 +203,8 @@ def send(client: httpx.Client, claim: Claim, settings: Settings) -> Sent:
     except httpx.TimeoutException:
         return Sent(False, None, "timed out")
     except httpx.HTTPError as exc:
+        if isinstance(exc.__cause__, RefusedConnection):
+            return Sent(False, None, exc.__cause__.refused.detail)
         return Sent(False, None, f"{type(exc).__name__}: {exc}"[:300])
     if 200 <= status < 300:
         return Sent(True, status, None)
@@ -218,8 +250,23 @@ def record(session: Session, claim: Claim, sent: Sent, settings: Settings) -> No
     session.execute(text(update), params)
 
 
-def make_client(settings: Settings) -> httpx.Client:
+def make_client(
+    settings: Settings,
+    *,
+    resolve: Resolve = system_resolve,
+    refuse_address: Refuse = refused_reason,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx.Client:
+    """The delivery client: no redirects, no proxies from the environment, and connections
+    only to checked addresses. ``resolve``, ``refuse_address`` and ``ssl_context`` (default:
+    the certifi roots) are there for tests."""
     return httpx.Client(
+        transport=PinnedTransport(
+            allow_private=settings.webhook_allow_private,
+            resolve=resolve,
+            refuse_address=refuse_address,
+            ssl_context=ssl_context,
+        ),
         timeout=httpx.Timeout(
             settings.webhook_timeout_s, connect=settings.webhook_connect_timeout_s
         ),
@@ -231,8 +278,12 @@ def make_client(settings: Settings) -> httpx.Client:
 def deliver_due(
     *, session: Session, client: httpx.Client, settings: Settings | None = None
 ) -> DeliveryStats:
-    """Send due deliveries one by one, committing around (never during) each HTTP call."""
+    """Send due deliveries one by one, committing around (never during) each HTTP call.
+
+    Without a secrets key nothing is claimed (``SecretsKeyMissing``, so the job run fails
+    loudly): deliveries wait, their attempts unspent, until a key is configured."""
     settings = settings or get_settings()
+    secret_store.box(settings)
     stats = DeliveryStats()
     for _ in range(settings.webhook_deliveries_per_run):
         claim = claim_next(session, settings)

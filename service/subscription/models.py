@@ -50,9 +50,10 @@ class Subscription(Base):
         ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
     )
     callback_url: Mapped[str] = mapped_column(Text)
-    # Kept in clear because signing needs it; never returned by the API nor logged.
-    # Cleared when the subscription is deleted.
-    secret: Mapped[str | None] = mapped_column(Text)
+    # The signing secret, encrypted (Fernet token, see secret_store): signing needs it back,
+    # a database dump must not give it away. Never returned by the API nor logged; cleared
+    # when the subscription is deleted.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
     province_pcode: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.pcode"))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -60,7 +61,9 @@ class Subscription(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("(deleted_at IS NULL) = (secret IS NOT NULL)", name="secret_while_active"),
+        CheckConstraint(
+            "(deleted_at IS NULL) = (secret_encrypted IS NOT NULL)", name="secret_while_active"
+        ),
     )
 
 

@@ -43,7 +43,7 @@ def create_subscription(
         session=session,
         principal=principal,
         subscription_in=subscription_in,
-        allow_private=get_settings().webhook_allow_private,
+        settings=get_settings(),
     )
     session.commit()
     response.headers["Location"] = f"/v1/subscriptions/{created['id']}"

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
+from service.subscription.signing import STANDARD_KEY_BYTES, WHSEC_PREFIX, whsec_key
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
@@ -16,18 +18,38 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _whole_whsec(value: str) -> str:
+    """A ``whsec_`` secret is a Standard Webhooks key: it must be one, or it would be signed
+    with a key its owner's library does not expect."""
+    if value.startswith(WHSEC_PREFIX):
+        key = whsec_key(value)
+        low, high = STANDARD_KEY_BYTES
+        if key is None or not low <= len(key) <= high:
+            raise ValueError(f"a whsec_ secret must be base64 of {low} to {high} bytes")
+    return value
+
+
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 
     callback_url: HttpUrl = Field(
-        description="http or https; private, loopback and link-local addresses are refused."
+        description="http or https, on an allowed port (80 and 443 by default); hosts"
+        " resolving to private, loopback, link-local, shared, reserved or multicast addresses"
+        " (or IPv6 forms embedding one: 6to4, Teredo, NAT64, IPv4-mapped) are refused."
     )
-    secret: Annotated[str, Field(min_length=16, max_length=256), AfterValidator(_no_nul)] | None = (
-        Field(
-            default=None,
-            description="Signs every delivery (HMAC-SHA256). Omit it to have one generated;"
-            " it is shown once, in this response.",
-        )
+    secret: (
+        Annotated[
+            str,
+            Field(min_length=16, max_length=256),
+            AfterValidator(_no_nul),
+            AfterValidator(_whole_whsec),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="Signs every delivery (HMAC-SHA256; stored encrypted). A Standard"
+        " Webhooks secret (whsec_<base64 of 24-64 bytes>) is keyed with the bytes it encodes."
+        " Omit it to have a whsec_ secret generated; it is shown once, in this response.",
     )
     province: (
         Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)] | None
@@ -53,7 +75,9 @@ class SubscriptionRead(BaseModel):
 
 class SubscriptionCreated(SubscriptionRead):
     secret: str | None = Field(
-        description="The generated secret, when none was given; never shown again."
+        description="The generated secret (whsec_<base64>, usable as it is by Standard"
+        " Webhooks libraries and for X-Ceasefire-Signature), when none was given; never"
+        " shown again."
     )
 
 

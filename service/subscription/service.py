@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-import secrets
-import socket
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -15,66 +11,20 @@ from sqlalchemy.orm import Session
 from service.audit.service import record
 from service.auth.models import Role
 from service.auth.service import Principal
+from service.config import Settings
 from service.errors import Invalid, NotFound
 from service.geography.service import AreaNames
 from service.incident.query import Cursor, after_cursor
+from service.subscription import secret_store, signing
+from service.subscription.addresses import (
+    RefusedAddress,
+    Resolve,
+    check_callback_url,
+    system_resolve,
+)
 from service.subscription.schemas import SubscriptionCreate
 
-
-class RefusedAddress(Invalid):
-    """The callback URL is not one the service may call."""
-
-
-def _refused_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    for reason, flag in (
-        ("loopback", address.is_loopback),
-        ("private", address.is_private),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("reserved", address.is_reserved),
-        ("unspecified", address.is_unspecified),
-    ):
-        if flag:
-            return reason
-    return None if address.is_global else "not globally routable"
-
-
-def check_callback_url(url: str, *, allow_private: bool) -> None:
-    """Refuse what the service must not call: other schemes, credentials in the URL, and
-    (unless allowed) hosts resolving to any private, loopback, link-local, multicast or
-    reserved address. Every address the name resolves to is checked."""
-    parts = urlsplit(url)
-
-    def refuse(message: str) -> RefusedAddress:
-        return RefusedAddress(
-            f"callback_url: {message}",
-            errors=[{"field": "body.callback_url", "message": message}],
-        )
-
-    if parts.scheme not in ("http", "https"):
-        raise refuse("only http and https URLs are allowed")
-    if parts.username or parts.password:
-        raise refuse("credentials in the URL are not allowed; deliveries are signed instead")
-    host = parts.hostname
-    if not host:
-        raise refuse("the URL has no host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise refuse("the port is not valid") from exc
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise refuse(f"the host {host!r} does not resolve") from exc
-    if allow_private:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        reason = _refused_reason(address)
-        if reason:
-            raise refuse(f"{host} resolves to a {reason} address, which is not allowed")
+__all__ = ["RefusedAddress", "check_callback_url", "create", "delete", "get", "list_for"]
 
 
 _READ = """
@@ -111,11 +61,18 @@ def create(
     session: Session,
     principal: Principal,
     subscription_in: SubscriptionCreate,
-    allow_private: bool,
+    settings: Settings,
+    resolve: Resolve = system_resolve,
 ) -> tuple[dict[str, Any], str | None]:
-    """The new subscription, and its secret when the service generated it."""
+    """The new subscription, and its secret when the service generated it. The secret is
+    stored encrypted (``secret_store``)."""
     url = str(subscription_in.callback_url)
-    check_callback_url(url, allow_private=allow_private)
+    check_callback_url(
+        url,
+        allow_private=settings.webhook_allow_private,
+        allowed_ports=settings.webhook_allowed_ports,
+        resolve=resolve,
+    )
     pcode = None
     if subscription_in.province is not None:
         area = AreaNames.load(session).resolve(subscription_in.province)
@@ -125,18 +82,20 @@ def create(
                 errors=[{"field": "body.province", "message": "unknown governorate"}],
             )
         pcode = area.pcode
-    generated = None if subscription_in.secret else secrets.token_urlsafe(32)
+    generated = None if subscription_in.secret else signing.generate_secret()
+    sealed = secret_store.seal(subscription_in.secret or generated or "", settings)
     subscription_id = uuid.uuid4()
     session.execute(
         text(
-            "INSERT INTO subscriptions (id, owner_key_id, callback_url, secret, province_pcode)"
+            "INSERT INTO subscriptions"
+            " (id, owner_key_id, callback_url, secret_encrypted, province_pcode)"
             " VALUES (:id, :owner, :url, :secret, :pcode)"
         ),
         {
             "id": subscription_id,
             "owner": principal.key_id,
             "url": url,
-            "secret": subscription_in.secret or generated,
+            "secret": sealed,
             "pcode": pcode,
         },
     )
@@ -174,7 +133,7 @@ def delete(*, session: Session, principal: Principal, subscription_id: uuid.UUID
     before = get(session=session, principal=principal, subscription_id=subscription_id)
     session.execute(
         text(
-            "UPDATE subscriptions SET deleted_at = now(), secret = NULL"
+            "UPDATE subscriptions SET deleted_at = now(), secret_encrypted = NULL"
             " WHERE id = :id AND deleted_at IS NULL"
         ),
         {"id": subscription_id},

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.audit.service import CONSOLE
 from service.auth.models import Role
 from service.auth.service import Principal, create_key
-from service.config import get_settings, sqlalchemy_url
+from service.config import Settings, get_settings, sqlalchemy_url
 from service.subscription import signing
 from service.subscription.schemas import SubscriptionCreate
 from service.subscription.service import create as create_subscription
@@ -57,11 +57,12 @@ def sched_engine():
     admin.dispose()
 
 
-def start_scheduler(log: BinaryIO) -> subprocess.Popen:
+def start_scheduler(log: BinaryIO, receiver_port: int) -> subprocess.Popen:
     env = {
-        **os.environ,
+        **os.environ,  # with the test run's CEASEFIRE_SECRETS_KEY (tests/conftest.py)
         "DATABASE_URL": SCHEDULER_DATABASE_URL,
         "CEASEFIRE_WEBHOOK_ALLOW_PRIVATE": "true",
+        "CEASEFIRE_WEBHOOK_ALLOWED_PORTS": f"[{receiver_port}]",
         "CEASEFIRE_SCHEDULER_DELIVER_INTERVAL_S": "1",
     }
     command = [str(Path(sys.executable).with_name("ceasefire")), "scheduler"]
@@ -89,12 +90,17 @@ def test_two_schedulers_make_one_revision_and_one_delivery(sched_engine, tmp_pat
                 session=session,
                 principal=Principal(monitor["id"], monitor["name"], Role(monitor["role"])),
                 subscription_in=SubscriptionCreate(callback_url=receiver.url, secret=SECRET),
-                allow_private=True,
+                settings=Settings(
+                    webhook_allow_private=True, webhook_allowed_ports=[receiver.port]
+                ),
             )
             session.commit()
         logs = [tmp_path / "scheduler-a.log", tmp_path / "scheduler-b.log"]
         with logs[0].open("wb") as log_a, logs[1].open("wb") as log_b:
-            processes = [start_scheduler(log_a), start_scheduler(log_b)]
+            processes = [
+                start_scheduler(log_a, receiver.port),
+                start_scheduler(log_b, receiver.port),
+            ]
             try:
                 settled = _wait_until_settled(sched_engine, processes)
             finally:

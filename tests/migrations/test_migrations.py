@@ -64,3 +64,54 @@ def test_models_and_migrations_agree(config, engine):
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def _subscriptions_columns(engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("subscriptions")}
+
+
+def test_0062_encrypts_the_stored_webhook_secrets_and_back(config, engine, monkeypatch, tmp_path):
+    from service.config import get_settings
+    from service.subscription import secret_store
+
+    plaintext = "an-existing-plaintext-secret-0123"  # noqa: S105 - a test subscription's secret
+    command.upgrade(config, "heads")
+    command.downgrade(config, "0062-1")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (id, name, role, prefix, secret_hash)"
+                " VALUES ('00000000-0000-0000-0000-000000000062', 'm', 'monitor', 'cfm_x',"
+                " repeat('a', 64))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (id, owner_key_id, callback_url, secret)"
+                " VALUES (gen_random_uuid(), '00000000-0000-0000-0000-000000000062',"
+                " 'https://hooks.example/', :secret)"
+            ),
+            {"secret": plaintext},
+        )
+
+    settings = get_settings()
+    with monkeypatch.context() as without_key:  # a secret to encrypt and no key: stop
+        without_key.setattr(settings, "secrets_key", None)
+        without_key.setattr(settings, "secrets_key_file", tmp_path / "missing")
+        with pytest.raises(RuntimeError, match="CEASEFIRE_SECRETS_KEY"):
+            command.upgrade(config, "0062")
+    assert "secret" in _subscriptions_columns(engine)  # nothing changed
+
+    command.upgrade(config, "0062")
+    assert "secret" not in _subscriptions_columns(engine)
+    with engine.connect() as conn:
+        token = conn.execute(text("SELECT secret_encrypted FROM subscriptions")).scalar_one()
+    assert plaintext not in token
+    assert secret_store.unseal(token, settings) == plaintext
+
+    command.downgrade(config, "0062-1")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT secret FROM subscriptions")).scalar_one() == plaintext
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM api_keys"))  # leave the database as the others expect
+    command.upgrade(config, "heads")

@@ -1,9 +1,12 @@
 """Webhook signatures, backoff and callback checks: pure functions, no database."""
 
+import base64
+import datetime as dt
 import hashlib
 import hmac
 
 import pytest
+import standardwebhooks
 
 from service.config import Settings
 from service.subscription import signing
@@ -61,4 +64,23 @@ def test_addresses_the_service_must_not_call(url):
 def test_public_addresses_and_allowed_private_ones_pass():
     check_callback_url("https://93.184.216.34/hook", allow_private=False)
     check_callback_url("http://[2606:2800:220:1:248:1893:25c8:1946]/", allow_private=False)
-    check_callback_url("http://127.0.0.1:8420/hook", allow_private=True)
+    check_callback_url("http://127.0.0.1:8420/hook", allow_private=True, allowed_ports=[8420])
+
+
+def test_the_standard_webhooks_signature_is_the_librarys():
+    body = b'{"event":"digest.revision","delivery_id":"d1"}'
+    moment = dt.datetime.fromtimestamp(1700000000, dt.UTC)
+    for secret in (signing.generate_secret(), SECRET):
+        library = standardwebhooks.Webhook(signing.standard_secret(secret))
+        expected = library.sign("d1", moment, body.decode())
+        assert signing.standard_signature(secret, "d1", "1700000000", body) == expected
+
+
+def test_secrets_and_their_standard_keys():
+    generated = signing.generate_secret()
+    assert generated.startswith("whsec_")
+    assert signing.standard_key(generated) == base64.b64decode(generated[len("whsec_") :])
+    assert signing.standard_secret(generated) == generated  # already in the standard form
+    assert signing.standard_key(SECRET) == SECRET.encode()  # a plain secret: its own bytes
+    assert signing.standard_key("whsec_***not base64***") == b"whsec_***not base64***"
+    assert signing.generate_secret() != generated
