@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from service import links
 from service.auth.dependencies import Monitor
 from service.config import get_settings
 from service.db import SessionDep
@@ -46,7 +47,7 @@ def create_subscription(
         settings=get_settings(),
     )
     session.commit()
-    response.headers["Location"] = f"/v1/subscriptions/{created['id']}"
+    response.headers["Location"] = links.absolute(f"/v1/subscriptions/{created['id']}")
     return {**created, "secret": generated}
 
 

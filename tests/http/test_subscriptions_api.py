@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from service.config import get_settings
 from service.digest.service import build_days
+from service.links import absolute
 from service.subscription import secret_store
 
 
@@ -39,7 +40,7 @@ def test_a_monitor_subscribes_and_the_secret_is_never_returned(client, monitor, 
     response = create(client, secret, province="Idlib")
     assert response.status_code == 201
     created = response.json()
-    assert response.headers["location"] == f"/v1/subscriptions/{created['id']}"
+    assert response.headers["location"] == absolute(f"/v1/subscriptions/{created['id']}")
     assert created["secret"] is None  # given by the client: not echoed
     assert created["province"] == {"pcode": "SY07", "name_en": "Idleb"}
     assert created["owner_key_id"] == str(principal.key_id)
