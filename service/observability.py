@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 
 import orjson
@@ -46,6 +47,31 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
+
+
+def log_unexpected(logger: logging.Logger, exc: BaseException) -> None:
+    """Log an error no handler expected. A database error is logged by its class, SQLSTATE,
+    statement (SQL text, no values) and stack frames only: its message can quote the values
+    bound to the statement (PostgreSQL says `invalid input syntax for type uuid: "..."` and
+    `Key (name)=(...) already exists`), and values are what a client sent."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError | psycopg.Error):
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        logger.error(
+            "unhandled database error",
+            extra={
+                "fields": {
+                    "error": type(orig).__name__,
+                    "sqlstate": getattr(orig, "sqlstate", None),
+                    "statement": getattr(exc, "statement", None),
+                    "frames": "".join(traceback.format_tb(exc.__traceback__)),
+                }
+            },
+        )
+        return
+    logger.error("unhandled error", exc_info=exc)
 
 
 def configure_logging(level: str = "INFO") -> None:

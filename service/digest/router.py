@@ -19,6 +19,7 @@ from service.digest.schemas import DigestRead, DigestRevisionRead
 from service.errors import Forbidden, Invalid, NotAcceptable, Unauthorized
 from service.geography.service import AreaNames
 from service.incident.classify import load_terms
+from service.types import Day
 
 router = APIRouter(prefix="/v1/digests", tags=["digests"])
 
@@ -229,7 +230,7 @@ _DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Digests are restricted to monitors"},
     406: {"description": "None of the accepted media types can be produced"},
 }
-DayPath = Annotated[dt.date, Path(description="A calendar day in the theatre's time zone.")]
+DayPath = Annotated[Day, Path(description="A calendar day in the theatre's time zone.")]
 
 
 @router.get("/daily/latest", response_class=Response, responses=_DOCUMENT_RESPONSES)
