@@ -104,16 +104,16 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_NUL_ESCAPE = "\\u0000"
 
 
-def _has_string(value: Any, unfit: Callable[[str], bool]) -> bool:
-    """Whether any key or string value in ``value`` is ``unfit``."""
+def _has_lone_surrogate(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if unfit(item):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
@@ -146,20 +146,9 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest("the JSON document is too deeply nested or has too long a number") from exc
     # Text from valid UTF-8 holds no surrogates; only \\uD8xx escapes can smuggle one in, and
     # PostgreSQL (like any UTF-8 consumer) cannot store it.
-    if _SURROGATE_ESCAPE.search(text) and _has_string(value, _is_not_utf8):
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise BadRequest("the JSON document contains an unpaired UTF-16 surrogate escape")
-    # Likewise only an escape can put a NUL in a string; PostgreSQL text cannot hold one.
-    if _NUL_ESCAPE in text.lower() and _has_string(value, lambda s: "\x00" in s):
-        raise BadRequest("the JSON document contains a NUL character (\\u0000) in a string")
     return value
-
-
-def _is_not_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _is_json(content_type: str | None) -> bool:
