@@ -550,3 +550,20 @@ def test_a_database_error_logs_no_bound_values(app, db, caplog):
     assert "InvalidTextRepresentation" in logged  # the error itself is logged...
     assert "SELECT CAST" in logged  # ...with its statement...
     assert marker not in logged  # ...but not the value bound to it
+
+
+def test_the_json_log_format_never_prints_a_database_errors_message(db, caplog):
+    """Whoever logs a database error with its traceback, the JSON line holds no bound value."""
+    marker = "hostile-value-77c2e0"
+    caplog.set_level(logging.ERROR)
+    try:
+        with db.begin_nested():
+            db.execute(text("SELECT CAST(:value AS uuid)"), {"value": marker})
+    except Exception:
+        logging.getLogger("ceasefire.jobs").exception("a job failed")
+    (record,) = [r for r in caplog.records if r.name == "ceasefire.jobs"]
+    line = json.loads(JSONFormatter().format(record))
+    assert line["database_error"] == "InvalidTextRepresentation"
+    assert line["sqlstate"] == "22P02"
+    assert "CAST" in line["statement"]
+    assert marker not in json.dumps(line)
