@@ -436,6 +436,18 @@ def test_every_401_carries_a_challenge(client, path, authorization):
     assert "realm=" in response.headers["www-authenticate"]
 
 
+def test_a_401_raised_without_a_challenge_still_carries_one(app, client):
+    from service.errors import Unauthorized
+
+    def forgetful() -> dict:
+        raise Unauthorized("someone forgot the challenge")
+
+    app.add_api_route("/forgetful", forgetful)
+    response = client.get("/forgetful")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"] == 'Bearer realm="ceasefire-monitor"'
+
+
 # ---- rate limits per client address ----
 
 
