@@ -67,10 +67,10 @@ class RequestGuardMiddleware:
                     431,
                     "Request header fields too large",
                     "header-fields-too-large",
-                    f"the {_header_name(name)} header is longer than {self.max_header_bytes} bytes",
+                    f"{_header_name(name)} is longer than {self.max_header_bytes} bytes",
                 )
             if _HEADER_CONTROL.search(value):
-                return _bad(f"the {_header_name(name)} header contains a control character")
+                return _bad(f"{_header_name(name)} contains a control character")
         return None
 
 
@@ -79,5 +79,6 @@ def _bad(detail: str) -> tuple[int, str, str, str]:
 
 
 def _header_name(raw: bytes) -> str:
+    """How a refusal names a header: by its name when that is a plain token."""
     name = raw.decode("latin-1")
-    return name if re.fullmatch(r"[A-Za-z0-9-]{1,64}", name) else "a"
+    return f"the {name} header" if re.fullmatch(r"[A-Za-z0-9-]{1,64}", name) else "a header"
