@@ -212,7 +212,7 @@ def main() -> None:
     server = subprocess.Popen(  # noqa: S603
         [CEASEFIRE, "serve", "--port", str(args.port), "--workers", str(args.workers)],
         env={**os.environ, "DATABASE_URL": database_url, "CEASEFIRE_RATE_LIMIT_REQUESTS": "0",
-             "CEASEFIRE_LOG_LEVEL": "WARNING"},
+             "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0", "CEASEFIRE_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

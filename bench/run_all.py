@@ -152,7 +152,9 @@ def main() -> None:
     ]
 
     server = LiveServer(
-        sqlalchemy_url(args.database_url), workers=2, env={"CEASEFIRE_RATE_LIMIT_REQUESTS": "0"}
+        sqlalchemy_url(args.database_url),
+        workers=2,
+        env={"CEASEFIRE_RATE_LIMIT_REQUESTS": "0", "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0"},
     )
     secret = create_key(sqlalchemy_url(args.database_url), "reporter", "bench POST")
     server.start()

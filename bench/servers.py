@@ -160,8 +160,9 @@ def ours(
         env={
             "DATABASE_URL": database_url,
             "CEASEFIRE_LOG_LEVEL": "WARNING",
-            # One key drives the whole benchmark: no per-key rate limit here.
+            # One key (and one address) drives the whole benchmark: no rate limits here.
             "CEASEFIRE_RATE_LIMIT_REQUESTS": "0",
+            "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0",
             **(extra_env or {}),
         },
         cwd=REPO,

@@ -93,6 +93,22 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     rate_limit_requests: int = 1200
     rate_limit_window_s: int = 60
+    # Requests without a key, per client address and window (0: unlimited). The address is
+    # the connection's peer: behind a reverse proxy every client shares the proxy's address,
+    # so raise this there (forwarded headers are not trusted).
+    rate_limit_anonymous_requests: int = Field(default=600, ge=0)
+    # Failed authentications (unknown, revoked or malformed keys) per client address and
+    # window; past it the address is refused with 429 before any key is looked up.
+    rate_limit_auth_failures: int = Field(default=30, ge=0)
+    # Counters live under this Redis prefix; by default the database's name, so deployments
+    # (and test runs) that share a Redis but not a database never share counters.
+    rate_limit_namespace: str | None = None
+
+    # Requests whose path, query or a header value is longer than this are refused
+    # (414 or 431) before any route runs.
+    max_path_chars: int = Field(default=2048, ge=64)
+    max_query_chars: int = Field(default=4096, ge=64)
+    max_header_bytes: int = Field(default=8192, ge=256)
 
     # Daily digests: public by default (aggregates only); False restricts them to monitors.
     # Anonymous callers and reporter keys get the public view (verified incidents only,

@@ -31,6 +31,9 @@ def make_engine(url: str | None = None) -> Engine:
         url or settings.database_url,
         # A database restart must not need an application restart.
         pool_pre_ping=True,
+        # Errors and their tracebacks show the SQL but never the bound values (coordinates,
+        # names, descriptions a client sent).
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,

@@ -13,6 +13,7 @@ from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://ceasefire-monitor.example/problems/"
+DEFAULT_CHALLENGE = 'Bearer realm="ceasefire-monitor"'
 
 
 class ServiceError(Exception):
@@ -101,6 +102,9 @@ def problem_response(
         body["errors"] = errors
     if extra:
         body.update(extra)
+    if status == 401 and not any(k.lower() == "www-authenticate" for k in headers or {}):
+        # RFC 9110: every 401 names a scheme the client can answer with.
+        headers = {**(headers or {}), "WWW-Authenticate": DEFAULT_CHALLENGE}
     return Response(
         content=orjson.dumps(body),
         status_code=status,

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+import psycopg
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from service import __doc__ as service_doc
 from service.api import BodySizeLimitMiddleware
 from service.audit.router import router as audit_router
+from service.auth.dependencies import anonymous_rate_limit
 from service.caching import CacheHeadersMiddleware
 from service.config import get_settings
 from service.digest.router import router as digest_router
@@ -26,11 +28,12 @@ from service.health.router import router as health_router
 from service.health.service import migration_heads
 from service.incident.router import router as incident_router
 from service.links import PublicOriginMiddleware
-from service.observability import RequestContextMiddleware
+from service.observability import RequestContextMiddleware, log_unexpected
 from service.ogc.router import router as ogc_router
 from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
 from service.report.router import router as report_router
+from service.request_guard import RequestGuardMiddleware
 from service.stats.router import router as stats_router
 from service.subscription.router import router as subscription_router
 from service.tiles.router import router as tiles_router
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
         generate_unique_id_function=operation_id,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
+        dependencies=[Depends(anonymous_rate_limit)],
     )
     for router in ROUTERS:
         app.include_router(router)
@@ -81,9 +85,10 @@ def create_app() -> FastAPI:
         )
 
     @app.exception_handler(DBAPIError)
+    @app.exception_handler(psycopg.Error)
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
+        log_unexpected(log, exc)
         return problem_response(500, "Internal server error", "an unexpected error occurred")
 
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
@@ -93,6 +98,13 @@ def create_app() -> FastAPI:
         BodySizeLimitMiddleware,
         default_limit=settings.max_body_bytes,
         limits={"/v1/reports/batch": settings.max_batch_body_bytes},
+    )
+    # NUL, control characters and over-long values never reach a route (or a SQL parameter).
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_path_chars=settings.max_path_chars,
+        max_query_chars=settings.max_query_chars,
+        max_header_bytes=settings.max_header_bytes,
     )
     # Map clients on other origins read with GET; writes stay same-origin (no preflight passes).
     app.add_middleware(

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 
 import orjson
@@ -34,6 +35,36 @@ LATENCY = Histogram(
 )
 
 
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The database error in ``exc``'s chain (itself, a cause or a context), if any."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        if isinstance(current, DBAPIError | psycopg.Error):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _database_error_fields(exc: BaseException, database: BaseException) -> dict[str, object]:
+    """What may be logged of a database error: its class, SQLSTATE, statement (SQL text, no
+    values) and stack frames. Never its message: PostgreSQL quotes the values bound to the
+    statement there (`invalid input syntax for type uuid: "..."`, `Key (name)=(...) already
+    exists`), and values are what a client sent."""
+    orig = getattr(database, "orig", None) or database
+    return {
+        "error": type(exc).__name__,
+        "database_error": type(orig).__name__,
+        "sqlstate": getattr(orig, "sqlstate", None),
+        "statement": getattr(database, "statement", None),
+        "frames": "".join(traceback.format_tb(exc.__traceback__)),
+    }
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -43,9 +74,25 @@ class JSONFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            database = _database_error(exc)
+            if database is not None:  # whoever logged it, never with its bound values
+                entry.update(_database_error_fields(exc, database))
+            else:
+                entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
+
+
+def log_unexpected(logger: logging.Logger, exc: BaseException) -> None:
+    """Log an error no handler expected; a database error without its message (see
+    ``_database_error_fields``), whatever formatter the logs go through."""
+    database = _database_error(exc)
+    if database is not None:
+        fields = _database_error_fields(exc, database)
+        logger.error("unhandled database error", extra={"fields": fields})
+        return
+    logger.error("unhandled error", exc_info=exc)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -110,7 +157,8 @@ class RequestContextMiddleware:
                         "request_id": request_id,
                         "method": method,
                         "route": route,
-                        "path": scope["path"] if route == "unmatched" else route,
+                        # Unmatched paths (refused ones included) are cut short.
+                        "path": scope["path"][:200] if route == "unmatched" else route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
                     }

@@ -41,13 +41,37 @@ _ERROR_DESCRIPTIONS = {
     "408": "Request timeout",
     "409": "Conflict",
     "413": "Payload too large",
+    "414": "URI too long",
     "415": "Unsupported media type",
     "422": "Invalid input",
     "429": "Rate limited",
+    "431": "Request header fields too large",
     "503": "Service unavailable",
 }
-# Every operation can answer these; others are declared per route.
-_DEFAULT_ERRORS = ("400", "404", "422", "503")
+# Every operation can answer these (a control character or an over-long value anywhere in
+# the request, a client over its rate limit); others are declared per route.
+_DEFAULT_ERRORS = ("400", "404", "414", "422", "429", "431", "503")
+# ...and every operation with a body these.
+_BODY_ERRORS = ("413", "415")
+# What the request guard admits in a path, query or header value: no C0 or C1 control
+# characters, no DEL (see service/request_guard.py).
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+def _no_control_characters(schema: Any) -> None:
+    """Give every free-text string in a parameter's schema the pattern the guard enforces."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_control_characters(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    free_text = not {"pattern", "format", "enum", "const", "$ref"} & schema.keys()
+    if schema.get("type") == "string" and free_text:
+        schema["pattern"] = NO_CONTROL_CHARACTERS
+    for key in ("anyOf", "oneOf", "allOf", "items"):
+        if key in schema:
+            _no_control_characters(schema[key])
 
 
 def operation_id(route: APIRoute) -> str:
@@ -97,8 +121,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema["components"]["parameters"] = component_parameters()
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     optional_auth = _optional_auth_operations(app)
+    for parameter in schema["components"]["parameters"].values():
+        _no_control_characters(parameter.get("schema"))
     for path, path_item in schema.get("paths", {}).items():
         for method, operation in path_item.items():
+            for parameter in operation.get("parameters", []):
+                _no_control_characters(parameter.get("schema"))
             if (path, method) in optional_auth and operation.get("security"):
                 operation["security"] = [{}, *operation["security"]]
             responses = operation.setdefault("responses", {})
@@ -107,7 +135,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     # A Response subclass adds {"type": "string"} beside the model's $ref.
                     if "$ref" in media.get("schema", {}):
                         media["schema"] = {"$ref": media["schema"]["$ref"]}
-            for code in _DEFAULT_ERRORS:
+            body_errors = _BODY_ERRORS if "requestBody" in operation else ()
+            for code in (*_DEFAULT_ERRORS, *body_errors):
                 responses.setdefault(code, {"description": _ERROR_DESCRIPTIONS[code]})
             for code, response in responses.items():
                 if code.startswith(("4", "5")):

@@ -6,9 +6,24 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+# The days a request may name: far wider than any record, narrow enough that a day's
+# arithmetic in any time zone (a day's end, an offset moved to UTC) never leaves the range
+# Python and PostgreSQL can represent. Year 1 and 9999 are refused, not overflowed.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
+DAY_RANGE = f"{EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}"
+
+
+def day_in_range(day: dt.date) -> bool:
+    """Whether ``day`` (or a date-time's own calendar day, before any offset is applied)
+    lies in the supported range."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    return EARLIEST_DAY <= day <= LATEST_DAY
 
 
 def _rfc3339_text(value: object) -> object:
@@ -23,4 +38,12 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+def _supported(value: dt.date) -> dt.date:
+    if not day_in_range(value):
+        raise ValueError(f"must lie within {DAY_RANGE}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_supported)]
+# A calendar day named in a path or query.
+Day = Annotated[dt.date, AfterValidator(_supported)]

@@ -20,6 +20,10 @@ TEST_DATABASE_URL = os.environ.get(
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 # Subscription secrets are encrypted at rest: a key of the test run's own, never a file's.
 os.environ.setdefault("CEASEFIRE_SECRETS_KEY", Fernet.generate_key().decode())
+# Every anonymous request of the suite comes from one address (TestClient's "testclient", or
+# 127.0.0.1 for live servers): only the tests of these limits lower them.
+os.environ.setdefault("CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS", "1000000")
+os.environ.setdefault("CEASEFIRE_RATE_LIMIT_AUTH_FAILURES", "1000000")
 
 from service.config import get_settings, sqlalchemy_url  # noqa: E402
 

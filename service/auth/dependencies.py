@@ -1,11 +1,15 @@
-"""Who is calling, and may they: bearer keys, roles (deny by default), per-key rate limit."""
+"""Who is calling, and may they: bearer keys, roles (deny by default), rate limits per key,
+per anonymous client address and per address failing to authenticate."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.audit.service import record
@@ -19,21 +23,62 @@ from service.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <secret>`")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ceasefire-monitor"'}
 _INVALID = {"WWW-Authenticate": 'Bearer realm="ceasefire-monitor", error="invalid_token"'}
+# Map endpoints also take the key as the password of HTTP Basic (desktop GIS clients).
+BASIC_CHALLENGE = {
+    "WWW-Authenticate": 'Basic realm="ceasefire-monitor", charset="UTF-8",'
+    ' Bearer realm="ceasefire-monitor"'
+}
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def optional_principal(session: SessionDep, credentials: Credentials) -> Principal | None:
+def _failures_bucket(request: Request) -> str:
+    return f"authfail:{ratelimit.client_address(request)}"
+
+
+def refuse_spent_failures(request: Request) -> None:
+    """429 for an address that failed to authenticate too often this window, before any
+    key is looked up (guessing keys gets nowhere)."""
+    settings = get_settings()
+    ratelimit.refuse_if_spent(
+        _failures_bucket(request),
+        limit=settings.rate_limit_auth_failures,
+        window_s=settings.rate_limit_window_s,
+        what="failed authentications",
+    )
+
+
+def authentication_failed(request: Request, error: Unauthorized) -> Unauthorized:
+    """Count a failed authentication of the caller's address; the error to raise."""
+    settings = get_settings()
+    ratelimit.check(
+        _failures_bucket(request),
+        limit=settings.rate_limit_auth_failures,
+        window_s=settings.rate_limit_window_s,
+        what="failed authentications",
+    )
+    return error
+
+
+def optional_principal(
+    request: Request, session: SessionDep, credentials: Credentials
+) -> Principal | None:
     """The caller's key, or None for the public. A key that is given must be valid."""
     if credentials is None:
+        count_anonymous(request)
         return None
+    refuse_spent_failures(request)
     if credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("use `Authorization: Bearer <API key>`", headers=_CHALLENGE)
+        raise authentication_failed(
+            request, Unauthorized("use `Authorization: Bearer <API key>`", headers=_CHALLENGE)
+        )
     found = authenticate(session=session, secret=credentials.credentials)
     if found.revoked:
-        raise Unauthorized("this API key has been revoked", headers=_INVALID)
+        raise authentication_failed(
+            request, Unauthorized("this API key has been revoked", headers=_INVALID)
+        )
     if found.principal is None:
-        raise Unauthorized("unknown API key", headers=_INVALID)
+        raise authentication_failed(request, Unauthorized("unknown API key", headers=_INVALID))
     settings = get_settings()
     ratelimit.check(
         f"key:{found.principal.key_id}",
@@ -48,6 +93,40 @@ def optional_principal(session: SessionDep, credentials: Credentials) -> Princip
 optional_principal.optional_auth = True  # type: ignore[attr-defined]
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def _reads_key(dependant: Dependant) -> bool:
+    return getattr(dependant.call, "optional_auth", False) or any(
+        _reads_key(d) for d in dependant.dependencies
+    )
+
+
+def count_anonymous(request: Request) -> None:
+    """Count a request without a key against its client address's limit (health checks
+    are never limited)."""
+    route: Any = request.scope.get("route")
+    if "health" in getattr(route, "tags", ()):
+        return
+    settings = get_settings()
+    ratelimit.check(
+        f"anon:{ratelimit.client_address(request)}",
+        limit=settings.rate_limit_anonymous_requests,
+        window_s=settings.rate_limit_window_s,
+        what="requests without an API key",
+    )
+
+
+async def anonymous_rate_limit(request: Request) -> None:
+    """An application-wide dependency: a request to an endpoint that reads no key counts
+    against its client address's limit. Endpoints that read keys count their anonymous
+    callers themselves (``optional_principal``), keyed ones against the key and failed ones
+    against the address's failures. Health checks are never limited, and are answered
+    without waiting for a worker thread (this is async; only Redis work takes a thread)."""
+    route: Any = request.scope.get("route")
+    if "health" in getattr(route, "tags", ()):
+        return
+    if isinstance(route, APIRoute) and not _reads_key(route.dependant):
+        await anyio.to_thread.run_sync(count_anonymous, request)
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

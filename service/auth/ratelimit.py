@@ -1,12 +1,22 @@
-"""Per-key rate limit shared by every worker process (a Redis counter per key and window)."""
+"""Rate limits shared by every worker process: a Redis counter per bucket and window.
+
+Buckets: ``key:<id>`` (requests of one API key), ``anon:<address>`` (requests without a key
+from one client address) and ``authfail:<address>`` (failed authentications from one
+address). The client address is the connection's peer (the ASGI ``client``); forwarded
+headers are not trusted, so behind a reverse proxy every client shares the proxy's address
+and the proxy should limit per client itself.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 
 import redis
+from sqlalchemy.engine import make_url
+from starlette.requests import HTTPConnection
 
 from service.config import get_settings
 from service.errors import TooManyRequests
@@ -22,7 +32,38 @@ def _client() -> redis.Redis:
     )
 
 
-def check(bucket: str, *, limit: int, window_s: int, now: float | None = None) -> None:
+def namespace() -> str:
+    """The Redis prefix of this deployment's counters (see ``rate_limit_namespace``)."""
+    settings = get_settings()
+    name = settings.rate_limit_namespace or make_url(settings.database_url).database or ""
+    return f"ceasefire:rl:{name}"
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The peer address of the connection ("unknown" when the server gives none)."""
+    return connection.client.host if connection.client else "unknown"
+
+
+def _key(bucket: str, window: int) -> str:
+    return f"{namespace()}:{bucket}:{window}"
+
+
+def _refusal(limit: int, window_s: int, window: int, now: float, what: str) -> TooManyRequests:
+    retry_after = max(1, int((window + 1) * window_s - now) + 1)
+    return TooManyRequests(
+        f"rate limit of {limit} {what} per {window_s} s exceeded; retry in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def check(
+    bucket: str,
+    *,
+    limit: int,
+    window_s: int,
+    now: float | None = None,
+    what: str = "requests",
+) -> None:
     """Count one request in ``bucket``'s current window; raise TooManyRequests past ``limit``.
 
     Fixed windows aligned to the clock, so every process agrees on the window. If Redis is
@@ -33,7 +74,7 @@ def check(bucket: str, *, limit: int, window_s: int, now: float | None = None) -
         return
     now = time.time() if now is None else now
     window = int(now // window_s)
-    key = f"ceasefire:rl:{bucket}:{window}"
+    key = _key(bucket, window)
     try:
         pipe = _client().pipeline()
         pipe.incr(key)
@@ -43,8 +84,34 @@ def check(bucket: str, *, limit: int, window_s: int, now: float | None = None) -
         log.warning("rate limiter unavailable: %s", type(exc).__name__)
         return
     if count > limit:
-        retry_after = max(1, int((window + 1) * window_s - now) + 1)
-        raise TooManyRequests(
-            f"rate limit of {limit} requests per {window_s} s exceeded; retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise _refusal(limit, window_s, window, now, what)
+
+
+def refuse_if_spent(
+    bucket: str, *, limit: int, window_s: int, now: float | None = None, what: str = "requests"
+) -> None:
+    """Raise TooManyRequests if ``bucket`` already reached ``limit`` this window, without
+    counting anything (Redis down: let the request through, as ``check`` does)."""
+    if limit <= 0:
+        return
+    now = time.time() if now is None else now
+    window = int(now // window_s)
+    try:
+        raw = _client().get(_key(bucket, window))
+    except redis.RedisError as exc:
+        log.warning("rate limiter unavailable: %s", type(exc).__name__)
+        return
+    if raw is not None and int(raw) >= limit:
+        raise _refusal(limit, window_s, window, now, what)
+
+
+def counter_keys(bucket: str) -> Iterator[str]:
+    """The Redis keys of every window of ``bucket`` (for tests and operators to clear)."""
+    for name in _client().scan_iter(match=f"{namespace()}:{bucket}:*"):
+        yield name.decode() if isinstance(name, bytes) else name
+
+
+def forget(bucket: str) -> None:
+    """Clear every window of ``bucket``."""
+    for name in list(counter_keys(bucket)):
+        _client().delete(name)

@@ -21,6 +21,7 @@ from service.errors import Forbidden, Invalid, NotAcceptable, Unauthorized
 from service.geography.service import AreaNames
 from service.incident.classify import load_terms
 from service.incident.view import FULL_VIEW_ROLES
+from service.types import Day
 
 router = APIRouter(prefix="/v1/digests", tags=["digests"])
 
@@ -240,7 +241,7 @@ _DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Digests are restricted to monitors"},
     406: {"description": "None of the accepted media types can be produced"},
 }
-DayPath = Annotated[dt.date, Path(description="A calendar day in the theatre's time zone.")]
+DayPath = Annotated[Day, Path(description="A calendar day in the theatre's time zone.")]
 
 
 @router.get("/daily/latest", response_class=Response, responses=_DOCUMENT_RESPONSES)

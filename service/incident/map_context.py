@@ -11,7 +11,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
-from service.auth.dependencies import Credentials, optional_principal
+from service.auth.dependencies import (
+    BASIC_CHALLENGE,
+    Credentials,
+    authentication_failed,
+    optional_principal,
+    refuse_spent_failures,
+)
 from service.auth.service import Principal
 from service.config import get_settings
 from service.db import SessionDep
@@ -41,12 +47,22 @@ def map_principal(
     one (QGIS without a plugin), from HTTP Basic with the key as the password."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
+        refuse_spent_failures(request)
         try:
             _, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise Unauthorized("Basic credentials: not base64 of user:key") from exc
+            raise authentication_failed(
+                request,
+                Unauthorized("Basic credentials: not base64 of user:key", headers=BASIC_CHALLENGE),
+            ) from exc
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=secret)
-    return optional_principal(session, credentials)
+        try:
+            return optional_principal(request, session, credentials)
+        except Unauthorized as exc:
+            # Answered in the scheme the client used, so it asks its user again.
+            exc.headers = {**exc.headers, **BASIC_CHALLENGE}
+            raise
+    return optional_principal(request, session, credentials)
 
 
 map_principal.optional_auth = True  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from service.errors import BadRequest
+from service.types import DAY_RANGE, day_in_range
 
 _NUMBER = r"\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*"
 # Four comma-separated numbers, as the OpenAPI document advertises for `bbox` parameters.
@@ -144,6 +145,8 @@ def _parse_instant(text: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
             day = dt.date.fromisoformat(text)
         except ValueError as exc:
             raise BadRequest(f"datetime: {text!r} is not a valid date") from exc
+        if not day_in_range(day):
+            raise BadRequest(f"datetime: {text!r} is outside {DAY_RANGE}")
         return local_day_start(day, tz), local_day_start(day + dt.timedelta(days=1), tz)
     try:
         at = dt.datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
@@ -151,6 +154,8 @@ def _parse_instant(text: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
         raise BadRequest(f"datetime: {text!r} is neither a date nor an RFC 3339 date-time") from exc
     if at.tzinfo is None:
         raise BadRequest(f"datetime: {text!r} needs a time zone offset (Z or +hh:mm)")
+    if not day_in_range(at):
+        raise BadRequest(f"datetime: {text!r} is outside {DAY_RANGE}")
     at = at.astimezone(dt.UTC)
     return at, at + dt.timedelta(microseconds=1)
 
@@ -256,8 +261,8 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             at, ident = orjson.loads(raw)
             parsed = dt.datetime.fromisoformat(at)
-            if parsed.tzinfo is None:
-                raise ValueError("naive")
+            if parsed.tzinfo is None or not day_in_range(parsed):
+                raise ValueError("naive or out of range")
             return cls(parsed, uuid.UUID(ident))
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
             raise BadRequest("cursor: not a cursor this service issued") from exc

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from service.errors import NotFound
 from service.incident.classify import load_terms, theatre_today
 from service.party import service
 from service.party.schemas import GuarantorRead, PartyRead, PartyResolution
+from service.types import Day
 
 router = APIRouter(prefix="/v1", tags=["parties"])
 
@@ -25,7 +25,7 @@ def resolve_party(
     session: SessionDep,
     name: Annotated[str, Query(min_length=1, max_length=300)],
     date: Annotated[
-        dt.date | None, Query(description="Defaults to today in the theatre's time zone.")
+        Day | None, Query(description="Defaults to today in the theatre's time zone.")
     ] = None,
 ) -> PartyResolution:
     """The party a name refers to, with its coverage and guarantors as they stood on ``date``."""

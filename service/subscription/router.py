@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from service import links
+from service.api import StrictJSONRoute
 from service.auth.dependencies import Monitor
 from service.config import get_settings
 from service.db import SessionDep
@@ -19,7 +20,7 @@ from service.subscription.schemas import (
     SubscriptionRead,
 )
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], route_class=StrictJSONRoute)
 
 _AUTH = {
     401: {"description": "An API key is required"},

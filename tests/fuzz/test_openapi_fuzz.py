@@ -2,14 +2,20 @@
 
 Every default check (no server errors, schema-conformant responses, negative data rejected,
 unsupported methods answered 405 with Allow, created resources retrievable, auth not
-ignored), once without a key and once with a key of each role. Bounded by examples per
-operation so the whole run takes a few minutes.
+ignored), once without a key and once with a key of each role. Then a hostile pass per role
+(tests/fuzz/hostile_hooks.py): every case carries an extreme date, a year-10000 string, NUL
+or another control character, or an over-long value in a path parameter, a query value or a
+header, and the only check is that nothing answers 5xx. Bounded by examples per operation so
+the whole run takes a few minutes.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,9 +23,15 @@ import pytest
 from tests.live import LiveServer, create_key, prepare_database, sibling_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = {
+    f"{method.upper()} {path}"
+    for path, item in json.loads((ROOT / "openapi" / "openapi.json").read_text())["paths"].items()
+    for method in item
+}
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 ROLES = ("public", "reporter", "verifier", "monitor", "admin")
 MAX_EXAMPLES = 20
+HOSTILE_EXAMPLES = 12
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +44,12 @@ def server(tmp_path_factory):
     live = LiveServer(
         database_url,
         workers=1,
-        env={"CEASEFIRE_RATE_LIMIT_REQUESTS": "0", "CEASEFIRE_WEBHOOK_ALLOW_PRIVATE": "false"},
+        env={
+            "CEASEFIRE_RATE_LIMIT_REQUESTS": "0",
+            "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0",
+            "CEASEFIRE_RATE_LIMIT_AUTH_FAILURES": "0",
+            "CEASEFIRE_WEBHOOK_ALLOW_PRIVATE": "false",
+        },
         log_path=tmp_path_factory.mktemp("fuzz") / "server.log",
     )
     live.start()
@@ -57,5 +74,44 @@ def test_the_api_survives_fuzzing(server, role):
     if role != "public":
         args += ["--header", f"Authorization: Bearer {keys[role]}"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
-    summary = done.stdout[-6000:]
+    summary = done.stdout[-12000:]
     assert done.returncode == 0, f"schemathesis found problems as {role}:\n{summary}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hostile_values_never_cause_a_server_error(server, role, tmp_path):
+    live, keys = server
+    calls = tmp_path / "calls.txt"
+    args = [
+        SCHEMATHESIS,
+        "--config-file", str(ROOT / "tests" / "fuzz" / "schemathesis.toml"),
+        "run", str(ROOT / "openapi" / "openapi.json"),
+        "--url", live.url,
+        "--checks", "not_a_server_error",
+        "--phases", "fuzzing",
+        "--mode", "positive",
+        "--max-examples", str(HOSTILE_EXAMPLES),
+        "--seed", "20161230",
+        "--workers", "1",
+        "--request-timeout", "30",
+        "--no-color",
+    ]  # fmt: skip
+    if role != "public":
+        args += ["--header", f"Authorization: Bearer {keys[role]}"]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.fuzz.hostile_hooks",
+        "HOSTILE_CALLS_FILE": str(calls),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(  # noqa: S603
+        args, capture_output=True, text=True, timeout=900, check=False, cwd=ROOT, env=env
+    )
+    summary = done.stdout[-12000:]
+    assert done.returncode == 0, f"hostile values caused server errors as {role}:\n{summary}"
+    # The hostile requests were really sent, to every operation, and refused with a 4xx.
+    answers = [line.split(" ", 2) for line in calls.read_text().splitlines()]
+    assert {f"{method} {path}" for _, method, path in answers} >= OPERATIONS
+    statuses = Counter(int(status) for status, _, _ in answers)
+    assert max(statuses) < 500, statuses
+    assert sum(n for s, n in statuses.items() if s in (400, 414, 422, 431)) > len(answers) / 2

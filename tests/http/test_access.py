@@ -117,10 +117,8 @@ def forget_counters():
     """Remove the Redis counters of the keys a test names (the limiter's store is shared)."""
     key_ids = []
     yield key_ids.append
-    client = ratelimit._client()
     for key_id in key_ids:
-        for name in client.scan_iter(match=f"ceasefire:rl:key:{key_id}:*"):
-            client.delete(name)
+        ratelimit.forget(f"key:{key_id}")
 
 
 def test_the_per_key_limit_answers_429_with_retry_after(

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.audit.service import CONSOLE, Actor
@@ -57,10 +58,10 @@ def live(engine, tmp_path_factory):
     finally:
         live_engine.dispose()
         drop_database(url)
+        # The servers' counters live under their database's namespace.
         redis = ratelimit._client()
-        for key_id in key_ids:
-            for name in redis.scan_iter(match=f"ceasefire:rl:key:{key_id}:*"):
-                redis.delete(name)
+        for name in redis.scan_iter(match=f"ceasefire:rl:{make_url(url).database}:*"):
+            redis.delete(name)
 
 
 def scalar(engine, sql: str, **params):
