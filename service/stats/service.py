@@ -366,10 +366,16 @@ def grid_factor(view: IncidentView, cell: float) -> int | None:
         if not MIN_GRID_CELL <= cell <= MAX_GRID_CELL:
             raise BadRequest(f"cell: between {MIN_GRID_CELL} and {MAX_GRID_CELL} degrees")
         return None
-    factor = round(cell / view.cell)
-    if factor < 1 or not math.isclose(factor * view.cell, cell, rel_tol=1e-9) or cell > 10:
+    if not 0 < cell <= MAX_GRID_CELL:  # checked first: a huge cell overflows round()
         raise BadRequest(
-            f"cell: a whole multiple of {view.cell!r} degrees (the public grid), up to 10"
+            f"cell: a whole multiple of {view.cell!r} degrees (the public grid), up to"
+            f" {MAX_GRID_CELL:g}"
+        )
+    factor = round(cell / view.cell)
+    if factor < 1 or not math.isclose(factor * view.cell, cell, rel_tol=1e-9):
+        raise BadRequest(
+            f"cell: a whole multiple of {view.cell!r} degrees (the public grid), up to"
+            f" {MAX_GRID_CELL:g}"
         )
     return factor
 

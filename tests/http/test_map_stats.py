@@ -177,3 +177,13 @@ def test_timeseries_by_province_and_status(client, db, incidents, monitor):
     )
     assert client.get("/v1/stats/timeseries?interval=year").status_code == 400
     assert client.get("/v1/stats/timeseries?datetime=1990-01-01/2030-01-01").status_code == 400
+
+
+@pytest.mark.parametrize("cell", ["1.9e307", "1e308", "-0.1", "0", "10.1"])
+@pytest.mark.parametrize("keyed", [False, True])
+def test_an_impossible_grid_cell_is_400(client, monitor, cell, keyed):
+    """A cell too large to divide (1.9e307 overflowed to a 500) or outside the bounds."""
+    response = client.get(f"/v1/stats/grid?cell={cell}", headers=monitor if keyed else {})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "cell" in response.json()["detail"]
