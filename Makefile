@@ -10,7 +10,7 @@ DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
 DEMO_DIGESTS_FROM ?= 2016-12-30
 DEMO_DIGESTS_TO ?= 2017-01-31
 
-.PHONY: provision run serve migrate seed demo-data test test-reliability bench lint openapi clean
+.PHONY: provision run serve migrate seed demo-data test test-fast test-reliability bench lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -37,6 +37,12 @@ run: demo-data
 ## Set up everything, then lint and run the whole test suite against real PostGIS
 test: provision lint
 	$(VENV)/pytest
+
+## The everyday loop: lint and every test that needs no fuzzing, no server process and no
+## scheduler process (about two minutes); run `make test` before pushing
+test-fast: provision lint
+	$(VENV)/pytest -q --ignore=tests/fuzz --ignore=tests/http/test_live_servers.py \
+		--ignore=tests/http/test_slow_clients.py --ignore=tests/integration/test_scheduler_processes.py
 
 ## Fault injection: restarts PostgreSQL and kills the server mid-run (never beside other tests)
 test-reliability: provision
