@@ -11,7 +11,7 @@ Create Date: 2026-11-29
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -39,45 +39,33 @@ def _fernet(count: int) -> MultiFernet:
     return MultiFernet([Fernet(k) for k in keys])
 
 
-def upgrade() -> None:
-    op.add_column("subscriptions", sa.Column("secret_encrypted", sa.Text(), nullable=True))
+def _move_secrets(source: str, target: str, convert: Callable[[MultiFernet, str], str]) -> None:
+    """Copy every stored secret from column ``source`` to a new column ``target`` through
+    ``convert``, drop ``source``, and make the active-subscription check name ``target``."""
+    op.add_column("subscriptions", sa.Column(target, sa.Text(), nullable=True))
     bind = op.get_bind()
     rows = bind.execute(
-        sa.text("SELECT id, secret FROM subscriptions WHERE secret IS NOT NULL")
+        sa.text(f"SELECT id, {source} AS value FROM subscriptions WHERE {source} IS NOT NULL")
     ).all()
     if rows:
         fernet = _fernet(len(rows))
         for row in rows:
             bind.execute(
-                sa.text("UPDATE subscriptions SET secret_encrypted = :token WHERE id = :id"),
-                {"id": row.id, "token": fernet.encrypt(row.secret.encode()).decode()},
+                sa.text(f"UPDATE subscriptions SET {target} = :value WHERE id = :id"),
+                {"id": row.id, "value": convert(fernet, row.value)},
             )
     op.drop_constraint(op.f("ck_subscriptions_secret_while_active"), "subscriptions", type_="check")
-    op.drop_column("subscriptions", "secret")
+    op.drop_column("subscriptions", source)
     op.create_check_constraint(
         op.f("ck_subscriptions_secret_while_active"),
         "subscriptions",
-        "(deleted_at IS NULL) = (secret_encrypted IS NOT NULL)",
+        f"(deleted_at IS NULL) = ({target} IS NOT NULL)",
     )
+
+
+def upgrade() -> None:
+    _move_secrets("secret", "secret_encrypted", lambda f, v: f.encrypt(v.encode()).decode())
 
 
 def downgrade() -> None:
-    op.add_column("subscriptions", sa.Column("secret", sa.Text(), nullable=True))
-    bind = op.get_bind()
-    rows = bind.execute(
-        sa.text("SELECT id, secret_encrypted FROM subscriptions WHERE secret_encrypted IS NOT NULL")
-    ).all()
-    if rows:
-        fernet = _fernet(len(rows))
-        for row in rows:
-            bind.execute(
-                sa.text("UPDATE subscriptions SET secret = :secret WHERE id = :id"),
-                {"id": row.id, "secret": fernet.decrypt(row.secret_encrypted.encode()).decode()},
-            )
-    op.drop_constraint(op.f("ck_subscriptions_secret_while_active"), "subscriptions", type_="check")
-    op.drop_column("subscriptions", "secret_encrypted")
-    op.create_check_constraint(
-        op.f("ck_subscriptions_secret_while_active"),
-        "subscriptions",
-        "(deleted_at IS NULL) = (secret IS NOT NULL)",
-    )
+    _move_secrets("secret_encrypted", "secret", lambda f, v: f.decrypt(v.encode()).decode())

@@ -36,27 +36,24 @@ def _failures_bucket(request: Request) -> str:
     return f"authfail:{ratelimit.client_address(request)}"
 
 
+def _failures_limit() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "limit": settings.rate_limit_auth_failures,
+        "window_s": settings.rate_limit_window_s,
+        "what": "failed authentications",
+    }
+
+
 def refuse_spent_failures(request: Request) -> None:
     """429 for an address that failed to authenticate too often this window, before any
     key is looked up (guessing keys gets nowhere)."""
-    settings = get_settings()
-    ratelimit.refuse_if_spent(
-        _failures_bucket(request),
-        limit=settings.rate_limit_auth_failures,
-        window_s=settings.rate_limit_window_s,
-        what="failed authentications",
-    )
+    ratelimit.refuse_if_spent(_failures_bucket(request), **_failures_limit())
 
 
 def authentication_failed(request: Request, error: Unauthorized) -> Unauthorized:
     """Count a failed authentication of the caller's address; the error to raise."""
-    settings = get_settings()
-    ratelimit.check(
-        _failures_bucket(request),
-        limit=settings.rate_limit_auth_failures,
-        window_s=settings.rate_limit_window_s,
-        what="failed authentications",
-    )
+    ratelimit.check(_failures_bucket(request), **_failures_limit())
     return error
 
 
