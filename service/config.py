@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
     theatre_file: Path = DEFAULT_THEATRE_FILE
     migrations_dir: Path = PROJECT_ROOT / "migrations"
+    # The npm packages `.ci/provision` installs (web/package-lock.json): /docs and /redoc
+    # serve their scripts from here, so the pages load no file from another site.
+    web_modules_dir: Path = PROJECT_ROOT / "web" / "node_modules"
 
     # Locating: a point outside every polygon but this close to one gets the nearest area.
     locate_max_distance_km: float = 5.0

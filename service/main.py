@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from service import __doc__ as service_doc
 from service.api import BodySizeLimitMiddleware
+from service.apidocs import router as apidocs_router
 from service.audit.router import router as audit_router
 from service.auth.dependencies import anonymous_rate_limit
 from service.caching import CacheHeadersMiddleware
@@ -42,6 +43,7 @@ from service.timeouts import BodyTimeoutMiddleware, PerClientLimitMiddleware
 log = logging.getLogger("ceasefire")
 
 ROUTERS = (
+    apidocs_router,
     health_router,
     geography_router,
     party_router,
@@ -65,6 +67,9 @@ def create_app() -> FastAPI:
         " attributed to parties and to the guarantors that answer for them.",
         generate_unique_id_function=operation_id,
         openapi_url="/openapi.json",
+        # Served by service/apidocs.py with local assets instead of FastAPI's CDN ones.
+        docs_url=None,
+        redoc_url=None,
         lifespan=_lifespan,
         dependencies=[Depends(anonymous_rate_limit)],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -115,6 +116,9 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 class RequestContextMiddleware:
     """Request id, one JSON log line and metrics per request."""
 
@@ -126,7 +130,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        # A caller's own id is kept when it is a UUID (RFC 9562 text form), so a request is
+        # traced across services; anything else is replaced, never echoed.
+        request_id = incoming if _UUID.fullmatch(incoming) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

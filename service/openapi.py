@@ -144,3 +144,94 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response.setdefault("description", _ERROR_DESCRIPTIONS.get(code, "Error"))
     app.openapi_schema = schema
     return schema
+
+
+# ---- OpenAPI 3.0, for OGC API - Features clients ----
+#
+# FastAPI writes OpenAPI 3.1 (served at /openapi.json, read by /docs). OGC API - Features
+# Part 1 defines its API-definition class for OpenAPI 3.0 only (conf/oas30), and QGIS finds
+# the API document only through a service-desc link typed
+# `application/vnd.oai.openapi+json;version=3.0` (without it QGIS refuses the connection),
+# so /api serves the same document rewritten in OpenAPI 3.0's dialect of JSON Schema.
+
+_SCHEMA_KEYS_31_ONLY = ("$schema", "$id", "$comment", "$defs", "contentMediaType")
+
+
+def _schema_30(schema: Any) -> Any:
+    """One JSON Schema (2020-12, as OpenAPI 3.1 has it) as an OpenAPI 3.0 Schema Object."""
+    if isinstance(schema, list):
+        return [_schema_30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v for k, v in schema.items() if k not in _SCHEMA_KEYS_31_ONLY}
+    for key in ("properties", "patternProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _schema_30(s) for name, s in out[key].items()}
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(out.get(key), dict):
+            out[key] = _schema_30(out[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if isinstance(out.get(key), list):
+            out[key] = [_schema_30(s) for s in out[key]]
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if isinstance(out.get("examples"), list):
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    for bound, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), int | float) and not isinstance(out[bound], bool):
+            out[inclusive] = out.pop(bound)
+            out[bound] = True
+    if "prefixItems" in out:  # a tuple: 3.0 says only what every position holds
+        positions = out.pop("prefixItems")
+        distinct = [p for i, p in enumerate(positions) if p not in positions[:i]]
+        out["items"] = distinct[0] if len(distinct) == 1 else {"anyOf": distinct}
+    if isinstance(out.get("type"), list):
+        types = [t for t in out["type"] if t != "null"]
+        if len(types) < len(out["type"]):
+            out["nullable"] = True
+        if len(types) == 1:
+            out["type"] = types[0]
+        else:
+            del out["type"]
+            out["anyOf"] = [{"type": t} for t in types]
+    for key in ("anyOf", "oneOf"):
+        members = out.get(key)
+        if isinstance(members, list) and {"type": "null"} in members:
+            rest = [m for m in members if m != {"type": "null"}]
+            del out[key]
+            out["nullable"] = True
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                out = {**rest[0], **out}
+            else:
+                out["allOf" if len(rest) == 1 else key] = rest
+    if "$ref" in out and len(out) > 1:  # 3.0 ignores a $ref's siblings: keep them
+        out = {"allOf": [{"$ref": out.pop("$ref")}], **out}
+    return out
+
+
+def _walk_30(node: Any, key: str | None = None) -> Any:
+    """The document with every Schema Object rewritten (schemas sit under ``schema`` in
+    parameters, media types and headers, and in ``components.schemas``)."""
+    if isinstance(node, list):
+        return [_walk_30(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if key == "schema":
+        return _schema_30(node)
+    if key == "schemas":
+        return {name: _schema_30(s) for name, s in node.items()}
+    return {k: _walk_30(v, k) for k, v in node.items()}
+
+
+def as_openapi_30(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document FastAPI builds, in OpenAPI 3.0.3."""
+    converted = _walk_30({k: v for k, v in document.items() if k not in ("webhooks",)})
+    converted["openapi"] = "3.0.3"
+    converted.pop("jsonSchemaDialect", None)
+    info = converted.get("info", {})
+    info.pop("summary", None)
+    if isinstance(info.get("license"), dict):
+        info["license"].pop("identifier", None)
+    return converted

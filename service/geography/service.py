@@ -198,12 +198,14 @@ def resolve_area(*, session: Session, name: str, level: int = PROVINCE_LEVEL) ->
 
 
 # Features are written as text by PostgreSQL: no per-row Python work (see map-serving.md).
+# Stored rings are counter-clockwise (RFC 7946); a simplified ring is re-oriented to stay so.
 _FEATURE_ROWS = """
     SELECT a.pcode,
            '{"type":"Feature","id":' || to_json(a.pcode)::text
            || ',"geometry":' || ST_AsGeoJSON(
                   CASE WHEN CAST(:simplify AS float8) > 0
-                       THEN ST_SimplifyPreserveTopology(a.geom, CAST(:simplify AS float8))
+                       THEN ST_ForcePolygonCCW(
+                                ST_SimplifyPreserveTopology(a.geom, CAST(:simplify AS float8)))
                        ELSE a.geom END, 6)
            || ',"properties":' || json_build_object(
                   'pcode', a.pcode, 'name_en', a.name_en, 'name_ar', a.name_ar,

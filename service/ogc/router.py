@@ -16,13 +16,16 @@ from starlette.responses import Response
 
 from service import caching, links
 from service.config import get_settings
+from service.db import SessionDep
 from service.errors import BadRequest
 from service.geography.service import PROVINCE_LEVEL, AreaNames
 from service.incident.map_context import MapContext, MapDep
 from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
 from service.incident.query import BBox, TimeRange
 from service.ogc import schemas, service
+from service.openapi import as_openapi_30
 from service.stats.service import count_matching
+from service.theatre.service import Attribution, attribution
 
 router = APIRouter(tags=["ogc"])
 
@@ -54,15 +57,17 @@ def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dic
 
 
 @router.get("/", response_model=schemas.LandingPage)
-def landing_page(request: Request) -> Response:
+def landing_page(request: Request, session: SessionDep) -> Response:
     """The OGC API - Features landing page."""
     _plain(request)
     base = links.base_url()
+    credits = attribution(session=session)
     return _json(
         {
             "title": "ceasefire-monitor",
             "description": "Reported violations of the ceasefire, as OGC API - Features"
             " collections, aggregates and vector tiles.",
+            **_attribution_member(credits),
             "links": [
                 _link(f"{base}/", "self", schemas.JSON, "This document"),
                 _link(f"{base}/api", "service-desc", schemas.OPENAPI_MEDIA_TYPE, "The API (JSON)"),
@@ -75,9 +80,14 @@ def landing_page(request: Request) -> Response:
                     schemas.JSON,
                     "TileJSON of the incidents' vector tiles",
                 ),
+                *credits.license_links(),
             ],
         }
     )
+
+
+def _attribution_member(credits: Attribution) -> dict[str, str]:
+    return {"attribution": credits.html} if credits.html else {}
 
 
 @router.get("/conformance", response_model=schemas.Conformance)
@@ -88,9 +98,13 @@ def conformance(request: Request) -> Response:
 
 @router.get("/api", responses={200: {"content": {schemas.OPENAPI_MEDIA_TYPE: {}}}})
 def api_document(request: Request) -> Response:
-    """This service's OpenAPI document, as JSON (the same as ``/openapi.json``)."""
+    """This service's OpenAPI document in OpenAPI 3.0, as the conformance class ``oas30``
+    and QGIS want it (``/openapi.json`` is the same API in OpenAPI 3.1, for ``/docs``)."""
     _plain(request)
-    return _json(request.app.openapi(), media_type=schemas.OPENAPI_MEDIA_TYPE)
+    document = getattr(request.app.state, "openapi_30", None)
+    if document is None:
+        document = request.app.state.openapi_30 = orjson.dumps(as_openapi_30(request.app.openapi()))
+    return Response(content=document, media_type=schemas.OPENAPI_MEDIA_TYPE)
 
 
 # ---- collections ----
@@ -106,7 +120,9 @@ _TITLES = {
 }
 
 
-def _collection(base: str, name: str, extent: dict[str, Any]) -> dict[str, Any]:
+def _collection(
+    base: str, name: str, extent: dict[str, Any], credits: Attribution
+) -> dict[str, Any]:
     title, description = _TITLES[name]
     href = f"{base}/collections/{name}"
     body: dict[str, Any] = {
@@ -116,9 +132,11 @@ def _collection(base: str, name: str, extent: dict[str, Any]) -> dict[str, Any]:
         "itemType": "feature",
         "crs": [schemas.CRS84],
         "extent": {},
+        **_attribution_member(credits),
         "links": [
             _link(href, "self", schemas.JSON, title),
             _link(f"{href}/items", "items", schemas.GEOJSON, f"{title} (GeoJSON)"),
+            *credits.license_links(),
         ],
     }
     if extent.get("spatial"):
@@ -133,7 +151,7 @@ def _collection_doc(ctx: MapContext, base: str, name: str) -> dict[str, Any]:
         extent = service.incident_extent(session=ctx.session, view=ctx.view)
     else:
         extent = service.area_extent(session=ctx.session, level=service.AREA_LEVELS[name])
-    return _collection(base, name, extent)
+    return _collection(base, name, extent, attribution(session=ctx.session))
 
 
 def _conditional_json(request: Request, ctx: MapContext, build) -> Response:  # noqa: ANN001

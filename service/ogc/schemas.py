@@ -36,6 +36,7 @@ class Link(BaseModel):
 class LandingPage(BaseModel):
     title: str
     description: str
+    attribution: str | None = None  # HTML: the sources credited, their licences linked
     links: list[Link]
 
 
@@ -65,6 +66,7 @@ class Collection(BaseModel):
     itemType: str = "feature"  # noqa: N815
     crs: list[str] = Field(default_factory=lambda: [CRS84])
     extent: Extent | None = None
+    attribution: str | None = None  # HTML, as on the landing page
     links: list[Link]
 
 

@@ -212,7 +212,8 @@ def _outlines(session: Session, areas_version: str, simplify: float) -> dict[str
     rows = session.execute(
         text(
             "SELECT pcode, ST_AsGeoJSON(CASE WHEN CAST(:simplify AS float8) > 0"
-            " THEN ST_SimplifyPreserveTopology(geom, :simplify) ELSE geom END, 5)"
+            " THEN ST_ForcePolygonCCW(ST_SimplifyPreserveTopology(geom, :simplify))"
+            " ELSE geom END, 5)"
             " FROM admin_areas WHERE level = 1"
         ),
         {"simplify": simplify},
@@ -405,8 +406,8 @@ _GRID = """
     )
     SELECT count(*) AS n, coalesce(string_agg(
         '{{"type":"Feature","id":"' || props.i || ':' || props.j
-        || '","geometry":' || ST_AsGeoJSON(ST_MakeEnvelope(
-               ci * :cell, cj * :cell, (ci + 1) * :cell, (cj + 1) * :cell, 4326), 6)
+        || '","geometry":' || ST_AsGeoJSON(ST_ForcePolygonCCW(ST_MakeEnvelope(
+               ci * :cell, cj * :cell, (ci + 1) * :cell, (cj + 1) * :cell, 4326)), 6)
         || ',"properties":' || row_to_json(props)::text
         || '}}', ',' ORDER BY cj, ci), '') AS features
     FROM cells

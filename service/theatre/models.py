@@ -6,6 +6,8 @@ import datetime as dt
 
 from geoalchemy2 import Geometry
 from sqlalchemy import DateTime, String, Text
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
@@ -21,3 +23,6 @@ class Theatre(Base):
     ceasefire_end_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Union of the level-1 areas, filled by the seed: reports outside it are refused.
     aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    # The data sources and their licences (the theatre file's [[sources]]), attributed by
+    # TileJSON, the OGC landing page and the collections.
+    sources: Mapped[list] = mapped_column(JSONB, server_default=sql_text("'[]'::jsonb"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +95,19 @@ class PartyEntry(_Strict):
     coverage: tuple[CoverageSpan, ...]
 
 
+class Source(_Strict):
+    """A data source the service serves from, with what its licence asks to be credited."""
+
+    title: str
+    attribution: str  # the credit the licence asks for, as plain text
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    license: str
+    license_url: str = Field(pattern=r"^https?://")
+
+
 class TheatreFile(_Strict):
     theatre: TheatreTerms
+    sources: tuple[Source, ...] = ()
     boundaries: tuple[BoundaryLevel, ...] = ()
     area_names: AreaNames = AreaNames()
     guarantors: tuple[GuarantorEntry, ...]
@@ -252,6 +265,7 @@ def seed_theatre_row(session: Session, theatre: TheatreFile) -> int:
             "timezone": t.timezone,
             "ceasefire_start_at": t.ceasefire_start,
             "ceasefire_end_at": t.ceasefire_end,
+            "sources": json.dumps([src.model_dump(exclude_none=True) for src in theatre.sources]),
         },
     )
     # The area of interest is the union of the top-level areas; recomputed only when stale.
@@ -322,3 +336,50 @@ def seed(session: Session, *, theatre_file: Path, data_dir: Path) -> SeedResult:
     result.rows_written += seed_parties(session, theatre)
     result.rows_written += seed_theatre_row(session, theatre)
     return result
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The theatre's sources as map clients credit them."""
+
+    sources: tuple[Source, ...]
+
+    @property
+    def html(self) -> str | None:
+        """One HTML string (TileJSON 3.0 ``attribution``): each source linked, with its
+        licence linked; every text escaped."""
+        if not self.sources:
+            return None
+        parts = []
+        for src in self.sources:
+            credit = html.escape(src.attribution)
+            if src.url:
+                credit = f'<a href="{html.escape(src.url)}">{credit}</a>'
+            licence = f'<a href="{html.escape(src.license_url)}">{html.escape(src.license)}</a>'
+            parts.append(f"{credit} ({licence})")
+        return "; ".join(parts)
+
+    def license_links(self) -> list[dict[str, str]]:
+        """OGC links with ``rel="license"``, one per source."""
+        return [
+            {
+                "href": src.license_url,
+                "rel": "license",
+                "type": "text/html",
+                "title": f"{src.title}: {src.license}",
+            }
+            for src in self.sources
+        ]
+
+
+def attribution(*, session: Session) -> Attribution:
+    """The sources of every seeded theatre, in file order, each once."""
+    rows = session.execute(
+        text(
+            "SELECT e.source FROM theatres t,"
+            " jsonb_array_elements(t.sources) WITH ORDINALITY AS e(source, n)"
+            " ORDER BY t.id, e.n"
+        )
+    ).scalars()
+    unique = dict.fromkeys(Source.model_validate(row) for row in rows)
+    return Attribution(tuple(unique))

@@ -12,6 +12,7 @@ from service.errors import BadRequest
 from service.incident.map_context import MapDep
 from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
 from service.ogc.schemas import INCIDENT_FILTERS, JSON, query_parameter, ref_parameter
+from service.theatre.service import attribution
 from service.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -118,6 +119,9 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
             },
         ],
     }
+    credit = attribution(session=ctx.session).html
+    if credit:
+        body["attribution"] = credit  # TileJSON 3.0: an HTML string shown on the map
     if bounds is not None:
         body["bounds"] = list(bounds)
         body["center"] = [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 6]

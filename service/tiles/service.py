@@ -96,6 +96,15 @@ def _points_sql(view: IncidentView, condition: str) -> str:
     """
 
 
+# ST_AsMVT types a property by its column's type and sends numeric (what sum() of a bigint
+# and a decimal literal are) as a string, which MapLibre's numeric styling ignores: the
+# counts go as integers and the side as a double.
+_CELL_PROPERTIES = """
+    CAST(incidents AS bigint) AS incidents, CAST(violations AS bigint) AS violations,
+    CAST(killed AS bigint) AS killed, CAST({s} AS float8) AS cell_deg
+"""
+
+
 def _cells_sql(view: IncidentView, condition: str, factor: int) -> str:
     size = view.cell * factor
     col, row = view.cell_index_sql("i")
@@ -116,7 +125,7 @@ def _cells_sql(view: IncidentView, condition: str, factor: int) -> str:
                        ST_Transform(ST_MakeEnvelope(ci * {s}, cj * {s}, (ci + 1) * {s},
                                                     (cj + 1) * {s}, 4326), 3857),
                        bounds.merc, {EXTENT}, {BUFFER}, true) AS geom,
-                   incidents, violations, killed, {s} AS cell_deg
+                   {_CELL_PROPERTIES.format(s=s)}
             FROM cells, bounds
         )
         SELECT ST_AsMVT(shaped, 'cells', {EXTENT}, 'geom') FROM shaped WHERE geom IS NOT NULL
@@ -156,7 +165,7 @@ def _cells_from_rollup_sql(view: IncidentView, factor: int) -> str:
                        ST_Transform(ST_MakeEnvelope(ci * {s}, cj * {s}, (ci + 1) * {s},
                                                     (cj + 1) * {s}, 4326), 3857),
                        bounds.merc, {EXTENT}, {BUFFER}, true) AS geom,
-                   incidents, violations, killed, {s} AS cell_deg
+                   {_CELL_PROPERTIES.format(s=s)}
             FROM cells, bounds
         )
         SELECT ST_AsMVT(shaped, 'cells', {EXTENT}, 'geom') FROM shaped WHERE geom IS NOT NULL

@@ -61,9 +61,10 @@ def test_wrong_method_is_a_405_with_allow(client):
 
 def test_every_response_carries_a_request_id(client):
     assert client.get("/healthz").headers["x-request-id"]
+    incoming = "0b6f5a4e-8c1d-4d2a-9f3e-2a7b6c5d4e3f"
     assert (
-        client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["x-request-id"]
-        == "abc123"
+        client.get("/healthz", headers={"X-Request-ID": incoming}).headers["x-request-id"]
+        == incoming
     )
 
 

@@ -115,3 +115,30 @@ def test_0062_encrypts_the_stored_webhook_secrets_and_back(config, engine, monke
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM api_keys"))  # leave the database as the others expect
     command.upgrade(config, "heads")
+
+
+def test_0070_winds_stored_areas_counter_clockwise_and_adds_theatre_sources(config, engine):
+    command.upgrade(config, "heads")
+    command.downgrade(config, "0070-1")
+    clockwise = "MULTIPOLYGON(((0 0, 0 1, 1 1, 1 0, 0 0), (0.2 0.2, 0.8 0.2, 0.8 0.8, 0.2 0.2)))"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO admin_areas (pcode, level, name_en, geom)"
+                " VALUES ('XX70', 1, 'Clockwise', ST_GeomFromText(:wkt, 4326))"
+            ),
+            {"wkt": clockwise},
+        )
+        assert conn.execute(text("SELECT ST_IsPolygonCW(geom) FROM admin_areas")).scalar_one()
+    command.upgrade(config, "0070")
+    with engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "SELECT ST_IsPolygonCCW(geom) AS ccw, ST_Area(geom) AS area,"
+                " ST_NumInteriorRings(ST_GeometryN(geom, 1)) AS holes FROM admin_areas"
+            )
+        ).one()
+        assert row.ccw and row.holes == 1 and abs(row.area - (1 - 0.18)) < 1e-9
+        conn.execute(text("DELETE FROM admin_areas"))  # leave the database as the others expect
+    assert "sources" in {c["name"] for c in inspect(engine).get_columns("theatres")}
+    command.upgrade(config, "heads")
