@@ -185,3 +185,20 @@ def test_a_digest_counts_the_items_of_its_local_day(client, db, submitter, monit
     assert (
         client.get(f"/v1/digests/daily/{day}", headers=monitor).json()["totals"]["incidents"] == 3
     )
+
+
+@pytest.mark.parametrize("query", ["", f"datetime={MARCH_Z}"])
+def test_low_zoom_tiles_hold_the_theatre_s_incidents(client, around_march, monitor, query):
+    """Tile 1/1/0 (the eastern hemisphere) came back empty: its buffered envelope crossed the
+    antimeridian when transformed to degrees. At every zoom from 0 to 3, the one tile
+    holding the theatre counts the items (every status, as items) of the same window."""
+    import mapbox_vector_tile
+
+    n, _ = matched(client, f"{query}&bbox=-180,-90,180,90", monitor)
+    assert n == (4 if not query else 2)
+    for z, x, y in ((0, 0, 0), (1, 1, 0), (2, 2, 1), (3, 4, 3)):
+        response = client.get(f"/tiles/incidents/{z}/{x}/{y}.mvt?{query}", headers=monitor)
+        assert response.status_code == 200
+        layers = mapbox_vector_tile.decode(response.content) if response.content else {}
+        cells = layers.get("cells", {"features": []})["features"]
+        assert sum(int(f["properties"]["incidents"]) for f in cells) == n, (z, x, y)
