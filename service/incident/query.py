@@ -89,6 +89,13 @@ def ceil_to_local_day(at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return start if start >= at else local_day_start(day + dt.timedelta(days=1), tz)
 
 
+def floor_to_local_day(at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The start of the local day holding ``at`` (``at`` itself at a local midnight)."""
+    day = at.astimezone(tz).date()
+    start = local_day_start(day, tz)
+    return start if start <= at else local_day_start(day - dt.timedelta(days=1), tz)
+
+
 @dataclass(frozen=True)
 class TimeRange:
     """A half-open range of instants ``[since, until)``; None is an open end."""
@@ -127,6 +134,30 @@ class TimeRange:
 
     def is_whole_local_days(self, tz: ZoneInfo) -> bool:
         return self == self.ceil_to_local_days(tz)
+
+    def whole_local_days(self, tz: ZoneInfo) -> tuple[TimeRange | None, tuple[TimeRange, ...]]:
+        """The range split at local midnights: the whole local days inside it (None when it
+        holds no whole day) and the partial days at its edges (up to two ranges, each
+        shorter than a day), which together cover exactly this range."""
+        first = None if self.since is None else ceil_to_local_day(self.since, tz)
+        end = None if self.until is None else floor_to_local_day(self.until, tz)
+        if first is not None and end is not None and first >= end:
+            return None, (self,)
+        edges = []
+        if self.since is not None and first is not None and self.since < first:
+            edges.append(TimeRange(self.since, first))
+        if self.until is not None and end is not None and end < self.until:
+            edges.append(TimeRange(end, self.until))
+        return TimeRange(first, end), tuple(edges)
+
+    def touched_local_days(self, tz: ZoneInfo) -> tuple[dt.date | None, dt.date | None]:
+        """The local days ``[first, end)`` holding some instant of the range (wholly or in
+        part); None for an open end."""
+        first = None if self.since is None else self.since.astimezone(tz).date()
+        if self.until is None:
+            return first, None
+        last = (self.until - dt.timedelta(microseconds=1)).astimezone(tz).date()
+        return first, last + dt.timedelta(days=1)
 
     def local_days(self, tz: ZoneInfo) -> tuple[dt.date | None, dt.date | None]:
         """The local days ``[first, end)`` whose start lies in the range."""

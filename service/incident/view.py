@@ -4,7 +4,11 @@ The public (no key, or a reporter's key) sees verified incidents only, each at t
 a fixed grid cell (never random jitter, which averages out over repeated looks) and on its
 local day. Every filter the public sends is applied to those generalised values, so no
 combination of boxes and time ranges narrows an incident down further than one cell and one
-day. Monitors, verifiers and admins see every status, the exact point and the exact time.
+day: the public's time of an incident is the instant its local day begins, so a window
+selects the incidents of the local days whose start (local midnight) lies in it. A window
+of dates selects those days; a ``Z`` window of March in UTC selects, in Damascus, 2 March to
+1 April; adjacent windows never select a day twice; an instant selects nothing unless it is
+a local midnight. Items and aggregates apply the same rule, so they count the same. Monitors, verifiers and admins see every status, the exact point and the exact time.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ INCIDENT_ITEMS_PARAMETERS = [
     query_parameter(
         "count",
         "`true` to have `numberMatched` on every page. Without it, it is given only when"
-        " maintained counts can answer (no bbox, party or violation type filter, whole days).",
+        " maintained counts can answer (no bbox, party or violation type filter; any window).",
         {"type": "string", "enum": ["true", "false"], "default": "false"},
     ),
 ]

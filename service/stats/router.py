@@ -19,17 +19,16 @@ from service.stats import service
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
-# What the daily rollup can answer.
-ROLLUP_PARAMS = frozenset({"datetime", "province", "ceasefire_status", "guarantor", STATUS_PARAM})
-_ROLLUP_FILTERS = [
-    ref_parameter("datetime"),
-    *(p for p in INCIDENT_FILTERS if p["name"] in ROLLUP_PARAMS),
-]
+# Every incident filter: the counts equal the items' for the same filters.
+STATS_PARAMS = FILTER_PARAMS | {STATUS_PARAM}
+_STATS_FILTERS = [ref_parameter("bbox"), ref_parameter("datetime"), *INCIDENT_FILTERS]
 _STATUS_NOTE = (
     " Counts cover unverified, verified and disputed incidents (merged ones count in their"
     " survivor; rejected ones are not incidents) unless `status` says otherwise; the public"
     " counts verified incidents only, and a row counting fewer than `public_min_count`"
     " (default 3) has null figures and `suppressed: true`. Days are the theatre's local days."
+    " The counts are those of `/collections/incidents/items` with the same filters and the"
+    " same `status` (`numberMatched`), for any `datetime`, whole days or not."
 )
 
 
@@ -62,12 +61,13 @@ def _respond(
     "/provinces",
     description="Governorates (simplified polygons) with counts for the period: incidents,"
     " violations, verified, killed, civilians killed, injured and violations per guarantor,"
-    " from the daily rollup." + _STATUS_NOTE,
+    " from the daily rollup (partial days at the window's edges, and filters the rollup"
+    " does not hold, counted from incidents)." + _STATUS_NOTE,
     response_class=Response,
     responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
     openapi_extra={
         "parameters": [
-            *_ROLLUP_FILTERS,
+            *_STATS_FILTERS,
             query_parameter(
                 "simplify",
                 "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
@@ -77,7 +77,7 @@ def _respond(
     },
 )
 def province_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), ROLLUP_PARAMS | {"simplify"})
+    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"simplify"})
     simplify = params.number("simplify")
     simplify = 0.01 if simplify is None else simplify
     if not 0 <= simplify <= 1:
@@ -91,7 +91,7 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
         lambda: service.province_counts(
             session=ctx.session,
             filters=filters,
-            timezone=ctx.state.timezone,
+            view=ctx.view,
             simplify=simplify,
             areas_version=ctx.state.version("areas"),
             min_count=_min_count(ctx),
@@ -120,7 +120,7 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
     },
 )
 def grid_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), FILTER_PARAMS | {STATUS_PARAM, "cell"})
+    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"cell"})
     cell = params.number("cell")
     cell = ctx.view.cell if cell is None else cell
     service.grid_factor(ctx.view, cell)  # refuses a cell this caller may not ask for
@@ -153,12 +153,12 @@ def grid_stats(request: Request, ctx: MapDep) -> Response:
                 "day, week (from Monday) or month.",
                 {"type": "string", "enum": list(service.INTERVALS), "default": "day"},
             ),
-            *_ROLLUP_FILTERS,
+            *_STATS_FILTERS,
         ]
     },
 )
 def timeseries_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), ROLLUP_PARAMS | {"interval"})
+    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"interval"})
     interval = params.choice("interval", service.INTERVALS, default="day")
     filters = _filters(ctx, params)
     return _respond(
@@ -169,7 +169,7 @@ def timeseries_stats(request: Request, ctx: MapDep) -> Response:
         lambda: service.timeseries(
             session=ctx.session,
             filters=filters,
-            timezone=ctx.state.timezone,
+            view=ctx.view,
             interval=interval,
             min_count=_min_count(ctx),
         ),

@@ -1,8 +1,11 @@
 """Counts for maps and charts, read from the tallies the triggers keep current.
 
-Province choropleths and time series read ``incident_daily_counts`` (cost grows with days x
-provinces x categories, never with the number of incidents); grids read incidents with
-integer cell keys, which the public's cells nest into.
+Every aggregate counts exactly the incidents the items of the same filters list, whatever
+the window. Province choropleths and time series read ``incident_daily_counts`` for the
+whole local days inside the window (cost grows with days x provinces x categories, never
+with the number of incidents) and count the partial days at its edges from incidents; with
+a filter the rollup does not hold (box, violation type, party) they count incidents. Grids
+read incidents with integer cell keys, which the public's cells nest into.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
-from service.incident.query import EventFilters, TimeRange
+from service.incident.query import EventFilters, TimeRange, where
 from service.incident.view import IncidentView
 
 # The data version bumped only when the public view of incidents changes (migration 0061).
@@ -65,16 +68,32 @@ def data_state(*, session: Session) -> DataState:
     return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))
 
 
-# ---- the daily rollup ----
+# ---- the daily rollup, and the partial days at a window's edges ----
+
+# The rollup's key and figures: every source of counted rows below yields these columns.
+_ROW_COLUMNS = (
+    "day, province_pcode, status, ceasefire_status, guarantors,"
+    " incidents, killed, injured, civilians_killed"
+)
 
 
-def _local_days(filters: EventFilters, tz: ZoneInfo) -> tuple[dt.date | None, dt.date | None]:
-    return TimeRange(filters.since, filters.until).local_days(tz)
+def _rollup_answers(filters: EventFilters) -> bool:
+    """Whether the rollup's key holds every filter (the time aside): then whole local days
+    are read from it and only partial days are counted from incidents."""
+    return (
+        filters.bbox is None
+        and filters.violation_types is None
+        and filters.party is None
+        and filters.reporter_key_id is None
+    )
 
 
-def _rollup_where(filters: EventFilters, tz: ZoneInfo, alias: str = "c") -> tuple[str, dict]:
-    """Conditions on the rollup for the filters it can answer; days are whole local days."""
-    first, end = _local_days(filters, tz)
+def _rollup_where(
+    filters: EventFilters, days: tuple[dt.date | None, dt.date | None], alias: str = "c"
+) -> tuple[str, dict]:
+    """Conditions on the rollup for the filters (all of which it answers) over the local
+    days ``[first, end)``."""
+    first, end = days
     conditions = ["true"]
     params: dict[str, Any] = {}
     if first is not None:
@@ -98,28 +117,84 @@ def _rollup_where(filters: EventFilters, tz: ZoneInfo, alias: str = "c") -> tupl
     return " AND ".join(conditions), params
 
 
-def _rollup_answers(filters: EventFilters) -> bool:
-    return (
-        filters.bbox is None
-        and filters.violation_types is None
-        and filters.party is None
-        and filters.reporter_key_id is None
-    )
+def _live_rows(condition: str, times: TimeRange, key: str) -> tuple[str, dict[str, Any]]:
+    """Rows shaped as the rollup's, counted from the incidents matching ``condition`` in
+    ``times``. A range shorter than a day with a province (or none) is one index range scan
+    (ix_incidents_province_occurred_at, ix_incidents_occurred_at_id)."""
+    conditions = [condition]
+    params: dict[str, Any] = {}
+    if times.since is not None:
+        conditions.append(f"i.occurred_at >= :{key}_since")
+        params[f"{key}_since"] = times.since
+    if times.until is not None:
+        conditions.append(f"i.occurred_at < :{key}_until")
+        params[f"{key}_until"] = times.until
+    sql = f"""
+        SELECT CAST(i.occurred_at AT TIME ZONE CAST(:s_tz AS text) AS date) AS day,
+               i.province_pcode, i.status, i.ceasefire_status,
+               i.responsible_guarantors AS guarantors,
+               count(*) AS incidents, sum(i.killed) AS killed, sum(i.injured) AS injured,
+               sum(i.civilians_killed) AS civilians_killed
+        FROM incidents i
+        WHERE {" AND ".join(conditions)}
+        GROUP BY 1, 2, 3, 4, 5
+    """
+    return sql, params
+
+
+def counted_rows(
+    filters: EventFilters, timezone: ZoneInfo, view: IncidentView | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A SELECT of rows with the rollup's columns (``_ROW_COLUMNS``) summing to exactly the
+    incidents that ``filters`` (already restricted to the view) match: what the items of
+    the same filters list, whatever the window.
+
+    When the rollup holds every filter, the whole local days inside the window are read
+    from it (its cost grows with days, not incidents) and the partial days at the window's
+    edges (a ``Z`` window, a window starting at 06:15) are counted from incidents, each edge
+    shorter than a day. Otherwise (a box, a violation type, a party), every row is counted
+    from incidents, as the items are found. ``view`` tests a box on what the view shows
+    (the public's cell centres); without it, on exact positions.
+    """
+    times = TimeRange(filters.since, filters.until)
+    params: dict[str, Any] = {"s_tz": str(timezone)}
+    if not _rollup_answers(filters):
+        condition, where_params = (view.where if view is not None else where)(filters, "i")
+        sql, live_params = _live_rows(condition, TimeRange(), "s_all")
+        return sql, {**params, **where_params, **live_params}
+    whole, edges = times.whole_local_days(timezone)
+    parts = []
+    if whole is not None:
+        days = (
+            None if whole.since is None else whole.since.astimezone(timezone).date(),
+            None if whole.until is None else whole.until.astimezone(timezone).date(),
+        )
+        condition, rollup_params = _rollup_where(filters, days)
+        parts.append(f"SELECT {_ROW_COLUMNS} FROM incident_daily_counts c WHERE {condition}")
+        params.update(rollup_params)
+    if edges:
+        untimed = replace(filters, since=None, until=None)
+        condition, where_params = (view.where if view is not None else where)(untimed, "i")
+        params.update(where_params)
+        for k, edge in enumerate(edges):
+            sql, live_params = _live_rows(condition, edge, f"s_edge{k}")
+            parts.append(sql)
+            params.update(live_params)
+    return " UNION ALL ".join(f"({part})" for part in parts), params
 
 
 def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
-    """How many incidents match, when the tallies can say it exactly; otherwise None
-    (counting a filtered scan would cost as much as the page itself, or more)."""
+    """How many incidents match, when the tallies can say it exactly (partial days at the
+    window's edges counted from incidents); otherwise None (counting a filtered scan would
+    cost as much as the page itself, or more)."""
     if not _rollup_answers(filters):
-        return None
-    times = TimeRange(filters.since, filters.until)
-    if not times.is_whole_local_days(timezone):
         return None
     if (
         filters.provinces is None
         and filters.ceasefire_statuses is None
         and filters.guarantor is None
-        and times == TimeRange()
+        and filters.since is None
+        and filters.until is None
     ):
         return session.execute(
             text(
@@ -128,25 +203,19 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
             ),
             {"statuses": list(filters.statuses) if filters.statuses is not None else None},
         ).scalar_one()
-    condition, params = _rollup_where(filters, timezone)
+    rows, params = counted_rows(filters, timezone)
     return session.execute(
-        text(
-            f"SELECT coalesce(sum(c.incidents), 0) FROM incident_daily_counts c WHERE {condition}"
-        ),
-        params,
+        text(f"SELECT coalesce(sum(r.incidents), 0) FROM ({rows}) r"), params
     ).scalar_one()
 
 
-def _check_rollup_filters(filters: EventFilters) -> None:
-    if not _rollup_answers(filters):
-        raise BadRequest(
-            "aggregates filter by datetime, province, status, ceasefire status and guarantor only"
-        )
+def _touched_days(filters: EventFilters, tz: ZoneInfo) -> tuple[dt.date | None, dt.date | None]:
+    return TimeRange(filters.since, filters.until).touched_local_days(tz)
 
 
 _PROVINCES = """
     WITH r AS (
-        SELECT c.* FROM incident_daily_counts c WHERE {condition}
+        {rows}
     ),
     counts AS (
         SELECT province_pcode,
@@ -230,16 +299,18 @@ def province_counts(
     *,
     session: Session,
     filters: EventFilters,
-    timezone: ZoneInfo,
+    view: IncidentView,
     simplify: float,
     areas_version: str,
     min_count: int = 1,
 ) -> bytes:
-    """Every governorate (simplified polygon) with its counts over the filtered days."""
-    _check_rollup_filters(filters)
-    condition, params = _rollup_where(filters, timezone)
+    """Every governorate (simplified polygon) with its counts for the filters: the
+    incidents the items of the same filters list. ``days`` names the local days the window
+    touches (wholly or in part)."""
+    timezone = view.timezone
+    counted, params = counted_rows(filters, timezone, view)
     rows = session.execute(
-        text(_PROVINCES.format(condition=condition)), {**params, "min_count": min_count}
+        text(_PROVINCES.format(rows=counted)), {**params, "min_count": min_count}
     ).all()
     outlines = _outlines(session, areas_version, simplify)
     features = b",".join(
@@ -247,7 +318,7 @@ def province_counts(
         % (pcode.encode(), outlines.get(pcode, "null").encode(), properties.encode())
         for pcode, properties in rows
     )
-    first, end = _local_days(filters, timezone)
+    first, end = _touched_days(filters, timezone)
     last = None if end is None else end - dt.timedelta(days=1)
     return b"".join(
         [
@@ -273,7 +344,7 @@ MAX_BUCKETS = 3700
 
 _TIMESERIES = """
     WITH r AS (
-        SELECT c.* FROM incident_daily_counts c WHERE {condition}
+        {rows}
     ),
     span AS (
         SELECT date_trunc(:interval, coalesce(CAST(:first AS date), min(r.day)))::date AS first,
@@ -316,16 +387,17 @@ def timeseries(
     *,
     session: Session,
     filters: EventFilters,
-    timezone: ZoneInfo,
+    view: IncidentView,
     interval: str,
     min_count: int = 1,
 ) -> bytes:
-    """Counts per day, week (from Monday) or month, with explicit zeros for quiet periods."""
-    _check_rollup_filters(filters)
-    condition, params = _rollup_where(filters, timezone)
-    first, end = _local_days(filters, timezone)
+    """Counts per day, week (from Monday) or month of the local days the window touches,
+    with explicit zeros for quiet periods; the buckets sum to the items' count."""
+    timezone = view.timezone
+    counted, params = counted_rows(filters, timezone, view)
+    first, end = _touched_days(filters, timezone)
     row = session.execute(
-        text(_TIMESERIES.format(condition=condition)),
+        text(_TIMESERIES.format(rows=counted)),
         {
             **params,
             "interval": interval,

@@ -40,10 +40,14 @@ def cell_factor(z: int, view: IncidentView) -> int:
     return 2 ** max(0, round(math.log2(wanted / view.cell)))
 
 
+# The buffered envelope is clipped to the world before it is transformed: a tile at the
+# antimeridian (1/1/0 holds the eastern hemisphere) would otherwise wrap to the other side
+# and find nothing.
 _BOUNDS = """
     bounds AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS merc,
-               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS geo
+               ST_Transform(ST_ClipByBox2D(ST_TileEnvelope(:z, :x, :y, margin => :margin),
+                                           ST_TileEnvelope(0, 0, 0)), 4326) AS geo
     )
 """
 

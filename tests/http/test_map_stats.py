@@ -112,16 +112,25 @@ def test_counts_follow_changes_at_once(client, db, submitter, incidents, monitor
     assert again.status_code == 304
 
 
-def test_aggregates_refuse_filters_the_rollup_cannot_answer(client, incidents):
-    for query in (
-        "bbox=36,35,37,36",
-        "violation_type=shelling",
-        "party=SAA",
-        "colour=red",
-        "simplify=2",
-    ):
+def test_aggregates_take_every_incident_filter_and_refuse_unknown_ones(client, incidents, monitor):
+    """A box, a violation type or a party (which the rollup does not hold) are counted from
+    incidents: the same incidents the items list for the same filters."""
+    counted = "status=unverified,verified,disputed"
+    for query in ("bbox=36.4,35.7,36.8,36.3", "violation_type=shelling", "party=SAA"):
+        items = client.get(
+            f"/collections/incidents/items?{query}&{counted}&count=true&limit=1", headers=monitor
+        ).json()["numberMatched"]
+        assert items > 0, query
+        for path in ("provinces", "timeseries"):
+            response = client.get(f"/v1/stats/{path}?{query}", headers=monitor)
+            assert response.status_code == 200, (path, query, response.text)
+            rows = response.json().get("features") or response.json().get("buckets")
+            total = sum((r.get("properties") or r)["incidents"] for r in rows)
+            assert total == items, (path, query)
+    for query in ("colour=red", "simplify=2", "violation_type=knitting"):
         response = client.get(f"/v1/stats/provinces?{query}")
         assert response.status_code == 400, query
+        assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_grid_cells_use_integer_keys(client, db, incidents, monitor):
