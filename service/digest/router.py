@@ -18,7 +18,7 @@ from service.db import SessionDep
 from service.digest import render, service
 from service.digest.schemas import DigestRead, DigestRevisionRead
 from service.errors import Forbidden, NotAcceptable, Unauthorized
-from service.event.resolve import resolve_province
+from service.geography.service import resolve_province
 from service.incident.classify import load_terms
 from service.incident.view import FULL_VIEW_ROLES
 from service.types import Day

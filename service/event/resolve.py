@@ -27,7 +27,7 @@ from service.errors import InvalidParameter
 from service.event.filters import BBox, EventFilters, TimeRange, parse_instant
 from service.event.parameters import STATUS_PARAM
 from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
-from service.geography.service import AreaNames, AreaRef
+from service.geography.service import AreaNames, resolve_province
 from service.text import normalise_name
 
 # Each parameter's raw values: one per occurrence in the query.
@@ -70,17 +70,6 @@ def _terms(name: str, raw: Sequence[str] | None, known: type[StrEnum]) -> tuple[
             f"{', '.join(repr(v) for v in unknown)} is not one of {', '.join(sorted(allowed))}",
         )
     return values
-
-
-def resolve_province(
-    *, session: Session, name: str, names: AreaNames | None = None, location: str = "query"
-) -> AreaRef:
-    """A governorate by P-code or any known name; ``location`` says where the client gave
-    it (``query`` or ``body``), for the problem's field."""
-    area = (names or AreaNames.load(session)).resolve(name)
-    if area is None:
-        raise InvalidParameter("province", f"no province is known as {name!r}", location=location)
-    return area
 
 
 def _provinces(session: Session, raw: Sequence[str] | None) -> tuple[str, ...] | None:

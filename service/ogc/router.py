@@ -19,7 +19,8 @@ from service.config import get_settings
 from service.errors import InvalidParameter
 from service.event.filters import BBox, TimeRange
 from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, Params
-from service.event.resolve import read_filters, resolve_province
+from service.event.resolve import read_filters
+from service.geography.service import resolve_province
 from service.incident.map_context import MapContext, MapDep
 from service.ogc import schemas, service
 from service.stats.service import count_matching

@@ -13,7 +13,7 @@ from service.auth.models import Role
 from service.auth.service import Principal
 from service.config import Settings
 from service.errors import NotFound
-from service.event.resolve import resolve_province
+from service.geography.service import resolve_province
 from service.incident.query import Cursor, after_cursor
 from service.subscription import secret_store, signing
 from service.subscription.addresses import (

@@ -21,9 +21,12 @@ READERS = [
     ("tile", "GET", "/tiles/incidents/6/38/25.mvt"),
     ("digests", "GET", "/v1/digests/daily/2017-02-10"),
     ("subscriptions", "POST", "/v1/subscriptions"),
+    # Areas are not events, but a governorate is named there the same way.
+    ("districts", "GET", "/v1/districts"),
+    ("district-items", "GET", "/collections/districts/items"),
 ]
-# Digests and subscriptions take a province only; reports have no review status.
-_PROVINCE_ONLY = {"digests", "subscriptions"}
+# These take a province only; reports have no review status.
+_PROVINCE_ONLY = {"digests", "subscriptions", "districts", "district-items"}
 _NO_STATUS = {"reports"}
 
 BAD_FILTERS = {
