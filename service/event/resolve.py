@@ -1,7 +1,7 @@
 """The one reader of event filters: raw query values in, resolved ``EventFilters`` out.
 
 Every reader of events feeds it (``/v1`` lists through ``service.event.dependencies``, the
-map routes through ``Params``; digests and subscriptions use ``resolve_province``), so the
+map routes through ``Params``; digests and subscriptions use geography's ``resolve_province``, as this does), so the
 same bad value is refused alike everywhere: a 400 ``invalid-parameter`` problem with the
 same message.
 
