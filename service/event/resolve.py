@@ -1,9 +1,9 @@
 """The one reader of event filters: raw query values in, resolved ``EventFilters`` out.
 
 Every reader of events feeds it (``/v1`` lists through ``service.event.dependencies``, the
-map routes through ``Params``; digests and subscriptions use geography's ``resolve_province``, as this does), so the
-same bad value is refused alike everywhere: a 400 ``invalid-parameter`` problem with the
-same message.
+map routes through ``Params``; digests and subscriptions use geography's
+``resolve_province``, as this does), so the same bad value is refused alike everywhere: a
+400 ``invalid-parameter`` problem with the same message.
 
 **Parties are matched as of each event's date.** A report's perpetrator and target are
 resolved to party ids at intake, as of the day the event occurred (``PartyDirectory
