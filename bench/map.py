@@ -174,7 +174,7 @@ def sql_floor(database_url: str, box_list, rounds: int) -> list[float]:  # noqa:
     """W2's statement run in-process on one warm connection: the service's own SQL."""
     from zoneinfo import ZoneInfo
 
-    from service.incident.query import BBox, EventFilters
+    from service.event.filters import BBox, EventFilters
     from service.incident.view import IncidentView
     from service.ogc.service import incident_page
 

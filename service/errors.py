@@ -42,6 +42,23 @@ class BadRequest(ServiceError):
     pass
 
 
+class InvalidParameter(BadRequest):
+    """A query parameter (or a name a body gives for the same thing) that is malformed or
+    names nothing known. Every reader answers it alike: 400, as OGC API - Features asks for
+    invalid query parameters, with this one problem type."""
+
+    title, slug = "Invalid parameter", "invalid-parameter"
+
+    def __init__(
+        self, name: str, message: str, *, location: str = "query", detail: str | None = None
+    ) -> None:
+        super().__init__(
+            detail or f"{name}: {message}",
+            errors=[{"field": f"{location}.{name}", "message": message}],
+        )
+        self.name = name
+
+
 class Unauthorized(ServiceError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
 
@@ -160,6 +177,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
         errors = _field_errors(exc)
+        if all(str(e.get("loc", ("",))[0]) == "query" for e in exc.errors()):
+            # A bad query parameter is a 400 on every endpoint, as on the map routes (OGC
+            # API - Features requires it there); 422 stays for bodies a client wrote.
+            return problem_response(
+                400,
+                InvalidParameter.title,
+                _validation_detail(errors),
+                slug=InvalidParameter.slug,
+                errors=errors,
+            )
         return problem_response(
             422, "Unprocessable content", _validation_detail(errors), slug="invalid", errors=errors
         )

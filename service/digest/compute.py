@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.event.terms import ViolationType
 from service.incident.classify import Terms
-from service.incident.models import ViolationType
 
 ALL = "*"  # the scope of the whole theatre
 

@@ -17,8 +17,8 @@ from service.config import get_settings
 from service.db import SessionDep
 from service.digest import render, service
 from service.digest.schemas import DigestRead, DigestRevisionRead
-from service.errors import Forbidden, Invalid, NotAcceptable, Unauthorized
-from service.geography.service import AreaNames
+from service.errors import Forbidden, NotAcceptable, Unauthorized
+from service.geography.service import resolve_province
 from service.incident.classify import load_terms
 from service.incident.view import FULL_VIEW_ROLES
 from service.types import Day
@@ -113,13 +113,7 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
 def _province(session: Any, name: str | None) -> str | None:
     if name is None:
         return None
-    area = AreaNames.load(session).resolve(name)
-    if area is None:
-        raise Invalid(
-            f"province: no governorate is known as {name!r}",
-            errors=[{"field": "query.province", "message": "unknown governorate"}],
-        )
-    return area.pcode
+    return resolve_province(session=session, name=name).pcode
 
 
 def _etag(body: bytes) -> str:

@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.db import SessionDep
-from service.errors import NotFound
 from service.geography import service
 from service.geography.schemas import LocationRead
 from service.geojson import Feature, FeatureCollection, GeoJSONResponse
@@ -59,10 +58,7 @@ def list_districts(
     """The districts of one governorate (or all of them), as GeoJSON."""
     parent = None
     if province is not None:
-        area = service.resolve_area(session=session, name=province, level=service.PROVINCE_LEVEL)
-        if area is None:
-            raise NotFound(f"no province named {province!r}")
-        parent = area.pcode
+        parent = service.resolve_province(session=session, name=province).pcode
     return GeoJSONResponse(
         service.feature_collection(
             session=session, level=service.DISTRICT_LEVEL, simplify=simplify, parent=parent

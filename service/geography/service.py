@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.config import get_settings
-from service.errors import Invalid, NotFound
+from service.errors import Invalid, InvalidParameter, NotFound
 from service.text import normalise_name
 
 PROVINCE_LEVEL = 1
@@ -195,6 +195,18 @@ class AreaNames:
 
 def resolve_area(*, session: Session, name: str, level: int = PROVINCE_LEVEL) -> AreaRef | None:
     return AreaNames.load(session, level).resolve(name)
+
+
+def resolve_province(
+    *, session: Session, name: str, names: AreaNames | None = None, location: str = "query"
+) -> AreaRef:
+    """A governorate by P-code or any known name, for every filter that names one (event
+    filters, digests, subscriptions, districts): an unknown name is the same 400 everywhere.
+    ``location`` says where the client gave it (``query`` or ``body``)."""
+    area = (names or AreaNames.load(session)).resolve(name)
+    if area is None:
+        raise InvalidParameter("province", f"no province is known as {name!r}", location=location)
+    return area
 
 
 # Features are written as text by PostgreSQL: no per-row Python work (see map-serving.md).

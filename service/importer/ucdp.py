@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from service.incident.models import ViolationType
+from service.event.terms import ViolationType
 from service.report.schemas import ReportCreate
 
 # Fixed forever: changing it would make every imported row look new.

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import Unavailable
-from service.incident.models import CeasefireStatus
+from service.event.terms import CeasefireStatus
 from service.party.service import PartyStanding
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.config import get_settings
-from service.incident.models import IncidentStatus, ViolationType
+from service.event.terms import IncidentStatus, ViolationType
 
 V = ViolationType
 FAMILIES: dict[str, tuple[ViolationType, ...]] = {

@@ -23,37 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
-
-
-class IncidentStatus(enum.StrEnum):
-    unverified = "unverified"
-    verified = "verified"
-    disputed = "disputed"
-    rejected = "rejected"
-    merged = "merged"
-
-
-class CeasefireStatus(enum.StrEnum):
-    violation = "violation"
-    excluded = "excluded"
-    not_party = "not_party"
-    outside_period = "outside_period"
-
-
-class ViolationType(enum.StrEnum):
-    airstrike = "airstrike"
-    shelling = "shelling"
-    barrel_bomb = "barrel_bomb"
-    missile = "missile"
-    small_arms = "small_arms"
-    sniper = "sniper"
-    ground_assault = "ground_assault"
-    ied = "ied"
-    chemical = "chemical"
-    siege = "siege"
-    detention = "detention"
-    displacement = "displacement"
-    other = "other"
+from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
 
 
 class TimePrecision(enum.StrEnum):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,9 +9,10 @@ from starlette.responses import Response
 from service.api import StrictJSONRoute, committing, json_bytes_response, link_header, next_link
 from service.auth.dependencies import Reader, Verifier
 from service.db import SessionDep
+from service.event.dependencies import IncidentFiltersDep
+from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, filter_parameters
 from service.incident import service, verification
-from service.incident.dependencies import Filters, Paging
-from service.incident.models import IncidentStatus
+from service.incident.dependencies import Paging
 from service.incident.schemas import (
     IncidentCandidate,
     IncidentDetail,
@@ -36,25 +36,25 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/incidents", response_model=IncidentPage, responses=_READ_ERRORS)
+@router.get(
+    "/incidents",
+    response_model=IncidentPage,
+    responses=_READ_ERRORS,
+    openapi_extra={"parameters": filter_parameters(FILTER_PARAMS | {STATUS_PARAM})},
+)
 def list_incidents(
     principal: Reader,
     session: SessionDep,
-    filters: Filters,
+    filters: IncidentFiltersDep,
     paging: Paging,
     request: Request,
-    status: Annotated[
-        list[IncidentStatus] | None,
-        Query(description="Repeatable. Without it, every status except `merged`."),
-    ] = None,
     pending_review: Annotated[
         bool | None,
         Query(description="true: the verifiers' queue, incidents holding reports for review."),
     ] = None,
 ) -> Response:
-    """Incidents, latest occurrence first (keyset pages: follow `next`)."""
-    if status:
-        filters = replace(filters, statuses=tuple(s.value for s in status))
+    """Incidents, latest occurrence first (keyset pages: follow `next`). Without `status`,
+    every status except `merged`."""
     items, following = service.list_incidents(
         session=session,
         filters=filters,

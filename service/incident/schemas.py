@@ -8,13 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.incident.models import (
-    CeasefireStatus,
-    IncidentStatus,
-    LocationMatch,
-    TimePrecision,
-    ViolationType,
-)
+from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
+from service.incident.models import LocationMatch, TimePrecision
 from service.report.schemas import AreaBrief, CasualtiesOut, PartyRef, PointOut, Text
 
 

@@ -24,20 +24,18 @@ Only a verifier's acceptance (``review`` with ``accept_reports``) or a merge pub
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
-from service.geography.service import AreaNames
-from service.incident.models import IncidentStatus
-from service.incident.query import Cursor, EventFilters, after_cursor, where
-from service.party.service import PartyDirectory
+from service.event.filters import EventFilters, where
+from service.event.terms import IncidentStatus
+from service.incident.query import Cursor, after_cursor
 
 # The columns an incident takes from its primary (earliest) report.
 FACT_COLUMNS = (
@@ -190,62 +188,6 @@ def refresh(
         }
         for row in session.execute(_HOLD, {"ids": ids})
     }
-
-
-# ---- names in filters ----
-
-
-@dataclass(frozen=True)
-class FilterNames:
-    """Filter values as stored: P-codes, a party id, a guarantor id."""
-
-    provinces: tuple[str, ...] | None
-    party: str | None
-    guarantor: str | None
-
-
-@dataclass(frozen=True)
-class UnknownName:
-    field: str
-    message: str
-
-
-def resolve_filter_names(
-    *,
-    session: Session,
-    provinces: list[str] | None,
-    party: str | None,
-    guarantor: str | None,
-) -> FilterNames | UnknownName:
-    """Province names or P-codes, a party's id, name or alias, and a guarantor's id, resolved
-    to what the tables hold. An unknown name is an error rather than an empty result."""
-    pcodes = None
-    if provinces:
-        names = AreaNames.load(session)
-        resolved = []
-        for name in provinces:
-            area = names.resolve(name)
-            if area is None:
-                return UnknownName("province", f"no province is known as {name!r}")
-            resolved.append(area.pcode)
-        pcodes = tuple(sorted(set(resolved)))
-    party_id = None
-    if party is not None:
-        standing = PartyDirectory.load(session).resolve(party, dt.date.today())
-        if standing is None:
-            return UnknownName("party", f"no party is known as {party!r}")
-        party_id = standing.id
-    guarantor_id = None
-    if guarantor is not None:
-        guarantor_id = session.execute(
-            text("SELECT id FROM guarantors WHERE id = upper(:id)"), {"id": guarantor}
-        ).scalar()
-        if guarantor_id is None:
-            known = ", ".join(
-                session.execute(text("SELECT id FROM guarantors ORDER BY id")).scalars()
-            )
-            return UnknownName("guarantor", f"no guarantor {guarantor!r}; one of {known}")
-    return FilterNames(provinces=pcodes, party=party_id, guarantor=guarantor_id)
 
 
 # ---- reading ----

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record
 from service.errors import Conflict, Invalid, NotFound
+from service.event.terms import IncidentStatus
 from service.incident import corroboration
-from service.incident.models import IncidentStatus
 from service.incident.service import get_incident, incident_from_row, refresh, select_incidents
 
 

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.errors import Forbidden
-from service.incident.models import IncidentStatus
-from service.incident.query import EventFilters, TimeRange, where
+from service.event.filters import EventFilters, TimeRange, where
+from service.event.terms import IncidentStatus
 
 FULL_VIEW_ROLES = frozenset({Role.monitor, Role.verifier, Role.admin})
 PUBLIC_STATUSES = (IncidentStatus.verified.value,)

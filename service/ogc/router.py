@@ -17,11 +17,12 @@ from starlette.responses import Response
 from service import caching, links
 from service.config import get_settings
 from service.db import SessionDep
-from service.errors import BadRequest
-from service.geography.service import PROVINCE_LEVEL, AreaNames
+from service.errors import InvalidParameter
+from service.event.filters import BBox, TimeRange
+from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, Params
+from service.event.resolve import read_filters
+from service.geography.service import resolve_province
 from service.incident.map_context import MapContext, MapDep
-from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
-from service.incident.query import BBox, TimeRange
 from service.ogc import schemas, service
 from service.openapi import as_openapi_30
 from service.stats.service import count_matching
@@ -40,7 +41,7 @@ def _json(body: Any, media_type: str = schemas.JSON, headers: dict | None = None
 
 def _check_format(params: Params) -> None:
     if params.get("f") is not None and params.get("f") not in FORMATS:
-        raise BadRequest("f: only JSON is served (f=json)")
+        raise InvalidParameter("f", "only JSON is served (f=json)")
 
 
 def _plain(request: Request) -> Params:
@@ -263,7 +264,7 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
     params = Params.read(request.query_params.multi_items(), INCIDENT_ITEM_PARAMS)
     _check_format(params)
     limit = _limit(params)
-    asked = incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
+    asked = read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     filters = ctx.view.restrict(asked)
     cursor = service.decode_cursor(ctx.view, params.get("cursor"))
     always_count = params.choice("count", ("true", "false"), default="false") == "true"
@@ -317,10 +318,7 @@ def _area_items(request: Request, ctx: MapContext, name: str, *, with_province: 
     bbox = BBox.parse_ogc(params.values["bbox"]) if params.get("bbox") is not None else None
     parent = None
     if params.get("province") is not None:
-        area = AreaNames.load(ctx.session, PROVINCE_LEVEL).resolve(params.values["province"])
-        if area is None:
-            raise BadRequest(f"province: no province is known as {params.values['province']!r}")
-        parent = area.pcode
+        parent = resolve_province(session=ctx.session, name=params.values["province"]).pcode
     after = service.decode_area_cursor(params.get("cursor"))
 
     def build() -> bytes:

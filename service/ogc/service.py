@@ -18,15 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest, NotFound
+from service.event.filters import BBox, EventFilters
 from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
-from service.incident.query import (
-    BBox,
-    Cursor,
-    EventFilters,
-    IdCursor,
-    after_cursor,
-    after_id,
-)
+from service.incident.query import Cursor, IdCursor, after_cursor, after_id
 from service.incident.view import IncidentView
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
-from service.incident.query import Cursor, EventFilters, after_cursor, where
+from service.event.filters import EventFilters, where
+from service.incident.query import Cursor, after_cursor
 from service.incident.service import event_fields
 
 _READ = """

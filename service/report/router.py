@@ -21,7 +21,9 @@ from service.auth.dependencies import AnyKey, Reporter
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.db import SessionDep
-from service.incident.dependencies import Filters, Paging
+from service.event.dependencies import EventFiltersDep
+from service.event.parameters import FILTER_PARAMS, filter_parameters
+from service.incident.dependencies import Paging
 from service.report import intake, reads, revision
 from service.report.idempotency import StoredResponse
 from service.report.schemas import (
@@ -126,9 +128,18 @@ def create_report_batch(
     return _answer(stored)
 
 
-@router.get("/reports", response_model=ReportPage, responses=_READ_ERRORS)
+@router.get(
+    "/reports",
+    response_model=ReportPage,
+    responses=_READ_ERRORS,
+    openapi_extra={"parameters": filter_parameters(FILTER_PARAMS)},
+)
 def list_reports(
-    principal: AnyKey, session: SessionDep, filters: Filters, paging: Paging, request: Request
+    principal: AnyKey,
+    session: SessionDep,
+    filters: EventFiltersDep,
+    paging: Paging,
+    request: Request,
 ) -> Response:
     """Reports, newest first (keyset pages: follow `next`). A reporter sees its own only."""
     own = _own_only(principal)

@@ -21,7 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from service.incident.models import CeasefireStatus, LocationMatch, TimePrecision, ViolationType
+from service.event.terms import CeasefireStatus, ViolationType
+from service.incident.models import LocationMatch, TimePrecision
 from service.types import Timestamp
 
 

@@ -9,19 +9,26 @@ from starlette.responses import Response
 
 from service import caching
 from service.config import get_settings
-from service.errors import BadRequest
+from service.errors import InvalidParameter
+from service.event.parameters import (
+    FILTER_PARAMS,
+    STATUS_PARAM,
+    Params,
+    filter_parameters,
+    query_parameter,
+)
+from service.event.resolve import read_filters
 from service.geojson import GEOJSON_MEDIA_TYPE, FeatureCollection
 from service.incident.map_context import MapContext, MapDep
-from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
 from service.incident.view import COUNTED_STATUSES
-from service.ogc.schemas import INCIDENT_FILTERS, query_parameter, ref_parameter
 from service.stats import service
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
-# Every incident filter: the counts equal the items' for the same filters.
-STATS_PARAMS = FILTER_PARAMS | {STATUS_PARAM}
-_STATS_FILTERS = [ref_parameter("bbox"), ref_parameter("datetime"), *INCIDENT_FILTERS]
+# Every aggregate reads every filter (a bad value is refused as on every reader); those the
+# daily rollup cannot answer are then refused by the service.
+FILTERS = FILTER_PARAMS | {STATUS_PARAM}
+_FILTERS = filter_parameters(FILTERS)
 _STATUS_NOTE = (
     " Counts cover unverified, verified and disputed incidents (merged ones count in their"
     " survivor; rejected ones are not incidents) unless `status` says otherwise; the public"
@@ -33,7 +40,7 @@ _STATUS_NOTE = (
 
 
 def _filters(ctx: MapContext, params: Params):  # noqa: ANN202
-    asked = incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
+    asked = read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     return ctx.view.restrict(asked, default_statuses=COUNTED_STATUSES)
 
 
@@ -67,7 +74,7 @@ def _respond(
     responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
     openapi_extra={
         "parameters": [
-            *_STATS_FILTERS,
+            *_FILTERS,
             query_parameter(
                 "simplify",
                 "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
@@ -77,11 +84,11 @@ def _respond(
     },
 )
 def province_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"simplify"})
+    params = Params.read(request.query_params.multi_items(), FILTERS | {"simplify"})
     simplify = params.number("simplify")
     simplify = 0.01 if simplify is None else simplify
     if not 0 <= simplify <= 1:
-        raise BadRequest("simplify: between 0 and 1 degree")
+        raise InvalidParameter("simplify", "between 0 and 1 degree")
     filters = _filters(ctx, params)
     return _respond(
         request,
@@ -113,14 +120,12 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
                 " whole multiple of the public grid.",
                 {"type": "number", "minimum": 0.01, "maximum": 10},
             ),
-            ref_parameter("bbox"),
-            ref_parameter("datetime"),
-            *INCIDENT_FILTERS,
+            *_FILTERS,
         ]
     },
 )
 def grid_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"cell"})
+    params = Params.read(request.query_params.multi_items(), FILTERS | {"cell"})
     cell = params.number("cell")
     cell = ctx.view.cell if cell is None else cell
     service.grid_factor(ctx.view, cell)  # refuses a cell this caller may not ask for
@@ -153,12 +158,12 @@ def grid_stats(request: Request, ctx: MapDep) -> Response:
                 "day, week (from Monday) or month.",
                 {"type": "string", "enum": list(service.INTERVALS), "default": "day"},
             ),
-            *_STATS_FILTERS,
+            *_FILTERS,
         ]
     },
 )
 def timeseries_stats(request: Request, ctx: MapDep) -> Response:
-    params = Params.read(request.query_params.multi_items(), STATS_PARAMS | {"interval"})
+    params = Params.read(request.query_params.multi_items(), FILTERS | {"interval"})
     interval = params.choice("interval", service.INTERVALS, default="day")
     filters = _filters(ctx, params)
     return _respond(

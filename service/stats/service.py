@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
-from service.incident.query import EventFilters, TimeRange, where
+from service.event.filters import EventFilters, TimeRange, where
 from service.incident.view import IncidentView
 
 # The data version bumped only when the public view of incidents changes (migration 0061).

@@ -12,8 +12,8 @@ from service.audit.service import record
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.config import Settings
-from service.errors import Invalid, NotFound
-from service.geography.service import AreaNames
+from service.errors import NotFound
+from service.geography.service import resolve_province
 from service.incident.query import Cursor, after_cursor
 from service.subscription import secret_store, signing
 from service.subscription.addresses import (
@@ -75,13 +75,9 @@ def create(
     )
     pcode = None
     if subscription_in.province is not None:
-        area = AreaNames.load(session).resolve(subscription_in.province)
-        if area is None:
-            raise Invalid(
-                f"province: no governorate is known as {subscription_in.province!r}",
-                errors=[{"field": "body.province", "message": "unknown governorate"}],
-            )
-        pcode = area.pcode
+        pcode = resolve_province(
+            session=session, name=subscription_in.province, location="body"
+        ).pcode
     generated = None if subscription_in.secret else signing.generate_secret()
     sealed = secret_store.seal(subscription_in.secret or generated or "", settings)
     subscription_id = uuid.uuid4()

@@ -8,18 +8,25 @@ from starlette.responses import Response
 
 from service import caching, links
 from service.config import get_settings
-from service.errors import BadRequest
+from service.errors import BadRequest, InvalidParameter
+from service.event.parameters import (
+    FILTER_PARAMS,
+    STATUS_PARAM,
+    Params,
+    filter_parameters,
+    query_parameter,
+)
+from service.event.resolve import read_filters
 from service.incident.map_context import MapDep
-from service.incident.params import FILTER_PARAMS, STATUS_PARAM, Params, incident_filters
-from service.ogc.schemas import INCIDENT_FILTERS, JSON, query_parameter, ref_parameter
+from service.ogc.schemas import JSON
 from service.theatre.service import attribution
 from service.tiles import service
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
-TILE_PARAMS = (FILTER_PARAMS - {"bbox"}) | {STATUS_PARAM}
-_TILE_PARAMETERS = [ref_parameter("datetime"), *INCIDENT_FILTERS]
+TILE_PARAMS = FILTER_PARAMS | {STATUS_PARAM}
+_TILE_PARAMETERS = filter_parameters(TILE_PARAMS)
 
 
 def _coordinate(name: str, raw: str) -> int:
@@ -40,7 +47,7 @@ def incident_tile(z: str, x: str, y: str, request: Request, ctx: MapDep) -> Resp
     zoom, col, row = _coordinate("z", z), _coordinate("x", x), _coordinate("y", y)
     service.check_tile(zoom, col, row, settings.tiles_max_zoom)
     params = Params.read(request.query_params.multi_items(), TILE_PARAMS)
-    asked = incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
+    asked = read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     filters = ctx.view.restrict(asked)
     tag = caching.etag(*ctx.tag_parts(), request.url.path, params.normalised())
     return caching.conditional(
@@ -77,8 +84,8 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
     settings = get_settings()
     params = Params.read(request.query_params.multi_items(), TILE_PARAMS | {"f"})
     if params.get("f") not in (None, "json"):
-        raise BadRequest("f: only JSON is served (f=json)")
-    incident_filters(session=ctx.session, params=params, timezone=ctx.state.timezone)
+        raise InvalidParameter("f", "only JSON is served (f=json)")
+    read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     query = {k: v for k, v in params.values.items() if k != "f"}
     bounds = service.theatre_bounds(session=ctx.session)
     point_zoom = settings.tiles_point_min_zoom

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
-from service.incident.query import EventFilters
+from service.event.filters import EventFilters
 from service.incident.view import IncidentView
 from service.stats.models import CELL_ROLLUP_DEG
 

@@ -71,4 +71,4 @@ def test_resolve_an_unknown_name_is_a_404_problem(client):
     "params", [{"name": "SAA", "date": "2017-02-30"}, {"name": ""}, {"date": "2017-01-01"}]
 )
 def test_resolve_rejects_bad_queries(client, params):
-    assert client.get("/v1/parties/resolve", params=params).status_code == 422
+    assert client.get("/v1/parties/resolve", params=params).status_code == 400

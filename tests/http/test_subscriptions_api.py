@@ -120,7 +120,6 @@ def test_private_loopback_and_link_local_callbacks_are_refused(client, monitor, 
         {"callback_url": "not a url"},
         {"callback_url": "http://127.0.0.1:8420/hook", "secret": "short"},
         {"callback_url": "http://127.0.0.1:8420/hook", "owner_key_id": "x"},
-        {"callback_url": "http://127.0.0.1:8420/hook", "province": "Atlantis"},
     ],
 )
 def test_bad_subscriptions_are_422(client, monitor, loopback_allowed, body):
@@ -128,6 +127,17 @@ def test_bad_subscriptions_are_422(client, monitor, loopback_allowed, body):
     response = client.post("/v1/subscriptions", json=body, headers=auth(secret))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_province_is_refused_as_on_every_reader(client, monitor, loopback_allowed):
+    # The province resolver's own answer (tests/http/test_filters_agree.py): 400.
+    _, secret = monitor
+    body = {"callback_url": "http://127.0.0.1:8420/hook", "province": "Atlantis"}
+    response = client.post("/v1/subscriptions", json=body, headers=auth(secret))
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "body.province", "message": "no province is known as 'Atlantis'"}
+    ]
 
 
 def test_only_monitors_and_admins(client, make_key, loopback_allowed):

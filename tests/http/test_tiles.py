@@ -155,6 +155,7 @@ def test_tiles_have_etags_and_refuse_bad_coordinates(client, incidents):
     assert again.status_code == 304
     for bad in ("6/64/1", "6/a/1", "30/0/0", "-1/0/0"):
         assert client.get(f"/tiles/incidents/{bad}.mvt").status_code in (400, 404), bad
-    assert client.get(f"/tiles/incidents/6/{x}/{y}.mvt?bbox=1,2,3,4").status_code == 400
+    # bbox is an event filter like any other (it narrows the tile); a malformed one is refused.
+    assert client.get(f"/tiles/incidents/6/{x}/{y}.mvt?bbox=1,2").status_code == 400
     empty = client.get("/tiles/incidents/6/0/0.mvt")
     assert empty.status_code == 200 and empty.content == b""

@@ -4,7 +4,7 @@ days at the edges for a live count."""
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from service.incident.query import TimeRange, floor_to_local_day
+from service.event.filters import TimeRange, floor_to_local_day
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 

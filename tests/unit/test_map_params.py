@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.errors import BadRequest
-from service.incident.params import Params
-from service.incident.query import BBox, IdCursor, TimeRange, ceil_to_local_day
+from service.event.filters import BBox, TimeRange, ceil_to_local_day
+from service.event.parameters import Params
+from service.incident.query import IdCursor
 from service.incident.view import IncidentView
 from service.stats.service import grid_factor
 from service.tiles.service import cell_factor

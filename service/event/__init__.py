@@ -1,0 +1,7 @@
+"""The event: what reports and incidents both describe (when, where, who, what, how bad).
+
+Its filters live here, for every reader: ``terms`` (the values an event is filtered by),
+``filters`` (the model and its SQL condition), ``parameters`` (their spelling and OpenAPI
+description), ``resolve`` (names to stored values, and the one error) and ``dependencies``
+(the FastAPI side). A low layer: it imports nothing from incident, stats, ogc or tiles.
+"""
