@@ -29,6 +29,8 @@ demo-data: seed
 ## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT), with
 ## the scheduler (daily digests, webhook deliveries) as a background process beside the API;
 ## it stops when the API stops.
+## Links name the address served, unless the environment configures a public one.
+run: export CEASEFIRE_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: demo-data
 	@$(VENV)/ceasefire scheduler & scheduler=$$!; \
 	trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT; \
