@@ -62,8 +62,9 @@ from service.config import get_settings, sqlalchemy_url
 from service.geography.service import AreaNames, Location, locate_many
 from service.importer.service import read_ucdp
 from service.importer.ucdp import Mapped
-from service.incident.classify import Terms, classify, load_terms
+from service.incident.classify import classify
 from service.party.service import PartyDirectory
+from service.theatre.terms import Terms, load_terms
 
 FIRST_DAY = dt.date(2016, 1, 1)
 LAST_DAY = dt.date(2019, 12, 31)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from service.config import sqlalchemy_url
 from service.digest.compute import ALL, DigestSettings, day_window, first_day
 from service.digest.service import build_days, digest_settings, get_revision, view
-from service.incident.classify import Terms, load_terms
+from service.theatre.terms import Terms, load_terms
 
 COUNTED = "status NOT IN ('rejected', 'merged')"
 FIGURES = """

@@ -197,9 +197,9 @@ FLOOR = text(
 def floor_rows(session: Session, reports: list[ReportCreate], key_id: uuid.UUID) -> list[dict]:
     """The floor's input: every column ``submit`` derives without the database, by its rules."""
     from service.geography.service import AreaNames
-    from service.incident.classify import load_terms
     from service.party.service import PartyDirectory
     from service.report.service import _derive, request_hash
+    from service.theatre.terms import load_terms
 
     terms, directory = load_terms(session), PartyDirectory.load(session)
     provinces = AreaNames.load(session)
@@ -307,7 +307,7 @@ def batch_mode(args: argparse.Namespace) -> None:
     url = args.database_url
     print(f"preparing {make_url(url).database} (recreated, migrated, seeded)", file=sys.stderr)
     prepare(url)
-    from service.incident.classify import load_terms
+    from service.theatre.terms import load_terms
 
     engine = create_engine(sqlalchemy_url(url))
     with Session(engine) as session:

@@ -175,7 +175,7 @@ def sql_floor(database_url: str, box_list, rounds: int) -> list[float]:  # noqa:
     from zoneinfo import ZoneInfo
 
     from service.event.filters import BBox, EventFilters
-    from service.incident.view import IncidentView
+    from service.maps.view import IncidentView
     from service.ogc.service import incident_page
 
     view = IncidentView(public=False, cell=0.1, timezone=ZoneInfo("Asia/Damascus"))

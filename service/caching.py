@@ -1,7 +1,7 @@
 """HTTP validators for map responses: ETags from the data's version, 304 without work.
 
 The data version is a counter the database bumps in every transaction that changes the data
-(see ``service/stats/models.py``), so an ETag built from it and from the normalised request
+(see ``service/maps/models.py``), so an ETag built from it and from the normalised request
 changes exactly when the answer can. Weak ETags: the gzip middleware may change the bytes
 of an equivalent representation.
 """

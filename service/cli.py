@@ -361,7 +361,7 @@ def digest_build(day: str | None, notify: bool) -> None:
     from service.audit.service import CONSOLE
     from service.db import get_sessionmaker
     from service.digest.service import build_days
-    from service.incident.classify import load_terms, theatre_today
+    from service.theatre.terms import load_terms, theatre_today
 
     with get_sessionmaker()() as session:
         on = _parse_day(day, "--date")

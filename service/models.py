@@ -6,15 +6,15 @@ from service.db import Base
 from service.digest.models import DigestRevision
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
 from service.incident.models import Incident, IncidentPendingReview
-from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
-from service.report.models import IdempotencyRecord, Report, ReportRevision
-from service.scheduler.models import JobRun
-from service.stats.models import (
+from service.maps.models import (
     DataVersion,
     IncidentCellCount,
     IncidentDailyCount,
     IncidentTotal,
 )
+from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
+from service.report.models import IdempotencyRecord, Report, ReportRevision
+from service.scheduler.models import JobRun
 from service.subscription.models import Delivery, DeliveryAttempt, Subscription
 from service.theatre.models import Theatre
 

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.event.terms import ViolationType
-from service.incident.classify import Terms
+from service.theatre.terms import Terms
 
 ALL = "*"  # the scope of the whole theatre
 

@@ -7,7 +7,7 @@ import datetime as dt
 from service.config import get_settings
 from service.db import get_sessionmaker
 from service.digest.service import BuildOutcome, build_days, buildable_days
-from service.incident.classify import load_terms, theatre_today
+from service.theatre.terms import load_terms, theatre_today
 
 
 def _describe(outcomes: list[BuildOutcome]) -> str:

@@ -19,8 +19,8 @@ from service.digest import render, service
 from service.digest.schemas import DigestRead, DigestRevisionRead
 from service.errors import Forbidden, NotAcceptable, Unauthorized
 from service.geography.service import resolve_province
-from service.incident.classify import load_terms
-from service.incident.view import FULL_VIEW_ROLES
+from service.maps.view import FULL_VIEW_ROLES
+from service.theatre.terms import load_terms
 from service.types import Day
 
 router = APIRouter(prefix="/v1/digests", tags=["digests"])

@@ -31,7 +31,7 @@ from service.digest.compute import (
     iso,
 )
 from service.errors import Invalid, NotFound
-from service.incident.classify import Terms, load_terms, theatre_today
+from service.theatre.terms import Terms, load_terms, theatre_today
 
 SCHEDULER = Actor(key_id=None, label="scheduler")
 

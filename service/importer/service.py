@@ -28,8 +28,8 @@ from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
 from service.importer.ucdp import Mapped, Refusal, to_report
-from service.incident.classify import load_terms
 from service.report.service import Outcome, Submitter, submit
+from service.theatre.terms import load_terms
 
 UCDP_KEY_NAME = "importer: UCDP GED"
 # Columns the mapping reads; a file without them is not a GED extract.

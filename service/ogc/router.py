@@ -22,10 +22,10 @@ from service.event.filters import BBox, TimeRange
 from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, Params
 from service.event.resolve import read_filters
 from service.geography.service import resolve_province
-from service.incident.map_context import MapContext, MapDep
+from service.maps.context import MapContext, MapDep
+from service.maps.tallies import count_matching
 from service.ogc import schemas, service
 from service.openapi import as_openapi_30
-from service.stats.service import count_matching
 from service.theatre.service import Attribution, attribution
 
 router = APIRouter(tags=["ogc"])

@@ -21,7 +21,7 @@ from service.errors import BadRequest, NotFound
 from service.event.filters import BBox, EventFilters
 from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
 from service.incident.query import Cursor, IdCursor, after_cursor, after_id
-from service.incident.view import IncidentView
+from service.maps.view import IncidentView
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 
 from service.db import SessionDep
 from service.errors import NotFound
-from service.incident.classify import load_terms, theatre_today
 from service.party import service
 from service.party.schemas import GuarantorRead, PartyRead, PartyResolution
+from service.theatre.terms import load_terms, theatre_today
 from service.types import Day
 
 router = APIRouter(prefix="/v1", tags=["parties"])

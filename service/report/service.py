@@ -23,10 +23,11 @@ from service.errors import Invalid, ServiceError
 from service.geography.service import AreaNames, Location, OutsideArea, locate_many
 from service.incident import corroboration
 from service.incident import service as incidents
-from service.incident.classify import Terms, classify, load_terms
+from service.incident.classify import classify
 from service.party.service import PartyDirectory, PartyStanding
 from service.report.reads import read_reports, report_from_row
 from service.report.schemas import ReportCreate
+from service.theatre.terms import Terms, load_terms
 
 __all__ = ["Outcome", "Submitter", "read_reports", "report_from_row", "submit"]
 

@@ -23,10 +23,10 @@ from apscheduler.triggers.base import BaseTrigger
 
 from service.config import Settings, get_settings
 from service.db import get_sessionmaker
-from service.incident.classify import load_terms
 from service.scheduler.registry import JobSpec, registry
 from service.scheduler.runner import run_guarded
 from service.scheduler.service import last_successes
+from service.theatre.terms import load_terms
 
 log = logging.getLogger("ceasefire.scheduler")
 

@@ -19,8 +19,8 @@ from service.event.parameters import (
 )
 from service.event.resolve import read_filters
 from service.geojson import GEOJSON_MEDIA_TYPE, FeatureCollection
-from service.incident.map_context import MapContext, MapDep
-from service.incident.view import COUNTED_STATUSES
+from service.maps.context import MapContext, MapDep
+from service.maps.view import COUNTED_STATUSES
 from service.stats import service
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])

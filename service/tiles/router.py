@@ -17,7 +17,7 @@ from service.event.parameters import (
     query_parameter,
 )
 from service.event.resolve import read_filters
-from service.incident.map_context import MapDep
+from service.maps.context import MapDep
 from service.ogc.schemas import JSON
 from service.theatre.service import attribution
 from service.tiles import service

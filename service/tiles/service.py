@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
 from service.event.filters import EventFilters
-from service.incident.view import IncidentView
-from service.stats.models import CELL_ROLLUP_DEG
+from service.maps.models import CELL_ROLLUP_DEG
+from service.maps.view import IncidentView
 
 EXTENT = 4096
 BUFFER = 64

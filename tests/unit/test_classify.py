@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.incident.classify import Terms, classify
+from service.incident.classify import classify
 from service.party.service import PartyStanding
+from service.theatre.terms import Terms
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 TERMS = Terms(

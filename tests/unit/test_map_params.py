@@ -10,7 +10,7 @@ from service.errors import BadRequest
 from service.event.filters import BBox, TimeRange, ceil_to_local_day
 from service.event.parameters import Params
 from service.incident.query import IdCursor
-from service.incident.view import IncidentView
+from service.maps.view import IncidentView
 from service.stats.service import grid_factor
 from service.tiles.service import cell_factor
 

@@ -22,8 +22,8 @@ from service.auth.service import Principal
 from service.config import get_settings
 from service.db import SessionDep
 from service.errors import Unauthorized
-from service.incident.view import IncidentView
-from service.stats.service import DataState, data_state
+from service.maps.state import DataState, data_state
+from service.maps.view import IncidentView
 
 
 @dataclass(frozen=True)

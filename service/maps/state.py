@@ -1,0 +1,53 @@
+"""The data versions maps read and the theatre's time zone, read once per request: what
+every map ETag is built from (``service/caching.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# The data version bumped only when the public view of incidents changes (migration 0061).
+PUBLIC_VERSION = "incidents_public"
+
+
+@dataclass(frozen=True)
+class DataState:
+    """The versions of the data maps read, and the theatre's time zone: read once per
+    request, before the data, so a response is never labelled newer than it is."""
+
+    versions: str
+    timezone: ZoneInfo
+
+    def version(self, name: str) -> str:
+        """One dataset's version (``areas``, ``incidents``)."""
+        for part in self.versions.split(","):
+            key, _, value = part.partition("=")
+            if key == name:
+                return value
+        return ""
+
+    def tag_versions(self, *, public: bool) -> str:
+        """The versions an ETag of the public or of the full view depends on: each view
+        leaves out the other's incidents version (``incidents_public`` moves only when a
+        verified incident's public columns change; ``incidents`` on any write)."""
+        other = "incidents" if public else PUBLIC_VERSION
+        return ",".join(
+            part for part in self.versions.split(",") if part.partition("=")[0] != other
+        )
+
+
+def data_state(*, session: Session) -> DataState:
+    """Also sets the transaction to plan every statement for its own parameters: the cost
+    of a map query depends on its box, dates and tile, and a generic plan (which PostgreSQL
+    may choose once psycopg has prepared a statement) fits none of them well."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name)"
+            " FROM data_versions) AS versions, theatre_timezone() AS tz,"
+            " set_config('plan_cache_mode', 'force_custom_plan', true)"
+        )
+    ).one()
+    return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))
