@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
-from service.incident.models import LocationMatch, TimePrecision
-from service.report.schemas import AreaBrief, CasualtiesOut, PartyRef, PointOut, Text
+from service.event.schemas import CasualtiesOut, EventRead
+from service.event.terms import IncidentStatus
+from service.types import Text
 
 
 class _Input(BaseModel):
@@ -50,25 +50,16 @@ class IncidentProposal(BaseModel):
     casualties_range: CasualtyRange
 
 
-class IncidentRead(BaseModel):
+class _IncidentIdentity(BaseModel):
     id: uuid.UUID
     status: IncidentStatus
     merged_into_id: uuid.UUID | None
     report_count: int
-    occurred_at: dt.datetime
-    time_precision: TimePrecision
-    location: PointOut | None
-    geo_precision: str | None
-    place_name: str | None
-    province: AreaBrief
-    district: AreaBrief | None
-    location_match: LocationMatch
-    location_distance_km: float | None
-    violation_type: ViolationType
-    perpetrator: PartyRef
-    target: PartyRef
-    responsible_guarantors: list[str]
-    ceasefire_status: CeasefireStatus
+
+
+class IncidentRead(EventRead, _IncidentIdentity):
+    # Fields in order: its identity, the event, then what only an incident carries (the
+    # OpenAPI document and the JSON keep the order they had before ``EventRead``).
     casualties: CasualtiesOut = Field(
         description="Published figures: per reporter key its latest report, then the lower"
         " median across keys."

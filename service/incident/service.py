@@ -34,28 +34,11 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.event.filters import EventFilters, where
+from service.event.models import FACT_COLUMNS
+from service.event.reads import event_fields, event_joins, event_select
 from service.event.terms import IncidentStatus
 from service.incident.query import Cursor, after_cursor
 
-# The columns an incident takes from its primary (earliest) report.
-FACT_COLUMNS = (
-    "occurred_at",
-    "time_precision",
-    "geom",
-    "geo_precision",
-    "place_name",
-    "province_pcode",
-    "district_pcode",
-    "location_match",
-    "location_distance_km",
-    "violation_type",
-    "perpetrator_raw",
-    "perpetrator_party_id",
-    "target_raw",
-    "target_party_id",
-    "responsible_guarantors",
-    "ceasefire_status",
-)
 _FACTS = ", ".join(FACT_COLUMNS)
 _R_FACTS = ", ".join(f"r.{c}" for c in FACT_COLUMNS)
 
@@ -195,65 +178,14 @@ def refresh(
 
 def select_incidents(extra: str = "") -> str:
     return f"""
-    SELECT i.id, i.status, i.merged_into_id, i.report_count, i.occurred_at, i.time_precision,
-           ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.geo_precision, i.place_name,
-           i.province_pcode, pa.name_en AS province_name,
-           i.district_pcode, da.name_en AS district_name,
-           i.location_match, i.location_distance_km, i.violation_type,
-           i.perpetrator_raw, i.perpetrator_party_id, pp.name AS perpetrator_name,
-           i.target_raw, i.target_party_id, tp.name AS target_name,
-           i.responsible_guarantors, i.ceasefire_status,
-           i.killed, i.injured, i.civilians_killed,
+    SELECT i.id, i.status, i.merged_into_id, i.report_count, {event_select("i")},
            i.review_note, i.reviewed_at, i.created_at, i.updated_at, i.casualties_range,
            pr.incident_id IS NOT NULL AS pending_review, pr.since AS pending_since,
            pr.proposed {extra}
     FROM incidents i
     LEFT JOIN incident_pending_reviews pr ON pr.incident_id = i.id
-    JOIN admin_areas pa ON pa.pcode = i.province_pcode
-    LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
-    LEFT JOIN parties pp ON pp.id = i.perpetrator_party_id
-    LEFT JOIN parties tp ON tp.id = i.target_party_id
+    {event_joins("i")}
     """
-
-
-def event_fields(row: Any) -> dict[str, Any]:
-    """What reports and incidents both show: when, where, what, who, and the verdict, from a
-    row carrying the event columns with ``lon``/``lat`` and the area and party names."""
-    return {
-        "occurred_at": row.occurred_at,
-        "time_precision": row.time_precision,
-        "location": (
-            {"type": "Point", "coordinates": [row.lon, row.lat]} if row.lon is not None else None
-        ),
-        "geo_precision": row.geo_precision,
-        "place_name": row.place_name,
-        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
-        "district": (
-            {"pcode": row.district_pcode, "name_en": row.district_name}
-            if row.district_pcode
-            else None
-        ),
-        "location_match": row.location_match,
-        "location_distance_km": row.location_distance_km,
-        "violation_type": row.violation_type,
-        "perpetrator": {
-            "raw": row.perpetrator_raw,
-            "party_id": row.perpetrator_party_id,
-            "party_name": row.perpetrator_name,
-        },
-        "target": {
-            "raw": row.target_raw,
-            "party_id": row.target_party_id,
-            "party_name": row.target_name,
-        },
-        "responsible_guarantors": list(row.responsible_guarantors),
-        "ceasefire_status": row.ceasefire_status,
-        "casualties": {
-            "killed": row.killed,
-            "injured": row.injured,
-            "civilians_killed": row.civilians_killed,
-        },
-    }
 
 
 def incident_from_row(row: Any) -> dict[str, Any]:

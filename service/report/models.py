@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
-from service.incident.models import EventColumns, event_checks
+from service.event.models import EventColumns, event_checks
 
 
 class Report(EventColumns, Base):

@@ -10,25 +10,15 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.event.filters import EventFilters, where
+from service.event.reads import event_fields, event_joins, event_select
 from service.incident.query import Cursor, after_cursor
-from service.incident.service import event_fields
 
-_READ = """
-    SELECT r.id, r.incident_id, r.revision, r.client_report_id, r.occurred_at, r.time_precision,
-           ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.geo_precision, r.place_name,
-           r.province_pcode, pa.name_en AS province_name,
-           r.district_pcode, da.name_en AS district_name,
-           r.location_match, r.location_distance_km, r.violation_type,
-           r.perpetrator_raw, r.perpetrator_party_id, pp.name AS perpetrator_name,
-           r.target_raw, r.target_party_id, tp.name AS target_name,
-           r.responsible_guarantors, r.ceasefire_status,
-           r.killed, r.injured, r.civilians_killed, r.description, r.sources,
-           r.created_at, r.updated_at, r.reporter_key_id, k.name AS reporter_name
+_READ = f"""
+    SELECT r.id, r.incident_id, r.revision, r.client_report_id, {event_select("r")},
+           r.description, r.sources, r.created_at, r.updated_at,
+           r.reporter_key_id, k.name AS reporter_name
     FROM reports r
-    JOIN admin_areas pa ON pa.pcode = r.province_pcode
-    LEFT JOIN admin_areas da ON da.pcode = r.district_pcode
-    LEFT JOIN parties pp ON pp.id = r.perpetrator_party_id
-    LEFT JOIN parties tp ON tp.id = r.target_party_id
+    {event_joins("r")}
     JOIN api_keys k ON k.id = r.reporter_key_id
 """
 

@@ -9,7 +9,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,22 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from service.event.terms import CeasefireStatus, ViolationType
-from service.incident.models import LocationMatch, TimePrecision
-from service.types import Timestamp
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def Text(max_length: int, min_length: int = 0):  # noqa: N802 - a type factory
-    return Annotated[
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
-    ]
-
+from service.event.models import TimePrecision
+from service.event.schemas import EventRead
+from service.event.terms import ViolationType
+from service.types import Text, Timestamp
 
 Coordinate = StrictInt | StrictFloat
 
@@ -171,28 +158,6 @@ class ReportBatch(BaseModel):
 # ---- output ----
 
 
-class AreaBrief(BaseModel):
-    pcode: str
-    name_en: str
-
-
-class PartyRef(BaseModel):
-    raw: str | None
-    party_id: str | None
-    party_name: str | None
-
-
-class PointOut(BaseModel):
-    type: Literal["Point"]
-    coordinates: list[float]
-
-
-class CasualtiesOut(BaseModel):
-    killed: int
-    injured: int
-    civilians_killed: int
-
-
 class SourceOut(BaseModel):
     kind: str
     url: str | None = None
@@ -206,26 +171,16 @@ class ReporterOut(BaseModel):
     name: str
 
 
-class ReportRead(BaseModel):
+class _ReportIdentity(BaseModel):
     id: uuid.UUID
     incident_id: uuid.UUID
     revision: int
     client_report_id: uuid.UUID | None
-    occurred_at: dt.datetime
-    time_precision: TimePrecision
-    location: PointOut | None
-    geo_precision: str | None
-    place_name: str | None
-    province: AreaBrief
-    district: AreaBrief | None
-    location_match: LocationMatch
-    location_distance_km: float | None
-    violation_type: ViolationType
-    perpetrator: PartyRef
-    target: PartyRef
-    responsible_guarantors: list[str]
-    ceasefire_status: CeasefireStatus
-    casualties: CasualtiesOut
+
+
+class ReportRead(EventRead, _ReportIdentity):
+    # Fields in order: its identity, the event, then what only a report carries (the
+    # OpenAPI document and the JSON keep the order they had before ``EventRead``).
     description: str | None
     sources: list[SourceOut]
     created_at: dt.datetime

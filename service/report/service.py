@@ -17,14 +17,19 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# Every table, so that a foreign key column's type (given by the column it references) is
+# known to REPORT_COLUMNS.
+import service.models  # noqa: F401
 from service.audit.service import Actor, record_many
 from service.config import get_settings
 from service.errors import Invalid, ServiceError
+from service.event.models import recordset_type
 from service.geography.service import AreaNames, Location, OutsideArea, locate_many
 from service.incident import corroboration
 from service.incident import service as incidents
 from service.incident.classify import classify
 from service.party.service import PartyDirectory, PartyStanding
+from service.report.models import Report
 from service.report.reads import read_reports, report_from_row
 from service.report.schemas import ReportCreate
 from service.theatre.terms import Terms, load_terms
@@ -157,19 +162,10 @@ def _derive(
     }
 
 
-# Every column of a new report, with its SQL type: the rows travel as one JSON array and are
-# inserted by a single statement (jsonb_to_recordset), whatever the batch size.
-REPORT_COLUMNS = {
-    "id": "uuid", "reporter_key_id": "uuid", "client_report_id": "uuid", "incident_id": "uuid",
-    "request_hash": "text", "revision": "int", "occurred_at": "timestamptz",
-    "time_precision": "text", "geom": "text", "geo_precision": "text", "place_name": "text",
-    "province_pcode": "text", "district_pcode": "text", "location_match": "text",
-    "location_distance_km": "float8", "violation_type": "text", "perpetrator_raw": "text",
-    "perpetrator_party_id": "text", "target_raw": "text", "target_party_id": "text",
-    "responsible_guarantors": "text[]", "ceasefire_status": "text", "killed": "int",
-    "injured": "int", "civilians_killed": "int", "description": "text", "sources": "jsonb",
-    "created_at": "timestamptz", "updated_at": "timestamptz",
-}  # fmt: skip
+# Every column of a new report, with its SQL type (from the model, whose event columns are
+# ``EventColumns``): the rows travel as one JSON array and are inserted by a single statement
+# (jsonb_to_recordset), whatever the batch size. Each row gives every column.
+REPORT_COLUMNS = {column.key: recordset_type(column) for column in Report.__table__.columns}
 _INSERT_REPORTS = text(
     f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) SELECT "
     + ", ".join("ST_GeomFromEWKT(x.geom)" if c == "geom" else f"x.{c}" for c in REPORT_COLUMNS)

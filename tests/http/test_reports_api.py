@@ -341,3 +341,18 @@ def test_bad_revisions_change_nothing(client, db, reporter, body, status):
     )
     assert count(db, "report_revisions") == before
     assert count(db, "reports", "id = :id AND revision = 1", id=report["id"]) == 1
+
+
+def test_a_report_and_the_incident_it_opens_show_the_same_event(client, reporter, make_key):
+    from service.event.schemas import EventRead
+
+    _, secret = reporter
+    report = post(client, secret).json()
+    _, monitor = make_key("monitor", "monitor M")
+    incident = client.get(f"/v1/incidents/{report['incident_id']}", headers=auth(monitor))
+    assert incident.status_code == 200, incident.text
+    event = list(EventRead.model_fields)
+    shown = {name: report[name] for name in event}
+    assert shown == {name: incident.json()[name] for name in event}
+    assert shown["casualties"] == {"killed": 3, "injured": 5, "civilians_killed": 1}
+    assert shown["location"] == {"type": "Point", "coordinates": IDLEB}

@@ -117,7 +117,7 @@ def test_public_point_tiles_show_verified_incidents_at_cell_centres(client, db, 
 
 
 def test_cells_from_the_rollup_match_cells_counted_live(client, incidents, monitor):
-    from service.incident.models import ViolationType
+    from service.event.terms import ViolationType
 
     x, y = tile_of(36.8, 36.0, 6)
     every_type = ",".join(t.value for t in ViolationType)  # a filter the rollup cannot answer
