@@ -11,6 +11,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.event.paging import Keyset, Kind, Position
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -93,10 +95,14 @@ class AuditFilters:
     until: dt.datetime | None = None
 
 
+# Newest first, by the serial id.
+AUDIT_ORDER = Keyset(("id",), (Kind.int,))
+
+
 def list_events(
-    *, session: Session, filters: AuditFilters, before_id: int | None, limit: int
-) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of audit events, newest first, and the id to continue before (None at the end)."""
+    *, session: Session, filters: AuditFilters, cursor: Position | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of audit events, newest first, and the next page's cursor (None at the end)."""
     conditions = ["true"]
     params: dict[str, Any] = {"limit": limit + 1}
     for column in ("entity_type", "entity_id", "action"):
@@ -117,16 +123,16 @@ def list_events(
     if filters.until is not None:
         conditions.append("at < :until")
         params["until"] = filters.until
-    if before_id is not None:
-        conditions.append("id < :before_id")
-        params["before_id"] = before_id
+    after, after_params = AUDIT_ORDER.after(cursor, "audit_events")
+    conditions.append(after)
+    params.update(after_params)
     rows = session.execute(
         text(
             "SELECT id, at, actor_key_id, actor, action, entity_type, entity_id, before, after,"
             f" reason FROM audit_events WHERE {' AND '.join(conditions)}"
-            " ORDER BY id DESC LIMIT :limit"
+            f" ORDER BY {AUDIT_ORDER.order_by('audit_events')} LIMIT :limit"
         ),
         params,
     ).all()
     events = [dict(row._mapping) for row in rows[:limit]]
-    return events, (events[-1]["id"] if len(rows) > limit else None)
+    return events, (AUDIT_ORDER.encode((events[-1]["id"],)) if len(rows) > limit else None)

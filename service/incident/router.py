@@ -10,9 +10,9 @@ from service.api import StrictJSONRoute, committing, json_bytes_response, link_h
 from service.auth.dependencies import Reader, Verifier
 from service.db import SessionDep
 from service.event.dependencies import IncidentFiltersDep
+from service.event.paging import paging_for
 from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, filter_parameters
 from service.incident import service, verification
-from service.incident.dependencies import Paging
 from service.incident.schemas import (
     IncidentCandidate,
     IncidentDetail,
@@ -34,6 +34,8 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit"},
     415: {"description": "The body is not JSON"},
 }
+
+Paging = paging_for(service.INCIDENT_ORDER)
 
 
 @router.get(
@@ -62,7 +64,7 @@ def list_incidents(
         limit=paging.limit,
         pending_review=pending_review,
     )
-    next_url = next_link(request, following.encode() if following else None)
+    next_url = next_link(request, following)
     page = IncidentPage.model_validate({"items": items, "next": next_url})
     return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
 

@@ -35,9 +35,9 @@ from sqlalchemy.orm import Session
 from service.errors import NotFound
 from service.event.filters import EventFilters, where
 from service.event.models import FACT_COLUMNS
+from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_select
 from service.event.terms import IncidentStatus
-from service.incident.query import Cursor, after_cursor
 
 _FACTS = ", ".join(FACT_COLUMNS)
 _R_FACTS = ", ".join(f"r.{c}" for c in FACT_COLUMNS)
@@ -209,14 +209,18 @@ def incident_from_row(row: Any) -> dict[str, Any]:
     return incident
 
 
+# Latest occurrence first, by (occurred_at, id).
+INCIDENT_ORDER = Keyset(("occurred_at", "id"), (Kind.time, Kind.uuid))
+
+
 def list_incidents(
     *,
     session: Session,
     filters: EventFilters,
-    cursor: Cursor | None,
+    cursor: Position | None,
     limit: int,
     pending_review: bool | None = None,
-) -> tuple[list[dict[str, Any]], Cursor | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     """A page of incidents, latest occurrence first. Merged incidents are left out unless
     the status filter asks for them: their reports count in the survivor. ``pending_review``
     true is the verifiers' queue: incidents holding corroborations for review."""
@@ -226,20 +230,21 @@ def list_incidents(
             statuses=tuple(s.value for s in IncidentStatus if s is not IncidentStatus.merged),
         )
     condition, params = where(filters, "i")
-    after, after_params = after_cursor(cursor, "i", "occurred_at")
+    after, after_params = INCIDENT_ORDER.after(cursor, "i")
     if pending_review is not None:
         condition += f" AND pr.incident_id IS {'NOT ' if pending_review else ''}NULL"
     rows = session.execute(
         text(
             select_incidents()
-            + f" WHERE {condition} AND {after} ORDER BY i.occurred_at DESC, i.id DESC LIMIT :limit"
+            + f" WHERE {condition} AND {after} ORDER BY {INCIDENT_ORDER.order_by('i')} LIMIT :limit"
         ),
         {**params, **after_params, "limit": limit + 1},
     ).all()
     incidents = [incident_from_row(row) for row in rows[:limit]]
     following = None
     if len(rows) > limit:
-        following = Cursor(incidents[-1]["occurred_at"], incidents[-1]["id"])
+        last = incidents[-1]
+        following = INCIDENT_ORDER.encode((last["occurred_at"], last["id"]))
     return incidents, following
 
 

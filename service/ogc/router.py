@@ -266,7 +266,7 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
     limit = _limit(params)
     asked = read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     filters = ctx.view.restrict(asked)
-    cursor = service.decode_cursor(ctx.view, params.get("cursor"))
+    cursor = service.incident_order(ctx.view).decode(params.get("cursor"))
     always_count = params.choice("count", ("true", "false"), default="false") == "true"
 
     def build() -> list[bytes]:
@@ -319,7 +319,7 @@ def _area_items(request: Request, ctx: MapContext, name: str, *, with_province: 
     parent = None
     if params.get("province") is not None:
         parent = resolve_province(session=ctx.session, name=params.values["province"]).pcode
-    after = service.decode_area_cursor(params.get("cursor"))
+    cursor = service.AREA_ORDER.decode(params.get("cursor"))
 
     def build() -> bytes:
         page, matched = service.area_page(
@@ -328,7 +328,7 @@ def _area_items(request: Request, ctx: MapContext, name: str, *, with_province: 
             bbox=bbox,
             parent=parent,
             limit=limit,
-            after=after,
+            cursor=cursor,
         )
         page_links = _page_links(request, name, params, limit, page.next_cursor)
         return _page_body(page, matched=matched, links=page_links)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.config import get_settings
+from service.event.paging import CURSOR_SCHEMA
 from service.event.parameters import (
     BBOX_PARAMETER,
     DATETIME_PARAMETER,
@@ -19,7 +20,6 @@ from service.event.parameters import (
     query_parameter,
     ref_parameter,
 )
-from service.incident.query import CURSOR_PATTERN
 
 INCIDENT_FILTER_NAMES = FILTER_PARAMS | {STATUS_PARAM}
 
@@ -117,7 +117,7 @@ def component_parameters() -> dict[str, dict[str, Any]]:
         "cursor": query_parameter(
             "cursor",
             "Where the previous page ended: copy it from a `next` link.",
-            {"type": "string", "minLength": 1, "maxLength": 200, "pattern": CURSOR_PATTERN},
+            CURSOR_SCHEMA,
         ),
         "f": query_parameter(
             "f", "Response format: JSON only.", {"type": "string", "enum": ["json"]}

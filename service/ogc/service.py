@@ -7,8 +7,6 @@ asked to know whether a next page exists, and pages by keyset, never by OFFSET.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -17,10 +15,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.errors import BadRequest, NotFound
+from service.errors import NotFound
 from service.event.filters import BBox, EventFilters
+from service.event.paging import Keyset, Kind, Position
 from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
-from service.incident.query import Cursor, IdCursor, after_cursor, after_id
 from service.maps.view import IncidentView
 
 
@@ -93,18 +91,17 @@ _PAGE_SETTINGS = text(
 )
 
 
-def _order(view: IncidentView, alias: str) -> str:
-    # The public's pages follow the id (random): an order by exact time would reveal, within
-    # a day, which incident came first.
-    if view.public:
-        return f"{alias}.id DESC"
-    return f"{alias}.occurred_at DESC, {alias}.id DESC"
+# The full view's pages: newest first. The public's follow the id (random): an order by
+# exact time would reveal, within a day, which incident came first, and so would a cursor
+# carrying the time (a full view's cursor is refused there: it has another shape).
+FULL_ORDER = Keyset(("occurred_at", "id"), (Kind.time, Kind.uuid))
+PUBLIC_ORDER = Keyset(("id",), (Kind.uuid,))
+# Areas: in P-code order.
+AREA_ORDER = Keyset(("pcode",), (Kind.text,), descending=False)
 
 
-def decode_cursor(view: IncidentView, token: str | None) -> Cursor | IdCursor | None:
-    if token is None:
-        return None
-    return IdCursor.decode(token) if view.public else Cursor.decode(token)
+def incident_order(view: IncidentView) -> Keyset:
+    return PUBLIC_ORDER if view.public else FULL_ORDER
 
 
 def incident_page(
@@ -113,14 +110,12 @@ def incident_page(
     view: IncidentView,
     filters: EventFilters,
     limit: int,
-    cursor: Cursor | IdCursor | None,
+    cursor: Position | None,
 ) -> Page:
     """One page of incidents as this view shows them; ``filters`` already restricted."""
     condition, params = view.where(filters, "i")
-    if isinstance(cursor, IdCursor):
-        after, after_params = after_id(cursor, "i")
-    else:
-        after, after_params = after_cursor(cursor, "i", "occurred_at")
+    order = incident_order(view)
+    after, after_params = order.after(cursor, "i")
     sql = f"""
         SELECT count(*) AS fetched,
                convert_to(coalesce(string_agg(p.feature, ',' ORDER BY p.k)
@@ -128,12 +123,12 @@ def incident_page(
                (array_agg(p.occurred_at) FILTER (WHERE p.k = :limit))[1] AS last_at,
                (array_agg(p.id) FILTER (WHERE p.k = :limit))[1] AS last_id
         FROM (
-            SELECT page.*, row_number() OVER (ORDER BY {_order(view, "page")}) AS k
+            SELECT page.*, row_number() OVER (ORDER BY {order.order_by("page")}) AS k
             FROM (
                 SELECT i.occurred_at, i.id, {_feature_sql(view)} AS feature
                 FROM incidents i
                 WHERE {condition} AND {after}
-                ORDER BY {_order(view, "i")}
+                ORDER BY {order.order_by("i")}
                 LIMIT :fetch
             ) page
         ) p
@@ -146,9 +141,7 @@ def incident_page(
     )
     next_cursor = None
     if fetched > limit:
-        next_cursor = (
-            IdCursor(last_id).encode() if view.public else Cursor(last_at, last_id).encode()
-        )
+        next_cursor = order.encode((last_id,) if view.public else (last_at, last_id))
     return Page(features, min(fetched, limit), next_cursor)
 
 
@@ -240,19 +233,6 @@ def _area_conditions(level: int, bbox: BBox | None, parent: str | None) -> tuple
     return " AND ".join(conditions), params
 
 
-def encode_area_cursor(pcode: str) -> str:
-    return base64.urlsafe_b64encode(pcode.encode()).decode().rstrip("=")
-
-
-def decode_area_cursor(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, binascii.Error) as exc:
-        raise BadRequest("cursor: not a cursor this service issued") from exc
-
-
 def area_page(
     *,
     session: Session,
@@ -260,15 +240,16 @@ def area_page(
     bbox: BBox | None,
     parent: str | None,
     limit: int,
-    after: str | None,
+    cursor: Position | None,
 ) -> tuple[Page, int]:
     """A page of areas in P-code order, and how many match in all (a few dozen at most)."""
     condition, params = _area_conditions(level, bbox, parent)
+    after, after_params = AREA_ORDER.after(cursor, "a")
     sql = f"""
         WITH page AS MATERIALIZED (
             SELECT a.* FROM admin_areas a
-            WHERE {condition} AND (CAST(:after AS text) IS NULL OR a.pcode > :after)
-            ORDER BY a.pcode LIMIT :fetch
+            WHERE {condition} AND {after}
+            ORDER BY {AREA_ORDER.order_by("a")} LIMIT :fetch
         ),
         numbered AS (SELECT page.*, row_number() OVER (ORDER BY page.pcode) AS k FROM page)
         SELECT count(*) AS fetched,
@@ -279,9 +260,9 @@ def area_page(
         FROM numbered p
     """
     row = session.execute(
-        text(sql), {**params, "after": after, "fetch": limit + 1, "limit": limit}
+        text(sql), {**params, **after_params, "fetch": limit + 1, "limit": limit}
     ).one()
-    next_cursor = encode_area_cursor(row.last) if row.fetched > limit else None
+    next_cursor = AREA_ORDER.encode((row.last,)) if row.fetched > limit else None
     return Page(row.features.encode(), min(row.fetched, limit), next_cursor), row.matched
 
 

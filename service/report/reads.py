@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.event.filters import EventFilters, where
+from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_select
-from service.incident.query import Cursor, after_cursor
 
 _READ = f"""
     SELECT r.id, r.incident_id, r.revision, r.client_report_id, {event_select("r")},
@@ -50,25 +50,29 @@ def read_reports(
     return [report_from_row(row, with_reporter=with_reporter) for row in rows]
 
 
+# Newest first by (created_at, id), which never change.
+REPORT_ORDER = Keyset(("created_at", "id"), (Kind.time, Kind.uuid))
+
+
 def list_reports(
     *,
     session: Session,
     filters: EventFilters,
-    cursor: Cursor | None,
+    cursor: Position | None,
     limit: int,
     with_reporter: bool,
-) -> tuple[list[dict[str, Any]], Cursor | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     """A page of reports, newest first, and the cursor of the next page (None at the end).
 
     Ordered by (created_at, id), which never change: paging visits every report once, and
     reports arriving meanwhile appear ahead of the first page, not inside the walk.
     """
     condition, params = where(filters, "r")
-    after, after_params = after_cursor(cursor, "r", "created_at")
+    after, after_params = REPORT_ORDER.after(cursor, "r")
     rows = session.execute(
         text(
             _READ
-            + f" WHERE {condition} AND {after} ORDER BY r.created_at DESC, r.id DESC LIMIT :limit"
+            + f" WHERE {condition} AND {after} ORDER BY {REPORT_ORDER.order_by('r')} LIMIT :limit"
         ),
         {**params, **after_params, "limit": limit + 1},
     ).all()
@@ -76,7 +80,7 @@ def list_reports(
     following = None
     if len(rows) > limit:
         last = reports[-1]
-        following = Cursor(last["created_at"], last["id"])
+        following = REPORT_ORDER.encode((last["created_at"], last["id"]))
     return reports, following
 
 

@@ -22,8 +22,8 @@ from service.auth.models import Role
 from service.auth.service import Principal
 from service.db import SessionDep
 from service.event.dependencies import EventFiltersDep
+from service.event.paging import paging_for
 from service.event.parameters import FILTER_PARAMS, filter_parameters
-from service.incident.dependencies import Paging
 from service.report import intake, reads, revision
 from service.report.idempotency import StoredResponse
 from service.report.schemas import (
@@ -54,6 +54,8 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit, or a batch over 500 items"},
     415: {"description": "The body is not JSON"},
 }
+
+Paging = paging_for(reads.REPORT_ORDER)
 
 
 def _sees_reporter(principal: Principal) -> bool:
@@ -152,7 +154,7 @@ def list_reports(
         limit=paging.limit,
         with_reporter=_sees_reporter(principal),
     )
-    next_url = next_link(request, following.encode() if following else None)
+    next_url = next_link(request, following)
     page = ReportPage.model_validate({"items": items, "next": next_url})
     return json_bytes_response(
         page.model_dump_json(exclude_unset=True).encode(), headers=link_header(next_url)

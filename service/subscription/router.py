@@ -11,7 +11,7 @@ from service.api import StrictJSONRoute
 from service.auth.dependencies import Monitor
 from service.config import get_settings
 from service.db import SessionDep
-from service.incident.query import Cursor
+from service.event.paging import CursorQuery
 from service.subscription import service
 from service.subscription.schemas import (
     DeliveryPage,
@@ -79,14 +79,14 @@ def list_subscription_deliveries(
     session: SessionDep,
     principal: Monitor,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
 ) -> dict:
     """Every delivery to this subscription, newest first, with every attempt made."""
     items, next_cursor = service.list_deliveries(
         session=session,
         principal=principal,
         subscription_id=subscription_id,
-        cursor=Cursor.decode(cursor) if cursor else None,
+        cursor=service.DELIVERY_ORDER.decode(cursor),
         limit=limit,
     )
-    return {"items": items, "next_cursor": next_cursor.encode() if next_cursor else None}
+    return {"items": items, "next_cursor": next_cursor}

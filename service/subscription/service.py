@@ -13,8 +13,8 @@ from service.auth.models import Role
 from service.auth.service import Principal
 from service.config import Settings
 from service.errors import NotFound
+from service.event.paging import Keyset, Kind, Position
 from service.geography.service import resolve_province
-from service.incident.query import Cursor, after_cursor
 from service.subscription import secret_store, signing
 from service.subscription.addresses import (
     RefusedAddress,
@@ -151,17 +151,21 @@ def delete(*, session: Session, principal: Principal, subscription_id: uuid.UUID
     )
 
 
+# Newest first, by (created_at, id).
+DELIVERY_ORDER = Keyset(("created_at", "id"), (Kind.time, Kind.uuid))
+
+
 def list_deliveries(
     *,
     session: Session,
     principal: Principal,
     subscription_id: uuid.UUID,
-    cursor: Cursor | None,
+    cursor: Position | None,
     limit: int,
-) -> tuple[list[dict[str, Any]], Cursor | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     """The subscription's deliveries, newest first, each with every attempt made."""
     get(session=session, principal=principal, subscription_id=subscription_id)
-    keyset, params = after_cursor(cursor, "d", "created_at")
+    keyset, params = DELIVERY_ORDER.after(cursor, "d")
     rows = session.execute(
         text(
             f"""
@@ -176,7 +180,7 @@ def list_deliveries(
                        FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log
             FROM deliveries d JOIN digest_revisions r ON r.id = d.digest_revision_id
             WHERE d.subscription_id = :id AND {keyset}
-            ORDER BY d.created_at DESC, d.id DESC
+            ORDER BY {DELIVERY_ORDER.order_by("d")}
             LIMIT :limit
             """
         ),
@@ -198,4 +202,5 @@ def list_deliveries(
         for row in rows[:limit]
     ]
     more = len(rows) > limit
-    return items, (Cursor(rows[limit - 1].created_at, rows[limit - 1].id) if more else None)
+    last = rows[limit - 1] if more else None
+    return items, (DELIVERY_ORDER.encode((last.created_at, last.id)) if last else None)

@@ -1,7 +1,6 @@
 """Parsing what map clients send: datetime values, boxes, cursors, parameter lists."""
 
 import datetime as dt
-import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from service.errors import BadRequest
 from service.event.filters import BBox, TimeRange, ceil_to_local_day
 from service.event.parameters import Params
-from service.incident.query import IdCursor
 from service.maps.view import IncidentView
 from service.stats.service import grid_factor
 from service.tiles.service import cell_factor
@@ -93,14 +91,6 @@ def test_bbox_accepts_qgis_digits_encoded_commas_and_3d_boxes():
     for bad in ("36.6,35.9,36.7", "a,b,c,d", "36,36,35,35", "36.6,35.9,36.7,nan"):
         with pytest.raises(BadRequest):
             BBox.parse_ogc(bad)
-
-
-def test_id_cursor_round_trip_and_garbage():
-    ident = uuid.uuid4()
-    assert IdCursor.decode(IdCursor(ident).encode()) == IdCursor(ident)
-    for bad in ("not-a-cursor!", "AAAA", ""):
-        with pytest.raises(BadRequest):
-            IdCursor.decode(bad)
 
 
 def test_params_refuse_unknown_and_repeated_names():
