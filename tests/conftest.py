@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
@@ -67,8 +68,8 @@ def engine() -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
+@contextmanager
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
     """A session whose every commit is a savepoint inside one transaction rolled back at the end."""
     connection = engine.connect()
     outer = connection.begin()
@@ -81,6 +82,13 @@ def db(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """One test's session, rolled back after it."""
+    with rolled_back_session(engine) as session:
+        yield session
 
 
 @pytest.fixture
@@ -121,6 +129,13 @@ def make_key(db: Session):
         return Principal(key["id"], key["name"], Role(key["role"])), secret
 
     return make
+
+
+@pytest.fixture
+def monitor(make_key):
+    """A monitor key's Authorization header."""
+    _, secret = make_key("monitor")
+    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture

@@ -204,6 +204,30 @@ class EventFilters:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def category_conditions(
+    filters: EventFilters, alias: str, *, prefix: str, guarantors_column: str
+) -> tuple[list[str], dict[str, Any]]:
+    """The conditions incidents and the daily rollup share (province, status, ceasefire
+    status, guarantor), over ``alias``, with parameters named ``{prefix}_...`` (so both kinds
+    of condition can stand in one statement)."""
+    conditions = ["true"]
+    params: dict[str, Any] = {}
+    for column, key, values in (
+        ("province_pcode", "provinces", filters.provinces),
+        ("status", "statuses", filters.statuses),
+        ("ceasefire_status", "cstatuses", filters.ceasefire_statuses),
+    ):
+        if values is not None:
+            conditions.append(f"{alias}.{column} = ANY(:{prefix}_{key})")
+            params[f"{prefix}_{key}"] = list(values)
+    if filters.guarantor is not None:
+        conditions.append(
+            f"{alias}.{guarantors_column} @> ARRAY[CAST(:{prefix}_guarantor AS varchar)]"
+        )
+        params[f"{prefix}_guarantor"] = filters.guarantor
+    return conditions, params
+
+
 def where(
     filters: EventFilters,
     alias: str,
@@ -220,26 +244,15 @@ def where(
     the spatial index can find them.
     """
     a = alias
-    conditions: list[str] = ["true"]
-    params: dict[str, Any] = {}
-    if filters.provinces is not None:
-        conditions.append(f"{a}.province_pcode = ANY(:f_provinces)")
-        params["f_provinces"] = list(filters.provinces)
+    conditions, params = category_conditions(
+        filters, alias, prefix="f", guarantors_column="responsible_guarantors"
+    )
     if filters.violation_types is not None:
         conditions.append(f"{a}.violation_type = ANY(:f_types)")
         params["f_types"] = list(filters.violation_types)
-    if filters.ceasefire_statuses is not None:
-        conditions.append(f"{a}.ceasefire_status = ANY(:f_cstatuses)")
-        params["f_cstatuses"] = list(filters.ceasefire_statuses)
-    if filters.guarantor is not None:
-        conditions.append(f"{a}.responsible_guarantors @> ARRAY[CAST(:f_guarantor AS varchar)]")
-        params["f_guarantor"] = filters.guarantor
     if filters.party is not None:
         conditions.append(f"(:f_party IN ({a}.perpetrator_party_id, {a}.target_party_id))")
         params["f_party"] = filters.party
-    if filters.statuses is not None:
-        conditions.append(f"{a}.status = ANY(:f_statuses)")
-        params["f_statuses"] = list(filters.statuses)
     if filters.since is not None:
         conditions.append(f"{a}.occurred_at >= :f_since")
         params["f_since"] = filters.since

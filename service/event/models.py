@@ -25,20 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
-from service.event.terms import CeasefireStatus, ViolationType
-
-
-class TimePrecision(enum.StrEnum):
-    exact = "exact"
-    hour = "hour"
-    day = "day"
-    week = "week"
-
-
-class LocationMatch(enum.StrEnum):
-    inside = "inside"
-    nearest = "nearest"
-    province_only = "province_only"
+from service.event.terms import CeasefireStatus, LocationMatch, TimePrecision, ViolationType
 
 
 def known(column: str, values: type[enum.StrEnum]) -> str:

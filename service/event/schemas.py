@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from service.event.models import LocationMatch, TimePrecision
-from service.event.terms import CeasefireStatus, ViolationType
+from service.event.terms import CeasefireStatus, LocationMatch, TimePrecision, ViolationType
 
 
 class AreaBrief(BaseModel):

@@ -1,4 +1,5 @@
-"""The terms an event is filtered by: its review status, its ceasefire status, its kind."""
+"""The terms an event is described and filtered by: its review status, its ceasefire status,
+its kind, how precise its time is and how its place was matched."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ class ViolationType(enum.StrEnum):
     detention = "detention"
     displacement = "displacement"
     other = "other"
+
+
+class TimePrecision(enum.StrEnum):
+    exact = "exact"
+    hour = "hour"
+    day = "day"
+    week = "week"
+
+
+class LocationMatch(enum.StrEnum):
+    inside = "inside"
+    nearest = "nearest"
+    province_only = "province_only"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.event.filters import EventFilters, TimeRange, where
+from service.event.filters import EventFilters, TimeRange, category_conditions, where
 from service.maps.view import IncidentView
 
 # ---- the daily rollup, and the partial days at a window's edges ----
@@ -42,26 +42,15 @@ def _rollup_where(
     """Conditions on the rollup for the filters (all of which it answers) over the local
     days ``[first, end)``."""
     first, end = days
-    conditions = ["true"]
-    params: dict[str, Any] = {}
+    conditions, params = category_conditions(
+        filters, alias, prefix="r", guarantors_column="guarantors"
+    )
     if first is not None:
         conditions.append(f"{alias}.day >= :r_first")
         params["r_first"] = first
     if end is not None:
         conditions.append(f"{alias}.day < :r_end")
         params["r_end"] = end
-    if filters.provinces is not None:
-        conditions.append(f"{alias}.province_pcode = ANY(:r_provinces)")
-        params["r_provinces"] = list(filters.provinces)
-    if filters.statuses is not None:
-        conditions.append(f"{alias}.status = ANY(:r_statuses)")
-        params["r_statuses"] = list(filters.statuses)
-    if filters.ceasefire_statuses is not None:
-        conditions.append(f"{alias}.ceasefire_status = ANY(:r_cstatuses)")
-        params["r_cstatuses"] = list(filters.ceasefire_statuses)
-    if filters.guarantor is not None:
-        conditions.append(f"{alias}.guarantors @> ARRAY[CAST(:r_guarantor AS varchar)]")
-        params["r_guarantor"] = filters.guarantor
     return " AND ".join(conditions), params
 
 

@@ -20,9 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from service.event.models import TimePrecision
 from service.event.schemas import EventRead
-from service.event.terms import ViolationType
+from service.event.terms import TimePrecision, ViolationType
 from service.types import Text, Timestamp
 
 Coordinate = StrictInt | StrictFloat

@@ -21,12 +21,6 @@ MARCH_Z = "2017-03-01T00:00:00Z/2017-04-01T00:00:00Z"
 
 
 @pytest.fixture
-def monitor(make_key):
-    _, secret = make_key("monitor")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
 def around_march(db, submitter):
     """Four incidents on the local days the Z window cuts: two inside it, two outside."""
     ids = make_incidents(

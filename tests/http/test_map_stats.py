@@ -9,12 +9,6 @@ from tests.map_incidents import make_incidents, random_points, set_status
 
 
 @pytest.fixture
-def monitor(make_key):
-    _, secret = make_key("monitor")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
 def incidents(db, submitter):
     ids = make_incidents(db, submitter, random_points(30, seed=5))
     ids += make_incidents(

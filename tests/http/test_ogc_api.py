@@ -17,12 +17,6 @@ BASE = get_settings().public_base_url
 
 
 @pytest.fixture
-def monitor(make_key):
-    _, secret = make_key("monitor")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
 def incidents(db, submitter):
     """25 incidents, two of them at the same instant (the id breaks the tie); 15 verified."""
     ids = make_incidents(db, submitter, random_points(23))

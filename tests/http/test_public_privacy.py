@@ -31,12 +31,6 @@ def at(hour: int) -> str:
 
 
 @pytest.fixture
-def monitor(make_key):
-    _, secret = make_key("monitor")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
 def verifier(make_key):
     _, secret = make_key("verifier")
     return {"Authorization": f"Bearer {secret}"}

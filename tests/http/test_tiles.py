@@ -11,12 +11,6 @@ from tests.map_incidents import make_incidents, random_points, set_status
 
 
 @pytest.fixture
-def monitor(make_key):
-    _, secret = make_key("monitor")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
 def incidents(db, submitter):
     ids = make_incidents(db, submitter, random_points(60, seed=21))
     set_status(db, ids[:35], "verified")

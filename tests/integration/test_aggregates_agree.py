@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.report.schemas import ReportCreate
+from tests.conftest import rolled_back_session
 
 ITEMS = "/collections/incidents/items"
 COUNTED = "unverified,verified,disputed"
@@ -126,17 +127,8 @@ def seed_reports(rng: random.Random, n: int) -> list[ReportCreate]:
 @pytest.fixture(scope="module")
 def module_db(engine: Engine) -> Iterator[Session]:
     """As the ``db`` fixture, for the module: one transaction rolled back at its end."""
-    connection = engine.connect()
-    outer = connection.begin()
-    session = Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    try:
+    with rolled_back_session(engine) as session:
         yield session
-    finally:
-        session.close()
-        outer.rollback()
-        connection.close()
 
 
 @pytest.fixture(scope="module")
