@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from service.audit.service import record
 from service.auth import ratelimit
@@ -64,6 +65,21 @@ def optional_principal(
     if credentials is None:
         count_anonymous(request)
         return None
+    principal = check_key(request, session, credentials)
+    settings = get_settings()
+    ratelimit.check(
+        f"key:{principal.key_id}",
+        limit=settings.rate_limit_requests,
+        window_s=settings.rate_limit_window_s,
+    )
+    return principal
+
+
+def check_key(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials
+) -> Principal:
+    """The principal of a Bearer key, or 401. An address that failed too often this window
+    is refused (429) before any key is looked up; every failure counts against it."""
     refuse_spent_failures(request)
     if credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise authentication_failed(
@@ -76,13 +92,28 @@ def optional_principal(
         )
     if found.principal is None:
         raise authentication_failed(request, Unauthorized("unknown API key", headers=_INVALID))
-    settings = get_settings()
-    ratelimit.check(
-        f"key:{found.principal.key_id}",
-        limit=settings.rate_limit_requests,
-        window_s=settings.rate_limit_window_s,
-    )
     return found.principal
+
+
+def refuse_role(
+    request: Request, session: Session, principal: Principal, allowed: frozenset[Role]
+) -> None:
+    """403 unless the key's role is allowed. A key trying what its role may not is worth a
+    trace (OWASP API5): audited in its own commit, before anything else of this request."""
+    if principal.role in allowed:
+        return
+    needed = " or ".join(sorted(r.value for r in allowed))
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    record(
+        session,
+        actor=principal.actor,
+        action="access.denied",
+        entity_type="route",
+        entity_id=f"{request.method} {route}",
+        reason=f"role {principal.role.value}; needs {needed}",
+    )
+    session.commit()
+    raise Forbidden(f"a {principal.role.value} key may not do this (needs {needed})")
 
 
 # The OpenAPI document marks operations that depend on a function carrying this attribute
@@ -135,21 +166,7 @@ def require(*roles: Role) -> Callable[..., Principal]:
     ) -> Principal:
         if principal is None:
             raise Unauthorized("an API key is required", headers=_CHALLENGE)
-        if principal.role not in allowed:
-            needed = " or ".join(sorted(r.value for r in allowed))
-            # A key trying what its role may not is worth a trace (OWASP API5): audited in
-            # its own commit, before anything else of this request has happened.
-            route = getattr(request.scope.get("route"), "path", request.url.path)
-            record(
-                session,
-                actor=principal.actor,
-                action="access.denied",
-                entity_type="route",
-                entity_id=f"{request.method} {route}",
-                reason=f"role {principal.role.value}; needs {needed}",
-            )
-            session.commit()
-            raise Forbidden(f"a {principal.role.value} key may not do this (needs {needed})")
+        refuse_role(request, session, principal, allowed)
         return principal
 
     return dependency

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from service.audit.service import record
-from service.auth.dependencies import Credentials
+from service.auth.dependencies import Credentials, check_key, refuse_role
 from service.auth.models import Role
-from service.auth.service import Principal, authenticate
+from service.auth.service import Principal
 from service.config import get_settings
-from service.errors import Forbidden, Unauthorized, Unavailable, problem_response
+from service.errors import Unauthorized, Unavailable, problem_response
 from service.health.ops import OpsSessions, OpsTimeout, run_with_session
 from service.health.service import readiness
 from service.observability import metrics_payload
@@ -75,27 +75,14 @@ async def readyz(sessions: OpsSessions) -> Response | ReadinessRead:
     )
 
 
-def _metrics_reader(session: Session, secret: str) -> Principal:
-    """The key's principal if it may read metrics; audited refusal for other roles."""
-    found = authenticate(session=session, secret=secret)
-    if found.revoked:
-        raise Unauthorized("this API key has been revoked", headers=_INVALID)
-    if found.principal is None:
-        raise Unauthorized("unknown API key", headers=_INVALID)
-    principal = found.principal
-    if principal.role not in METRICS_ROLES:
-        record(
-            session,
-            actor=principal.actor,
-            action="access.denied",
-            entity_type="route",
-            entity_id="GET /metrics",
-            reason=f"role {principal.role.value}; needs admin or monitor",
-        )
-        session.commit()
-        raise Forbidden(
-            f"a {principal.role.value} key may not read metrics (needs admin or monitor)"
-        )
+def _metrics_reader(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials
+) -> Principal:
+    """The key's principal if it may read metrics, checked as every keyed route checks it
+    (failed authentications count against the address, so /metrics is no way to guess keys
+    or to tie up the health pool); audited refusal for other roles."""
+    principal = check_key(request, session, credentials)
+    refuse_role(request, session, principal, METRICS_ROLES)
     return principal
 
 
@@ -108,7 +95,7 @@ def _metrics_reader(session: Session, secret: str) -> Principal:
         403: {"description": "The key is neither a monitor's nor an admin's"},
     },
 )
-async def metrics(credentials: Credentials, sessions: OpsSessions) -> Response:
+async def metrics(request: Request, credentials: Credentials, sessions: OpsSessions) -> Response:
     """Prometheus text format, for monitor and admin keys: requests and latency by route
     template and status; the last successful run of each scheduled job and webhook
     deliveries by status (from the database, so the figures hold whichever process wrote
@@ -118,9 +105,10 @@ async def metrics(credentials: Credentials, sessions: OpsSessions) -> Response:
             "metrics need a monitor or admin key: `Authorization: Bearer <API key>`",
             headers=_CHALLENGE,
         )
-    secret = credentials.credentials
     try:
-        await run_with_session(sessions, lambda session: _metrics_reader(session, secret))
+        await run_with_session(
+            sessions, lambda session: _metrics_reader(request, session, credentials)
+        )
     except (OpsTimeout, SQLAlchemyError) as exc:
         log.warning("metrics: cannot check the key: %s", type(exc).__name__)
         raise Unavailable(

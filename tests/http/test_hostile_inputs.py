@@ -531,6 +531,20 @@ def test_failed_authentications_are_limited_per_address(app, db, make_key, addre
         assert honest.get("/v1/reports", headers=auth(secret)).status_code == 200
 
 
+def test_metrics_cannot_be_used_to_guess_keys(app, make_key, address, tight_limits):
+    """/metrics checks keys on the health pool: failures there count against the address
+    like anywhere else, and a spent address is refused before any key is looked up."""
+    _, secret = make_key("monitor")
+    with TestClient(app, client=(address, 40000)) as guesser:
+        statuses = [
+            guesser.get("/metrics", headers=auth(f"cfm_guess{i}")).status_code for i in range(2)
+        ]
+        assert statuses == [401, 401]
+        limited = guesser.get("/metrics", headers=auth(secret))
+        assert "failed authentications" in assert_problem(limited, 429)["detail"]
+        assert_problem(guesser.get("/v1/reports", headers=auth(secret)), 429)
+
+
 def test_requests_go_through_when_redis_is_down(client, monkeypatch, tight_limits):
     import redis
 
