@@ -273,7 +273,13 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
         page = service.incident_page(
             session=ctx.session, view=ctx.view, filters=filters, limit=limit, cursor=cursor
         )
-        matched = count_matching(session=ctx.session, filters=filters, timezone=ctx.state.timezone)
+        # Counted once, on the first page (clients read it there), unless a count is asked
+        # for: the following pages of the same query would count the same thing again.
+        matched = None
+        if cursor is None or always_count:
+            matched = count_matching(
+                session=ctx.session, filters=filters, timezone=ctx.state.timezone
+            )
         if matched is None and always_count:
             matched = service.count_incidents(session=ctx.session, view=ctx.view, filters=filters)
         page_links = _page_links(request, "incidents", params, limit, page.next_cursor)

@@ -169,6 +169,16 @@ def test_limit_is_clamped_not_refused(client, incidents):
     assert parse_qs(urlsplit(nxt["href"]).query)["limit"] == ["3"]
 
 
+def test_the_cheap_count_is_made_once_on_the_first_page(client, incidents, monitor):
+    first = client.get(f"{ITEMS}?limit=10", headers=monitor).json()
+    assert first["numberMatched"] == 25
+    [nxt] = [link for link in first["links"] if link["rel"] == "next"]
+    second = client.get(nxt["href"], headers=monitor).json()
+    assert "numberMatched" not in second and second["numberReturned"] == 10
+    counted = client.get(f"{nxt['href']}&count=true", headers=monitor).json()
+    assert counted["numberMatched"] == 25
+
+
 def test_features_carry_top_level_ids_and_count_when_cheap(client, incidents, monitor):
     body = client.get(f"{ITEMS}?limit=10", headers=monitor).json()
     assert all(uuid.UUID(f["id"]) for f in body["features"])
