@@ -58,8 +58,10 @@ def record_many(
     entity_type: str,
     events: list[tuple[str, Any, Any]],
     reason: str | None = None,
+    reasons: list[str | None] | None = None,
 ) -> None:
-    """One audit event per (entity id, before, after), in one statement."""
+    """One audit event per (entity id, before, after), in one statement; ``reasons`` gives
+    each event its own reason instead of the shared ``reason``."""
     if not events:
         return
     session.execute(
@@ -78,9 +80,9 @@ def record_many(
                 "entity_id": entity_id,
                 "before": _json(before),
                 "after": _json(after),
-                "reason": reason,
+                "reason": reasons[i] if reasons is not None else reason,
             }
-            for entity_id, before, after in events
+            for i, (entity_id, before, after) in enumerate(events)
         ],
     )
 

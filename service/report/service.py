@@ -305,24 +305,13 @@ def record_refusals(session: Session, *, actor: Actor, outcomes: list[Outcome]) 
     """Audit every refused corroboration, one statement (``report.corroboration_refused``,
     on the incident named, the reason as the reason)."""
     events = [o.refusal for o in outcomes if o.refusal is not None]
-    if not events:
-        return
-    session.execute(
-        text(
-            "INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id,"
-            " after, reason)"
-            " SELECT :actor_key_id, :actor, 'report.corroboration_refused', 'incident',"
-            " e.entity_id, e.after, e.reason"
-            " FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(entity_id text, after jsonb,"
-            " reason text)"
-        ),
-        {
-            "actor_key_id": actor.key_id,
-            "actor": actor.label,
-            "events": _rows_json(
-                [{"entity_id": e[0], "after": e[1], "reason": e[2]} for e in events]
-            ),
-        },
+    record_many(
+        session,
+        actor=actor,
+        action="report.corroboration_refused",
+        entity_type="incident",
+        events=[(entity_id, None, attempt) for entity_id, attempt, _ in events],
+        reasons=[reason for _, _, reason in events],
     )
 
 
