@@ -197,6 +197,8 @@ def tile(
         if row.tile is not None or row.n == 0:
             return bytes(row.tile or b"")
     factor = cell_factor(z, view)
+    from service.tiles import rollup  # (it imports this module's constants)
+
     if _rollup_answers(view, filters):
         rollup_params = {
             **params,
@@ -206,6 +208,10 @@ def tile(
             ),
         }
         body = session.execute(text(_cells_from_rollup_sql(view, factor)), rollup_params)
+    elif rollup.answers(view, filters):  # any other filters: the per-category rollups
+        return rollup.cells_tile(
+            session=session, view=view, filters=filters, z=z, x=x, y=y, factor=factor
+        )
     else:
         body = session.execute(text(_cells_sql(view, condition, factor)), params)
     return bytes(body.scalar_one() or b"")
