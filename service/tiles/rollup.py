@@ -18,13 +18,19 @@ when it is 0.1 degrees; another grid is counted live), the same envelopes, the s
 A box (``bbox``) is answered live: the public tests it on cell centres and the full view on
 exact points, which a cell cannot tell.
 
-Why this grain (measured on the 300,000-incident benchmark set, 272,395 with a position,
-755 occupied cells): distinct keys per local day 97,641, per local month 61,090, per year
-30,589, with no period 17,351; adding perpetrator and target to the key adds 0.2% (day) and
-1.7% (month) rows, because the 35 pairs follow type, place and time. Parties are therefore in
-the key: answering a party filter live would count up to 75% of all incidents (the largest
-perpetrator's share). Leaving the violation type out would save a third of the rows but leave
-the type filter live. See the README (Maps) for the tile timings.
+Why this grain (measured with ``bench.dataset``): on 300,000 incidents (272,395 with a
+position, 755 occupied cells) the distinct keys are 97,641 per local day, 61,090 per local
+month, 30,589 per year and 17,351 with no period; adding perpetrator and target to the key
+adds 0.2% (day) and 1.7% (month) rows, because the 35 pairs follow type, place and time.
+On 1,000,000 incidents (907,787 with a position) the full key has 144,019 day rows and 86,725
+month rows: the rollups grow with the categories met, far slower than incidents. Parties are
+therefore in the key: answering a party filter live would count up to 75% of the incidents
+(the largest perpetrator's share). Without the violation type the months would hold a third
+fewer rows, and the type filter would be live. Months are what a window without ends or of
+many months reads (a few tens of thousands of rows); days only serve the partial months at a
+window's ends. A yearly or all-time level would cut the open-window reads again, at the cost
+of a third upsert per written statement. See the README (Maps) for the tile timings and the
+write cost.
 """
 
 from __future__ import annotations
