@@ -448,6 +448,59 @@ def latest_revision(*, session: Session, public: bool = False) -> StoredRevision
     return _stored(row)
 
 
+@dataclass(frozen=True)
+class Neighbours:
+    """The days before and after one that have a digest (for one audience), and when the
+    later-built of the two got its first digest: since then, the prev/next links of the
+    day's document are what they are."""
+
+    prev: dt.date | None
+    next: dt.date | None
+    appeared_at: dt.datetime | None
+
+
+def neighbours(*, session: Session, day: dt.date, public: bool = False) -> Neighbours:
+    """The nearest days before and after ``day`` that have a digest, in one statement."""
+    _, condition, _ = _columns(public)
+    row = session.execute(
+        text(
+            f"""
+            WITH around AS (
+                SELECT (SELECT max(digest_date) FROM digest_revisions
+                        WHERE digest_date < :day AND {condition}) AS prev,
+                       (SELECT min(digest_date) FROM digest_revisions
+                        WHERE digest_date > :day AND {condition}) AS next
+            )
+            SELECT around.prev, around.next,
+                   greatest((SELECT min(generated_at) FROM digest_revisions
+                             WHERE digest_date = around.prev AND {condition}),
+                            (SELECT min(generated_at) FROM digest_revisions
+                             WHERE digest_date = around.next AND {condition})) AS appeared_at
+            FROM around
+            """
+        ),
+        {"day": day},
+    ).one()
+    return Neighbours(row.prev, row.next, row.appeared_at)
+
+
+def latest_of_days(
+    *, session: Session, first: dt.date, last: dt.date, public: bool = False
+) -> list[StoredRevision]:
+    """The latest revision of every day from ``first`` to ``last`` that has a digest (for
+    one audience), oldest day first."""
+    columns, condition, number = _columns(public)
+    rows = session.execute(
+        text(
+            f"SELECT DISTINCT ON (digest_date) {columns} FROM digest_revisions"
+            f" WHERE digest_date BETWEEN :first AND :last AND {condition}"
+            f" ORDER BY digest_date, {number} DESC"
+        ),
+        {"first": first, "last": last},
+    )
+    return [_stored(row) for row in rows]
+
+
 def list_revisions(*, session: Session, day: dt.date, public: bool = False) -> list[dict[str, Any]]:
     """Every revision of a day, oldest first; for the public, every public revision, with
     what changed in the public figures (small numbers suppressed)."""
