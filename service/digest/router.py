@@ -339,6 +339,7 @@ def _day(stored: service.StoredRevision, province: str | None) -> dict[str, Any]
         "revision": doc["revision"],
         "generated_at": doc["generated_at"],
         "no_violations": doc["no_violations"],
+        "days_since_last_verified_violation": doc["days_since_last_verified_violation"],
         "summary": doc["summary"],
         "totals": doc["totals"],
         "by_guarantor": doc["by_guarantor"],

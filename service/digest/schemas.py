@@ -187,6 +187,7 @@ class DigestDay(BaseModel):
     revision: int
     generated_at: dt.datetime
     no_violations: bool | None
+    days_since_last_verified_violation: int | None
     summary: str
     totals: Figures
     by_guarantor: list[GuarantorEntry]
