@@ -372,7 +372,9 @@ def list_daily_digests(
         )
     public = public_view(reader)
     terms = load_terms(session)
-    stored = service.latest_of_days(session=session, first=first, last=last, public=public)
+    stored = service.latest_of_days(
+        session=session, first=first, last=last, province=asked.province, public=public
+    )
     entries = [_day(s, asked.province) for s in stored]
     bounds = {"from": first.isoformat(), "to": last.isoformat()}
     range_links = _formats(DAILY, asked.fmt, asked.province, **bounds)
