@@ -137,7 +137,7 @@ class Changes(BaseModel):
     provinces: list[str]
 
 
-class Link(BaseModel):
+class DigestLink(BaseModel):
     """A link, as in the OGC API documents (and RFC 8288's relation types)."""
 
     href: str = Field(description="An absolute URL.")
@@ -172,7 +172,7 @@ class DigestRead(BaseModel):
     disclosure: Disclosure | None = Field(
         default=None, description="The public view only: the suppression applied."
     )
-    links: list[Link] = Field(
+    links: list[DigestLink] = Field(
         description="Added as served, not part of the stored revision (whose content hash"
         " covers the figures only). A revision's document carries only links that never"
         " change; the day's document also has prev and next."
@@ -203,7 +203,7 @@ class DigestRange(BaseModel):
         description="Every day of the range that has a digest, oldest first; days without"
         " one (not yet built, before the ceasefire) are absent."
     )
-    links: list[Link]
+    links: list[DigestLink]
 
 
 class DigestRevisionRead(BaseModel):
