@@ -1,25 +1,21 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.api import json_bytes_response, link_header, next_link
+from service.api import page_response
 from service.audit import service
 from service.audit.schemas import AuditPage
-from service.auth.dependencies import Admin
+from service.auth.dependencies import KEY_ERRORS, Admin
 from service.db import SessionDep
 from service.event.paging import MAX_PAGE_SIZE, CursorQuery
 from service.types import Timestamp
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown or revoked API key"},
-    403: {"description": "Not an admin key"},
-    429: {"description": "Rate limited (see Retry-After)"},
-}
+_ERRORS = {**KEY_ERRORS, 403: {"description": "Not an admin key"}}
 
 
 Name = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -57,6 +53,4 @@ def list_audit_events(
         cursor=service.AUDIT_ORDER.decode(cursor),
         limit=limit,
     )
-    next_url = next_link(request, following)
-    page = AuditPage.model_validate({"items": events, "next": next_url})
-    return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
+    return page_response(request, AuditPage, events, following)
