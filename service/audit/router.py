@@ -7,18 +7,14 @@ from starlette.responses import Response
 
 from service.api import page_response
 from service.audit import service
-from service.audit.schemas import AuditPage
+from service.audit.schemas import AuditFilters, AuditPage
 from service.auth.dependencies import KEY_ERRORS, Admin
 from service.db import SessionDep
 from service.event.paging import MAX_PAGE_SIZE, CursorQuery
-from service.types import Timestamp
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 _ERRORS = {**KEY_ERRORS, 403: {"description": "Not an admin key"}}
-
-
-Name = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 @router.get("/audit", response_model=AuditPage, responses=_ERRORS)
@@ -26,15 +22,7 @@ def list_audit_events(
     principal: Admin,
     session: SessionDep,
     request: Request,
-    entity_type: Name = None,
-    entity_id: Name = None,
-    action: Name = None,
-    actor: Annotated[
-        str | None,
-        Query(min_length=1, max_length=200, description='"console", "key:<name>" or a key id.'),
-    ] = None,
-    since: Annotated[Timestamp | None, Query(description="At or after.")] = None,
-    until: Annotated[Timestamp | None, Query(description="Before.")] = None,
+    filters: Annotated[AuditFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: CursorQuery = None,
 ) -> Response:
@@ -42,14 +30,7 @@ def list_audit_events(
     and why."""
     events, following = service.list_events(
         session=session,
-        filters=service.AuditFilters(
-            entity_type=entity_type,
-            entity_id=entity_id,
-            action=action,
-            actor=actor,
-            since=since,
-            until=until,
-        ),
+        filters=filters,
         cursor=service.AUDIT_ORDER.decode(cursor),
         limit=limit,
     )
