@@ -88,15 +88,9 @@ def review_incident(
     """A verifier's verdict: verified, disputed or rejected, with a note; and, with
     `accept_reports`, the decision on reports held for review."""
     with committing(session):
-        incident = verification.review(
-            session=session,
-            incident_id=incident_id,
-            status=review.status,
-            note=review.note,
-            actor=principal.actor,
-            accept_reports=review.accept_reports,
+        return verification.review(
+            session=session, incident_id=incident_id, actor=principal.actor, **review.model_dump()
         )
-    return incident
 
 
 @router.post(
@@ -108,11 +102,10 @@ def merge_incident(
     """Merge this incident into another: its reports move there, it becomes `merged` and
     points to the survivor, which is answered (refreshed)."""
     with committing(session):
-        survivor = verification.merge(
+        return verification.merge(
             session=session,
             incident_id=incident_id,
             into_id=merge.into,
             note=merge.note,
             actor=principal.actor,
         )
-    return survivor
