@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.audit.schemas import AuditFilters
 from service.event.paging import Keyset, Kind, Position
 
 
@@ -85,16 +85,6 @@ def record_many(
             for i, (entity_id, before, after) in enumerate(events)
         ],
     )
-
-
-@dataclass(frozen=True)
-class AuditFilters:
-    entity_type: str | None = None
-    entity_id: str | None = None
-    action: str | None = None
-    actor: str | None = None  # an actor label ("console", "key:<name>") or an API key id
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
 
 
 # Newest first, by the serial id.
