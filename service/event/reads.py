@@ -1,35 +1,55 @@
 """Reading the event part of a report or an incident: the SQL that selects it and the
-function that turns the row into ``EventRead``'s fields. Both follow ``EVENT_COLUMNS``."""
+function that turns the row into ``EventRead``'s fields. Both follow ``EVENT_COLUMNS``; the
+SQL is Core, over the reports or incidents ``Table`` (or an alias of it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Float, FromClause, func
+from sqlalchemy.sql.elements import ColumnElement
+
 from service.event.models import CASUALTY_COLUMNS, EVENT_COLUMNS
+from service.geography.models import AdminArea
+from service.party.models import Party
+
+# The names an event is read with: its areas' and its parties'.
+PROVINCE = AdminArea.__table__.alias("pa")
+DISTRICT = AdminArea.__table__.alias("da")
+PERPETRATOR = Party.__table__.alias("pp")
+TARGET = Party.__table__.alias("tp")
 
 
-def event_select(alias: str) -> str:
-    """The event's columns of the table aliased ``alias``, as ``event_fields`` reads them:
-    the point as ``lon``/``lat``, with the area and party names ``event_joins`` brings."""
-    columns = [
-        f"ST_X({alias}.geom) AS lon, ST_Y({alias}.geom) AS lat"
-        if column == "geom"
-        else f"{alias}.{column}"
-        for column in EVENT_COLUMNS
+def event_select(table: FromClause) -> list[ColumnElement[Any]]:
+    """The event's columns of ``table`` (reports or incidents, or an alias), as
+    ``event_fields`` reads them: the point as ``lon``/``lat``, with the area and party names
+    ``event_joins`` brings."""
+    columns: list[ColumnElement[Any]] = []
+    for name in EVENT_COLUMNS:
+        if name == "geom":
+            columns += [
+                func.ST_X(table.c.geom, type_=Float).label("lon"),
+                func.ST_Y(table.c.geom, type_=Float).label("lat"),
+            ]
+        else:
+            columns.append(table.c[name])
+    return columns + [
+        PROVINCE.c.name_en.label("province_name"),
+        DISTRICT.c.name_en.label("district_name"),
+        PERPETRATOR.c.name.label("perpetrator_name"),
+        TARGET.c.name.label("target_name"),
     ]
-    names = "pa.name_en AS province_name, da.name_en AS district_name, "
-    names += "pp.name AS perpetrator_name, tp.name AS target_name"
-    return ", ".join(columns) + ", " + names
 
 
-def event_joins(alias: str) -> str:
-    """The joins ``event_select`` reads the area and party names from."""
-    return f"""
-    JOIN admin_areas pa ON pa.pcode = {alias}.province_pcode
-    LEFT JOIN admin_areas da ON da.pcode = {alias}.district_pcode
-    LEFT JOIN parties pp ON pp.id = {alias}.perpetrator_party_id
-    LEFT JOIN parties tp ON tp.id = {alias}.target_party_id
-    """
+def event_joins(table: FromClause, onto: FromClause | None = None) -> FromClause:
+    """``onto`` (``table`` itself by default) joined to the names ``event_select`` reads."""
+    return (
+        (table if onto is None else onto)
+        .join(PROVINCE, PROVINCE.c.pcode == table.c.province_pcode)
+        .outerjoin(DISTRICT, DISTRICT.c.pcode == table.c.district_pcode)
+        .outerjoin(PERPETRATOR, PERPETRATOR.c.id == table.c.perpetrator_party_id)
+        .outerjoin(TARGET, TARGET.c.id == table.c.target_party_id)
+    )
 
 
 def event_fields(row: Any) -> dict[str, Any]:

@@ -5,22 +5,40 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Select, Uuid, any_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from service.auth.models import ApiKey
 from service.errors import NotFound
-from service.event.filters import EventFilters, where
+from service.event.filters import EventFilters, bind, conditions
 from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_select
+from service.report.models import Report
 
-_READ = f"""
-    SELECT r.id, r.incident_id, r.revision, r.client_report_id, {event_select("r")},
-           r.description, r.sources, r.created_at, r.updated_at,
-           r.reporter_key_id, k.name AS reporter_name
-    FROM reports r
-    {event_joins("r")}
-    JOIN api_keys k ON k.id = r.reporter_key_id
-"""
+REPORTS = Report.__table__.alias("r")
+KEYS = ApiKey.__table__.alias("k")
+
+
+def _read() -> Select:
+    """Reports (``REPORTS``, aliased ``r``) as ``report_from_row`` reads them."""
+    r, k = REPORTS, KEYS
+    return select(
+        r.c.id,
+        r.c.incident_id,
+        r.c.revision,
+        r.c.client_report_id,
+        *event_select(r),
+        r.c.description,
+        r.c.sources,
+        r.c.created_at,
+        r.c.updated_at,
+        r.c.reporter_key_id,
+        k.c.name.label("reporter_name"),
+    ).select_from(event_joins(r).join(k, k.c.id == r.c.reporter_key_id))
+
+
+_READ = _read()
 
 
 def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
@@ -46,7 +64,7 @@ def read_reports(
 ) -> list[dict[str, Any]]:
     if not ids:
         return []
-    rows = session.execute(text(_READ + " WHERE r.id = ANY(:ids)"), {"ids": ids})
+    rows = session.execute(_READ.where(REPORTS.c.id == any_(bind("ids", ids, ARRAY(Uuid)))))
     return [report_from_row(row, with_reporter=with_reporter) for row in rows]
 
 
@@ -67,14 +85,10 @@ def list_reports(
     Ordered by (created_at, id), which never change: paging visits every report once, and
     reports arriving meanwhile appear ahead of the first page, not inside the walk.
     """
-    condition, params = where(filters, "r")
-    after, after_params = REPORT_ORDER.after(cursor, "r")
     rows = session.execute(
-        text(
-            _READ
-            + f" WHERE {condition} AND {after} ORDER BY {REPORT_ORDER.order_by('r')} LIMIT :limit"
-        ),
-        {**params, **after_params, "limit": limit + 1},
+        _READ.where(conditions(filters, REPORTS), REPORT_ORDER.after(cursor, REPORTS))
+        .order_by(*REPORT_ORDER.order_by(REPORTS))
+        .limit(bind("limit", limit + 1))
     ).all()
     reports = [report_from_row(row, with_reporter=with_reporter) for row in rows[:limit]]
     following = None
@@ -93,13 +107,10 @@ def get_report(
 ) -> dict[str, Any]:
     """One report. With ``reporter_key_id``, only that reporter's own: another's is "not
     found", exactly like an id that does not exist."""
-    row = session.execute(
-        text(
-            _READ
-            + " WHERE r.id = :id AND (CAST(:reporter AS uuid) IS NULL OR r.reporter_key_id = :reporter)"
-        ),
-        {"id": report_id, "reporter": reporter_key_id},
-    ).first()
+    query = _READ.where(REPORTS.c.id == bind("id", report_id))
+    if reporter_key_id is not None:
+        query = query.where(REPORTS.c.reporter_key_id == bind("reporter", reporter_key_id))
+    row = session.execute(query).first()
     if row is None:
         raise NotFound(f"no report {report_id}")
     return report_from_row(row, with_reporter=with_reporter)
