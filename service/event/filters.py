@@ -222,10 +222,11 @@ class EventFilters:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def bind(name: str, value: Any, type_: Any = None) -> BindParameter[Any]:
-    """A bound value named after ``name`` (made unique per statement): values travel as
-    parameters, so a statement's compiled form is cached whatever they are."""
-    return bindparam(name, value, type_=type_, unique=True)
+def bind(name: str, value: Any = None, type_: Any = None) -> BindParameter[Any]:
+    """A value bound as parameter ``name``: values travel as parameters, so a statement is
+    built and compiled once per shape (``service.event.statements``) and run with each
+    request's values. Within one statement a name is one value."""
+    return bindparam(name, value, type_=type_)
 
 
 def _any_of(column: ColumnElement[Any], name: str, values: tuple[str, ...]) -> ColumnElement[bool]:
@@ -307,7 +308,7 @@ def conditions(
             grown = BBox(
                 b.min_lon - margin, b.min_lat - margin, b.max_lon + margin, b.max_lat + margin
             )
-            found.append(c.geom.bool_op("&&")(envelope(grown)))
+            found.append(c.geom.bool_op("&&")(envelope(grown, "f_grown")))
             # The indexed test above carries the real selectivity. A bare test on a computed
             # geometry has no statistics and would be estimated at 0.5% on top of it, which
             # makes the planner sort every match instead of walking an index; as a CASE it
@@ -319,11 +320,11 @@ def conditions(
     return and_(true(), *found)
 
 
-def envelope(box: BBox) -> ColumnElement[Any]:
-    """The box as a WGS 84 geometry, its corners bound as parameters."""
-    corners = (box.min_lon, box.min_lat, box.max_lon, box.max_lat)
-    binds = (bind(n, v, Float) for n, v in zip(_CORNERS, corners, strict=True))
+def envelope(box: BBox, name: str = "f") -> ColumnElement[Any]:
+    """The box as a WGS 84 geometry, its corners bound as ``{name}_minx`` ... ``{name}_maxy``."""
+    corners = zip(_CORNERS, (box.min_lon, box.min_lat, box.max_lon, box.max_lat), strict=True)
+    binds = (bind(f"{name}_{corner}", value, Float) for corner, value in corners)
     return func.ST_MakeEnvelope(*binds, literal_column("4326"))
 
 
-_CORNERS = ("f_minx", "f_miny", "f_maxx", "f_maxy")
+_CORNERS = ("minx", "miny", "maxx", "maxy")

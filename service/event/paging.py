@@ -129,7 +129,7 @@ class Keyset:
             return true()
         columns = [table.c[name] for name in self.columns]
         values = [
-            bindparam(f"page_k{i}", value, type_=column.type, unique=True)
+            bindparam(f"page_k{i}", value, type_=column.type)
             for i, (column, value) in enumerate(zip(columns, position, strict=True))
         ]
         if self.descending:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, column, func, select, table, text
+from sqlalchemy import Integer, Select, column, func, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -38,6 +38,7 @@ from service.event.filters import EventFilters, bind, conditions
 from service.event.models import FACT_COLUMNS
 from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_select
+from service.event.statements import cached, shape, values
 from service.event.terms import IncidentStatus
 from service.incident.models import Incident, IncidentPendingReview
 
@@ -247,15 +248,19 @@ def list_incidents(
             filters,
             statuses=tuple(s.value for s in IncidentStatus if s is not IncidentStatus.merged),
         )
-    query = select_incidents().where(
-        conditions(filters, INCIDENTS), INCIDENT_ORDER.after(cursor, INCIDENTS)
-    )
-    if pending_review is not None:
-        pending = PENDING.c.incident_id
-        query = query.where(pending.is_not(None) if pending_review else pending.is_(None))
-    rows = session.execute(
-        query.order_by(*INCIDENT_ORDER.order_by(INCIDENTS)).limit(bind("limit", limit + 1))
-    ).all()
+    condition = conditions(filters, INCIDENTS)
+    after = INCIDENT_ORDER.after(cursor, INCIDENTS)
+
+    def build() -> Select:
+        query = select_incidents().where(condition, after)
+        if pending_review is not None:
+            pending = PENDING.c.incident_id
+            query = query.where(pending.is_not(None) if pending_review else pending.is_(None))
+        order = INCIDENT_ORDER.order_by(INCIDENTS)
+        return query.order_by(*order).limit(bind("limit", type_=Integer))
+
+    statement = cached(("incidents.list", pending_review, shape(condition, after)), build)
+    rows = session.execute(statement, {**values(condition, after), "limit": limit + 1}).all()
     incidents = [incident_from_row(row) for row in rows[:limit]]
     following = None
     if len(rows) > limit:

@@ -6,7 +6,8 @@ count is of exactly the incidents the items of the same filters list, whatever t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -14,11 +15,13 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    and_,
     any_,
     cast,
     func,
     literal_column,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.event.filters import EventFilters, TimeRange, bind, category_conditions, conditions
+from service.event.statements import cached, shape, values
 from service.incident.models import Incident
 from service.maps.models import IncidentDailyCount, IncidentTotal
 from service.maps.view import IncidentView, local_time
@@ -48,7 +52,9 @@ def _rollup_answers(filters: EventFilters) -> bool:
     )
 
 
-def _rollup_rows(filters: EventFilters, days: tuple[dt.date | None, dt.date | None]) -> Select:
+def _rollup_condition(
+    filters: EventFilters, days: tuple[dt.date | None, dt.date | None]
+) -> ColumnElement[bool]:
     """The rollup's rows for the filters (all of which it answers) over the local days
     ``[first, end)``."""
     first, end = days
@@ -64,6 +70,11 @@ def _rollup_rows(filters: EventFilters, days: tuple[dt.date | None, dt.date | No
         found.append(c.day >= bind("r_first", first))
     if end is not None:
         found.append(c.day < bind("r_end", end))
+    return and_(true(), *found)
+
+
+def _rollup_rows(condition: ColumnElement[bool]) -> Select:
+    c = DAILY.c
     return select(
         c.day,
         c.province_pcode,
@@ -74,19 +85,25 @@ def _rollup_rows(filters: EventFilters, days: tuple[dt.date | None, dt.date | No
         c.killed,
         c.injured,
         c.civilians_killed,
-    ).where(*found)
+    ).where(condition)
 
 
-def _live_rows(condition: ColumnElement[bool], times: TimeRange, timezone: ZoneInfo) -> Select:
-    """Rows shaped as the rollup's, counted from the incidents matching ``condition`` in
-    ``times``. A range shorter than a day with a province (or none) is one index range scan
-    (ix_incidents_province_occurred_at, ix_incidents_occurred_at_id)."""
+def _in_times(condition: ColumnElement[bool], times: TimeRange, name: str) -> ColumnElement[bool]:
+    """``condition`` and an occurrence in ``times``, its ends bound as ``{name}_since`` and
+    ``{name}_until``. A range shorter than a day with a province (or none) is one index
+    range scan (ix_incidents_province_occurred_at, ix_incidents_occurred_at_id)."""
     i = INCIDENTS.c
     found = [condition]
     if times.since is not None:
-        found.append(i.occurred_at >= bind("s_since", times.since))
+        found.append(i.occurred_at >= bind(f"{name}_since", times.since))
     if times.until is not None:
-        found.append(i.occurred_at < bind("s_until", times.until))
+        found.append(i.occurred_at < bind(f"{name}_until", times.until))
+    return and_(*found)
+
+
+def _live_rows(condition: ColumnElement[bool], timezone: ZoneInfo) -> Select:
+    """Rows shaped as the rollup's, counted from the incidents matching ``condition``."""
+    i = INCIDENTS.c
     return (
         select(
             cast(local_time(i.occurred_at, timezone), Date).label("day"),
@@ -99,7 +116,7 @@ def _live_rows(condition: ColumnElement[bool], times: TimeRange, timezone: ZoneI
             func.sum(i.injured).label("injured"),
             func.sum(i.civilians_killed).label("civilians_killed"),
         )
-        .where(*found)
+        .where(condition)
         .group_by(*GROUP_BY_FIRST[:5])
     )
 
@@ -109,13 +126,35 @@ def _live_rows(condition: ColumnElement[bool], times: TimeRange, timezone: ZoneI
 GROUP_BY_FIRST = tuple(literal_column(str(k)) for k in range(1, 6))
 
 
+@dataclass(frozen=True)
+class Counted:
+    """Where counted rows come from: the rollup (its condition, or None) and incidents
+    (one condition per part counted live)."""
+
+    timezone: ZoneInfo
+    rollup: ColumnElement[bool] | None
+    live: tuple[ColumnElement[bool], ...]
+
+    def key(self) -> tuple:
+        """The shape of ``rows()``: the statements around it are built once per shape."""
+        return (str(self.timezone), shape(self.rollup, *self.live))
+
+    def values(self) -> dict[str, Any]:
+        return values(self.rollup, *self.live)
+
+    def rows(self) -> Select | CompoundSelect:
+        """A SELECT of rows with the rollup's columns (day, province_pcode, status,
+        ceasefire_status, guarantors, incidents, killed, injured, civilians_killed)."""
+        parts = [] if self.rollup is None else [_rollup_rows(self.rollup)]
+        parts += [_live_rows(condition, self.timezone) for condition in self.live]
+        return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
 def counted_rows(
     filters: EventFilters, timezone: ZoneInfo, view: IncidentView | None = None
-) -> Select | CompoundSelect:
-    """A SELECT of rows with the rollup's columns (day, province_pcode, status,
-    ceasefire_status, guarantors, incidents, killed, injured, civilians_killed) summing to
-    exactly the incidents that ``filters`` (already restricted to the view) match: what the
-    items of the same filters list, whatever the window.
+) -> Counted:
+    """Rows summing to exactly the incidents that ``filters`` (already restricted to the
+    view) match: what the items of the same filters list, whatever the window.
 
     When the rollup holds every filter, the whole local days inside the window are read
     from it (its cost grows with days, not incidents) and the partial days at the window's
@@ -130,19 +169,18 @@ def counted_rows(
 
     times = TimeRange(filters.since, filters.until)
     if not _rollup_answers(filters):
-        return _live_rows(condition(filters), TimeRange(), timezone)
+        return Counted(timezone, None, (condition(filters),))
     whole, edges = times.whole_local_days(timezone)
-    parts: list[Select] = []
+    rollup = None
     if whole is not None:
         days = (
             None if whole.since is None else whole.since.astimezone(timezone).date(),
             None if whole.until is None else whole.until.astimezone(timezone).date(),
         )
-        parts.append(_rollup_rows(filters, days))
-    if edges:
-        untimed = condition(replace(filters, since=None, until=None))
-        parts += [_live_rows(untimed, edge, timezone) for edge in edges]
-    return parts[0] if len(parts) == 1 else union_all(*parts)
+        rollup = _rollup_condition(filters, days)
+    untimed = condition(replace(filters, since=None, until=None)) if edges else None
+    live = tuple(_in_times(untimed, edge, f"s_edge{k}") for k, edge in enumerate(edges))
+    return Counted(timezone, rollup, live)
 
 
 def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
@@ -164,5 +202,11 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
                 TOTALS.c.status == any_(bind("statuses", list(filters.statuses), ARRAY(String)))
             )
         return session.execute(total).scalar_one()
-    rows = counted_rows(filters, timezone).subquery("r")
-    return session.execute(select(func.coalesce(func.sum(rows.c.incidents), 0))).scalar_one()
+    counted = counted_rows(filters, timezone)
+
+    def build() -> Select:
+        rows = counted.rows().subquery("r")
+        return select(func.coalesce(func.sum(rows.c.incidents), literal_column("0")))
+
+    statement = cached(("tallies.count", counted.key()), build)
+    return session.execute(statement, counted.values()).scalar_one()

@@ -159,4 +159,4 @@ def cell_square(
 
 def local_time(at: ColumnElement[Any], timezone: ZoneInfo) -> ColumnElement[Any]:
     """``at`` as the wall-clock time of ``timezone`` (the zone's name bound as a parameter)."""
-    return at.op("AT TIME ZONE")(cast(bindparam("v_tz", str(timezone), unique=True), Text))
+    return at.op("AT TIME ZONE")(cast(bindparam("v_tz", str(timezone)), Text))

@@ -12,14 +12,27 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, FromClause, String, any_, func, literal_column, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array_agg
+from sqlalchemy import (
+    Executable,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    any_,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, array_agg
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from service.errors import NotFound
 from service.event.filters import BBox, EventFilters, bind, envelope
 from service.event.paging import Keyset, Kind, Position
+from service.event.statements import cached, compiled, shape, values
 from service.geography.models import AdminArea
 from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
 from service.incident.models import Incident
@@ -38,15 +51,15 @@ class Page:
     next_cursor: str | None
 
 
-def _one_binary(session: Session, statement: Executable) -> tuple:
+def _one_binary(session: Session, statement: Executable, params: dict[str, Any]) -> tuple:
     """Run one statement and read its row in PostgreSQL's binary format: a page sent as
     bytea arrives as the bytes it is (not as hex to decode, nor as text to encode again),
     which keeps a worker's memory flat under 10,000-feature pages."""
     connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
+    sql = compiled(statement, connection.dialect)
     dbapi = connection.connection.dbapi_connection
     with dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        cursor.execute(str(compiled), compiled.construct_params())
+        cursor.execute(str(sql), sql.construct_params(params))
         return cursor.fetchone()
 
 
@@ -113,6 +126,38 @@ def incident_order(view: IncidentView) -> Keyset:
     return PUBLIC_ORDER if view.public else FULL_ORDER
 
 
+def _page(
+    view: IncidentView, order: Keyset, condition: ColumnElement[bool], after: ColumnElement[bool]
+) -> Select:
+    """A page's features (``fetch`` rows read, the first ``limit`` shown: both bound), how
+    many were read and the last shown row's key."""
+    i = INCIDENTS
+    page = (
+        select(i.c.occurred_at, i.c.id, literal_column(_feature_sql(view)).label("feature"))
+        .where(condition, after)
+        .order_by(*order.order_by(i))
+        .limit(bind("fetch", type_=Integer))
+        .subquery("page")
+    )
+    k = func.row_number().over(order_by=order.order_by(page)).label("k")
+    p = select(page, k).subquery("p").c
+    shown = bind("limit", type_=Integer)
+    return select(
+        func.count().label("fetched"),
+        func.convert_to(
+            func.coalesce(
+                func.string_agg(p.feature, literal_column("','"))
+                .aggregate_order_by(p.k)
+                .filter(p.k <= shown),
+                literal_column("''"),
+            ),
+            literal_column("'UTF8'"),
+        ).label("features"),
+        _last(p.occurred_at, p.k == shown).label("last_at"),
+        _last(p.id, p.k == shown).label("last_id"),
+    )
+
+
 def incident_page(
     *,
     session: Session,
@@ -122,34 +167,15 @@ def incident_page(
     cursor: Position | None,
 ) -> Page:
     """One page of incidents as this view shows them; ``filters`` already restricted."""
-    i = INCIDENTS
     order = incident_order(view)
-    page = (
-        select(i.c.occurred_at, i.c.id, literal_column(_feature_sql(view)).label("feature"))
-        .where(view.conditions(filters, i), order.after(cursor, i))
-        .order_by(*order.order_by(i))
-        .limit(bind("fetch", limit + 1))
-        .subquery("page")
-    )
-    k = func.row_number().over(order_by=order.order_by(page)).label("k")
-    p = select(page, k).subquery("p").c
-    shown = bind("limit", limit)
-    statement = select(
-        func.count().label("fetched"),
-        func.convert_to(
-            func.coalesce(
-                func.string_agg(p.feature, aggregate_order_by(literal_column("','"), p.k)).filter(
-                    p.k <= shown
-                ),
-                literal_column("''"),
-            ),
-            literal_column("'UTF8'"),
-        ).label("features"),
-        _last(p.occurred_at, p.k == shown).label("last_at"),
-        _last(p.id, p.k == shown).label("last_id"),
-    )
+    condition = view.conditions(filters, INCIDENTS)
+    after = order.after(cursor, INCIDENTS)
+    key = ("ogc.page", view, shape(condition, after))
+    statement = cached(key, lambda: _page(view, order, condition, after))
     session.execute(_PAGE_SETTINGS)
-    fetched, features, last_at, last_id = _one_binary(session, statement)
+    fetched, features, last_at, last_id = _one_binary(
+        session, statement, {**values(condition, after), "fetch": limit + 1, "limit": limit}
+    )
     next_cursor = None
     if fetched > limit:
         next_cursor = order.encode((last_id,) if view.public else (last_at, last_id))
@@ -164,8 +190,22 @@ def _last(column: ColumnElement[Any], where: ColumnElement[bool]) -> ColumnEleme
 
 def count_incidents(*, session: Session, view: IncidentView, filters: EventFilters) -> int:
     """Exactly how many incidents this view shows for ``filters`` (a scan: on request only)."""
-    counted = select(func.count()).select_from(INCIDENTS)
-    return session.execute(counted.where(view.conditions(filters, INCIDENTS))).scalar_one()
+    condition = view.conditions(filters, INCIDENTS)
+    statement = cached(
+        ("ogc.count", shape(condition)),
+        lambda: select(func.count()).select_from(INCIDENTS).where(condition),
+    )
+    return session.execute(statement, values(condition)).scalar_one()
+
+
+def _feature(view: IncidentView, by_status: bool) -> Select:
+    """One incident's GeoJSON text by ``id`` (and ``statuses``, bound)."""
+    i = INCIDENTS
+    query = select(literal_column(_feature_sql(view))).select_from(i)
+    query = query.where(i.c.id == bind("id", type_=Uuid))
+    if by_status:
+        query = query.where(i.c.status == any_(bind("statuses", type_=ARRAY(String))))
+    return query
 
 
 def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -> str:
@@ -174,12 +214,9 @@ def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -
         ident = uuid.UUID(feature_id)
     except ValueError as exc:
         raise NotFound(f"no incident {feature_id!r}") from exc
-    i = INCIDENTS
-    query = select(literal_column(_feature_sql(view))).where(i.c.id == bind("id", ident))
     statuses = view.statuses(None, default=())
-    if statuses:
-        query = query.where(i.c.status == any_(bind("statuses", list(statuses), ARRAY(String))))
-    feature = session.execute(query.select_from(i)).scalar()
+    statement = cached(("ogc.feature", view), lambda: _feature(view, bool(statuses)))
+    feature = session.execute(statement, {"id": ident, "statuses": list(statuses)}).scalar()
     if feature is None:
         raise NotFound(f"no incident {feature_id!r}")
     return feature
@@ -270,9 +307,9 @@ def area_page(
         select(
             func.count().label("fetched"),
             func.coalesce(
-                func.string_agg(feature, aggregate_order_by(literal_column("','"), p.c.k)).filter(
-                    p.c.k <= shown
-                ),
+                func.string_agg(feature, literal_column("','"))
+                .aggregate_order_by(p.c.k)
+                .filter(p.c.k <= shown),
                 literal_column("''"),
             ).label("features"),
             _last(p.c.pcode, p.c.k == shown).label("last"),

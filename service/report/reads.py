@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, Uuid, any_, select
+from sqlalchemy import Integer, Select, Uuid, any_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from service.errors import NotFound
 from service.event.filters import EventFilters, bind, conditions
 from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_select
+from service.event.statements import cached, shape, values
 from service.report.models import Report
 
 REPORTS = Report.__table__.alias("r")
@@ -85,11 +86,16 @@ def list_reports(
     Ordered by (created_at, id), which never change: paging visits every report once, and
     reports arriving meanwhile appear ahead of the first page, not inside the walk.
     """
-    rows = session.execute(
-        _READ.where(conditions(filters, REPORTS), REPORT_ORDER.after(cursor, REPORTS))
-        .order_by(*REPORT_ORDER.order_by(REPORTS))
-        .limit(bind("limit", limit + 1))
-    ).all()
+    condition = conditions(filters, REPORTS)
+    after = REPORT_ORDER.after(cursor, REPORTS)
+
+    def build() -> Select:
+        order = REPORT_ORDER.order_by(REPORTS)
+        query = _READ.where(condition, after).order_by(*order)
+        return query.limit(bind("limit", type_=Integer))
+
+    statement = cached(("reports.list", shape(condition, after)), build)
+    rows = session.execute(statement, {**values(condition, after), "limit": limit + 1}).all()
     reports = [report_from_row(row, with_reporter=with_reporter) for row in rows[:limit]]
     following = None
     if len(rows) > limit:

@@ -40,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import BadRequest
 from service.event.filters import EventFilters, TimeRange, bind
+from service.event.statements import cached, shape, values
 from service.event.terms import CeasefireStatus, IncidentStatus
 from service.geography.models import AdminArea
 from service.geography.service import PROVINCE_LEVEL
@@ -62,10 +63,10 @@ INCIDENTS = Incident.__table__.alias("i")
 ZERO = literal_column("0")
 
 
-def _suppressed(incidents: ColumnElement[Any], min_count: int) -> ColumnElement[bool]:
-    """Whether a row counting ``incidents`` is suppressed (see below)."""
+def _suppressed(incidents: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether a row counting ``incidents`` is suppressed (see below; ``min_count`` bound)."""
     return incidents.between(
-        literal_column("1"), bind("min_count", min_count, Integer) - literal_column("1")
+        literal_column("1"), bind("min_count", type_=Integer) - literal_column("1")
     )
 
 
@@ -89,7 +90,7 @@ def _violation(r: FromClause) -> ColumnElement[bool]:
     return r.c.ceasefire_status == bind("violation", VIOLATION)
 
 
-def _provinces(rows: Select | CompoundSelect, min_count: int) -> Select:
+def _provinces(rows: Select | CompoundSelect) -> Select:
     """Every governorate's figures (``properties``, JSON text) over counted ``rows``."""
     r = rows.cte("r")
     counts = (
@@ -111,7 +112,7 @@ def _provinces(rows: Select | CompoundSelect, min_count: int) -> Select:
     )
     a, c = AREAS.alias("a"), counts.alias("c")
     h = (
-        select(_suppressed(func.coalesce(c.c.incidents, ZERO), min_count).label("suppressed"))
+        select(_suppressed(func.coalesce(c.c.incidents, ZERO)).label("suppressed"))
         .correlate(c)
         .lateral("h")
     )
@@ -204,7 +205,9 @@ def province_counts(
     incidents the items of the same filters list. ``days`` names the local days the window
     touches (wholly or in part)."""
     timezone = view.timezone
-    rows = session.execute(_provinces(counted_rows(filters, timezone, view), min_count)).all()
+    counted = counted_rows(filters, timezone, view)
+    statement = cached(("stats.provinces", counted.key()), lambda: _provinces(counted.rows()))
+    rows = session.execute(statement, {**counted.values(), "min_count": min_count}).all()
     outlines = _outlines(session, areas_version, simplify)
     features = b",".join(
         b'{"type":"Feature","id":"%s","geometry":%s,"properties":%s}'
@@ -236,34 +239,28 @@ INTERVALS = ("day", "week", "month")
 MAX_BUCKETS = 3700
 
 
-def _timeseries(
-    rows: Select | CompoundSelect,
-    *,
-    interval: str,
-    first: dt.date | None,
-    end: dt.date | None,
-    min_count: int,
-) -> Select:
+def _timeseries(rows: Select | CompoundSelect) -> Select:
     """The buckets (``n``) and, unless there are more than ``MAX_BUCKETS``, their figures
-    (``series``, JSON text) over counted ``rows``."""
+    (``series``, JSON text) over counted ``rows``; ``interval``, ``step``, ``first``,
+    ``end``, ``max_buckets`` and ``min_count`` bound."""
     r = rows.cte("r")
-    unit = bind("interval", interval, Text)
+    unit = bind("interval", type_=Text)
     span = (
         select(
             cast(
                 func.date_trunc(
-                    unit, func.coalesce(cast(bind("first", first), Date), func.min(r.c.day))
+                    unit, func.coalesce(cast(bind("first", type_=Date), Date), func.min(r.c.day))
                 ),
                 Date,
             ).label("first"),
             func.coalesce(
-                cast(bind("end", end), Date) - literal_column("1"), func.max(r.c.day)
+                cast(bind("end", type_=Date), Date) - literal_column("1"), func.max(r.c.day)
             ).label("last"),
         )
         .select_from(r)
         .cte("span")
     )
-    step = cast(bind("step", f"1 {interval}", Text), INTERVAL)
+    step = cast(bind("step", type_=Text), INTERVAL)
     g = (
         func.generate_series(span.c.first, span.c.last, step)
         .table_valued("g")
@@ -279,7 +276,7 @@ def _timeseries(
     )
     b, s = buckets.alias("b"), sums.alias("s")
     h = (
-        select(_suppressed(func.coalesce(s.c.incidents, ZERO), min_count).label("suppressed"))
+        select(_suppressed(func.coalesce(s.c.incidents, ZERO)).label("suppressed"))
         .correlate(s)
         .lateral("h")
     )
@@ -300,7 +297,7 @@ def _timeseries(
     series = (
         func.json_agg(props.table_valued())
         .aggregate_order_by(props.c.start)
-        .filter(n <= bind("max_buckets", MAX_BUCKETS))
+        .filter(n <= bind("max_buckets", type_=Integer))
     )
     return select(
         n.label("n"), cast(func.coalesce(series, literal_column("'[]'")), Text).label("series")
@@ -319,14 +316,20 @@ def timeseries(
     with explicit zeros for quiet periods; the buckets sum to the items' count."""
     timezone = view.timezone
     first, end = _touched_days(filters, timezone)
-    statement = _timeseries(
-        counted_rows(filters, timezone, view),
-        interval=interval,
-        first=first,
-        end=end,
-        min_count=min_count,
-    )
-    row = session.execute(statement).one()
+    counted = counted_rows(filters, timezone, view)
+    statement = cached(("stats.timeseries", counted.key()), lambda: _timeseries(counted.rows()))
+    row = session.execute(
+        statement,
+        {
+            **counted.values(),
+            "interval": interval,
+            "step": f"1 {interval}",
+            "first": first,
+            "end": end,
+            "max_buckets": MAX_BUCKETS,
+            "min_count": min_count,
+        },
+    ).one()
     if row.n > MAX_BUCKETS:
         raise BadRequest(
             f"datetime: {row.n} {interval}s is more than {MAX_BUCKETS}; narrow the period"
@@ -373,14 +376,13 @@ def grid_factor(view: IncidentView, cell: float) -> int | None:
 
 
 def grid_keys(
-    view: IncidentView, cell: float, table: FromClause
+    view: IncidentView, table: FromClause
 ) -> tuple[ColumnElement[float], ColumnElement[float], ColumnElement[float]]:
     """Integer cell keys: ``floor(x / cell)``, or for the public the public cell's keys
     divided by a whole factor (the same cells, computed from what the public may see); and
-    the cell's side, bound."""
-    factor = grid_factor(view, cell)
-    side = bind("cell", cell, Float)
-    if factor is None:
+    the cell's side. ``cell`` (and for the public ``factor``, from ``grid_factor``) bound."""
+    side = bind("cell", type_=Float)
+    if not view.public:
         size = cast(side, Float)
         x, y = func.ST_X(table.c.geom, type_=Float), func.ST_Y(table.c.geom, type_=Float)
         return (
@@ -389,7 +391,7 @@ def grid_keys(
             side,
         )
     col, row = view.cell_index(table)
-    by = bind("factor", factor, Integer)
+    by = bind("factor", type_=Integer)
     return (
         func.floor(col.op("/", precedence=8)(by)),
         func.floor(row.op("/", precedence=8)(by)),
@@ -397,9 +399,9 @@ def grid_keys(
     )
 
 
-def _grid(view: IncidentView, filters: EventFilters, cell: float, min_count: int) -> Select:
+def _grid(view: IncidentView, condition: ColumnElement[bool]) -> Select:
     i = INCIDENTS
-    col, row, side = grid_keys(view, cell, i)
+    col, row, side = grid_keys(view, i)
     cells = (
         select(
             col.label("ci"),
@@ -409,16 +411,12 @@ def _grid(view: IncidentView, filters: EventFilters, cell: float, min_count: int
             func.count().filter(i.c.status == bind("verified", VERIFIED)).label("verified"),
             func.sum(i.c.killed).label("killed"),
         )
-        .where(i.c.geom.is_not(None), view.conditions(filters, i))
+        .where(i.c.geom.is_not(None), condition)
         .group_by(*GROUP_BY_FIRST[:2])
         .cte("cells")
     )
     c = cells.c
-    h = (
-        select(_suppressed(c.incidents, min_count).label("suppressed"))
-        .correlate(cells)
-        .lateral("h")
-    )
+    h = select(_suppressed(c.incidents).label("suppressed")).correlate(cells).lateral("h")
     props = (
         select(
             cast(c.ci, BigInteger).label("i"),
@@ -457,7 +455,12 @@ def grid(
     min_count: int = 1,
 ) -> bytes:
     """Square cells of ``cell`` degrees with the incidents each holds (only non-empty ones)."""
-    result = session.execute(_grid(view, filters, cell, min_count)).one()
+    factor = grid_factor(view, cell)
+    condition = view.conditions(filters, INCIDENTS)
+    statement = cached(("stats.grid", view, shape(condition)), lambda: _grid(view, condition))
+    result = session.execute(
+        statement, {**values(condition), "cell": cell, "factor": factor, "min_count": min_count}
+    ).one()
     return b"".join(
         [
             b'{"type":"FeatureCollection","features":[',

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Float,
     FromClause,
+    Integer,
     Select,
     Text,
     and_,
@@ -34,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import BadRequest
 from service.event.filters import EventFilters, bind, category_conditions
+from service.event.statements import cached, shape, values
 from service.event.terms import CeasefireStatus
 from service.incident.models import Incident
 from service.maps.extent import THEATRES, extent
@@ -65,14 +67,15 @@ CELL_COUNTS = IncidentCellCount.__table__.alias("c")
 VIOLATION = CeasefireStatus.violation.value
 
 
-def _bounds(z: int, x: int, y: int) -> CTE:
-    """The tile in Web Mercator (``merc``), and with its buffer in WGS 84 (``geo``).
+def _bounds() -> CTE:
+    """The tile ``z``, ``x``, ``y`` (bound) in Web Mercator (``merc``), and with its buffer
+    (``margin``, bound) in WGS 84 (``geo``).
 
     The buffered envelope is clipped to the world before it is transformed: a tile at the
     antimeridian (1/1/0 holds the eastern hemisphere) would otherwise wrap to the other side
     and find nothing."""
-    zxy = (bind("z", z), bind("x", x), bind("y", y))
-    margin = literal_column("margin").op("=>")(bind("margin", BUFFER / EXTENT))
+    zxy = (bind("z", type_=Integer), bind("x", type_=Integer), bind("y", type_=Integer))
+    margin = literal_column("margin").op("=>")(bind("margin", type_=Float))
     world = func.ST_TileEnvelope(*(literal_column("0"),) * 3)
     return select(
         func.ST_TileEnvelope(*zxy).label("merc"),
@@ -123,6 +126,21 @@ def _mvt(shaped: CTE, layer: str) -> Select:
 _GEOM = literal_column("'geom'")
 
 
+# What a point tile reads of an incident.
+_POINT_COLUMNS = (
+    "id",
+    "geom",
+    "occurred_at",
+    "violation_type",
+    "ceasefire_status",
+    "status",
+    "province_pcode",
+    "killed",
+    "civilians_killed",
+    "responsible_guarantors",
+)
+
+
 def _point_properties(view: IncidentView, i: FromClause) -> list[ColumnElement[Any]]:
     if view.public:
         when = func.to_char(view.local_day(i), literal_column("'YYYY-MM-DD'"))
@@ -142,14 +160,14 @@ def _point_properties(view: IncidentView, i: FromClause) -> list[ColumnElement[A
     ]
 
 
-def _points(
-    view: IncidentView, condition: ColumnElement[bool], bounds: CTE, max_points: int
-) -> Select:
-    i = INCIDENTS
+def _points(view: IncidentView, condition: ColumnElement[bool]) -> Select:
+    """The ``incidents`` layer (``tile``, None when the tile holds more than ``max_points``,
+    bound) and how many incidents it holds (``n``, up to ``max_points`` + 1)."""
+    i, bounds = INCIDENTS, _bounds()
     candidates = (
-        select(i)
+        select(*(i.c[name] for name in _POINT_COLUMNS))
         .where(i.c.geom.is_not(None), _in_tile(view, i, bounds), condition)
-        .limit(bind("fetch", max_points + 1))
+        .limit(bind("max_points", type_=Integer) + literal_column("1"))
         .cte("candidates")
     )
     found = candidates.alias("i")
@@ -162,7 +180,7 @@ def _points(
     return select(
         n.label("n"),
         case(
-            (n <= bind("max_points", max_points), _mvt(shaped, "incidents").scalar_subquery())
+            (n <= bind("max_points", type_=Integer), _mvt(shaped, "incidents").scalar_subquery())
         ).label("tile"),
     )
 
@@ -189,9 +207,9 @@ def _cells_tile(cells: CTE, bounds: CTE, size: float) -> Select:
     return _mvt(shaped, "cells")
 
 
-def _cells(view: IncidentView, condition: ColumnElement[bool], bounds: CTE, factor: int) -> Select:
+def _cells(view: IncidentView, condition: ColumnElement[bool], factor: int) -> Select:
     size = view.cell * factor
-    i = INCIDENTS
+    i, bounds = INCIDENTS, _bounds()
     col, row = view.cell_index(i)
     cells = (
         select(
@@ -218,11 +236,22 @@ def _rollup_answers(view: IncidentView, filters: EventFilters) -> bool:
     )
 
 
-def _cells_from_rollup(
-    view: IncidentView, filters: EventFilters, bounds: CTE, factor: int
-) -> Select:
+def _rollup_condition(filters: EventFilters) -> ColumnElement[bool]:
+    c = CELL_COUNTS.c
+    found = category_conditions(
+        filters,
+        province=None,
+        status=c.status,
+        ceasefire_status=c.ceasefire_status,
+        guarantors=None,
+    )
+    return and_(true(), *found)
+
+
+def _cells_from_rollup(view: IncidentView, condition: ColumnElement[bool], factor: int) -> Select:
     size = view.cell * factor
     c = CELL_COUNTS.c
+    bounds = _bounds()
     geo = bounds.c.geo
 
     def keys(low: ColumnElement[float], high: ColumnElement[float]) -> tuple:
@@ -247,13 +276,7 @@ def _cells_from_rollup(
         .where(
             c.cell_i.between(*keys(edge("XMin"), edge("XMax"))),
             c.cell_j.between(*keys(edge("YMin"), edge("YMax"))),
-            *category_conditions(
-                filters,
-                province=None,
-                status=c.status,
-                ceasefire_status=c.ceasefire_status,
-                guarantors=None,
-            ),
+            condition,
             c.incidents != literal_column("0"),
         )
         .group_by(*GROUP_BY_FIRST[:2])
@@ -275,17 +298,22 @@ def tile(
 ) -> bytes:
     """One tile; ``filters`` already restricted to the view (and without a bbox)."""
     condition = view.conditions(filters, INCIDENTS)
-    bounds = _bounds(z, x, y)
+    params = {**values(condition), "z": z, "x": x, "y": y, "margin": BUFFER / EXTENT}
     if z >= point_min_zoom:
-        row = session.execute(_points(view, condition, bounds, max_points)).one()
+        points = cached(("tiles.points", view, shape(condition)), lambda: _points(view, condition))
+        row = session.execute(points, {**params, "max_points": max_points}).one()
         if row.tile is not None or row.n == 0:
             return bytes(row.tile or b"")
     factor = cell_factor(z, view)
     if _rollup_answers(view, filters):
-        body = session.execute(_cells_from_rollup(view, filters, bounds, factor))
+        rollup = _rollup_condition(filters)
+        key = ("tiles.rollup", view, factor, shape(rollup))
+        cells = cached(key, lambda: _cells_from_rollup(view, rollup, factor))
+        params.update(values(rollup))
     else:
-        body = session.execute(_cells(view, condition, bounds, factor))
-    return bytes(body.scalar_one() or b"")
+        key = ("tiles.cells", view, factor, shape(condition))
+        cells = cached(key, lambda: _cells(view, condition, factor))
+    return bytes(session.execute(cells, params).scalar_one() or b"")
 
 
 def theatre_bounds(*, session: Session) -> tuple[float, float, float, float] | None:
