@@ -41,6 +41,18 @@ def event_select(table: FromClause) -> list[ColumnElement[Any]]:
     ]
 
 
+def event_row(
+    table: FromClause, before: tuple[str, ...], after: tuple[str, ...]
+) -> list[ColumnElement[Any]]:
+    """The columns ``before`` of ``table`` (its identity), the event's (``event_select``),
+    then the columns ``after``: a report's or an incident's row."""
+    return [
+        *(table.c[name] for name in before),
+        *event_select(table),
+        *(table.c[name] for name in after),
+    ]
+
+
 def event_joins(table: FromClause, onto: FromClause | None = None) -> FromClause:
     """``onto`` (``table`` itself by default) joined to the names ``event_select`` reads."""
     return (
@@ -63,26 +75,23 @@ def event_fields(row: Any) -> dict[str, Any]:
         ),
         "geo_precision": row.geo_precision,
         "place_name": row.place_name,
-        "province": {"pcode": row.province_pcode, "name_en": row.province_name},
-        "district": (
-            {"pcode": row.district_pcode, "name_en": row.district_name}
-            if row.district_pcode
-            else None
-        ),
+        "province": _area(row.province_pcode, row.province_name),
+        "district": _area(row.district_pcode, row.district_name) if row.district_pcode else None,
         "location_match": row.location_match,
         "location_distance_km": row.location_distance_km,
         "violation_type": row.violation_type,
-        "perpetrator": {
-            "raw": row.perpetrator_raw,
-            "party_id": row.perpetrator_party_id,
-            "party_name": row.perpetrator_name,
-        },
-        "target": {
-            "raw": row.target_raw,
-            "party_id": row.target_party_id,
-            "party_name": row.target_name,
-        },
+        "perpetrator": _party(row.perpetrator_raw, row.perpetrator_party_id, row.perpetrator_name),
+        "target": _party(row.target_raw, row.target_party_id, row.target_name),
         "responsible_guarantors": list(row.responsible_guarantors),
         "ceasefire_status": row.ceasefire_status,
         "casualties": {column: getattr(row, column) for column in CASUALTY_COLUMNS},
     }
+
+
+def _area(pcode: str, name: str | None) -> dict[str, Any]:
+    return {"pcode": pcode, "name_en": name}
+
+
+def _party(raw: str | None, party_id: str | None, name: str | None) -> dict[str, Any]:
+    """Who the report names (``raw``), and the party it was matched to."""
+    return {"raw": raw, "party_id": party_id, "party_name": name}

@@ -37,7 +37,7 @@ from service.errors import NotFound
 from service.event.filters import EventFilters, bind, conditions
 from service.event.models import FACT_COLUMNS
 from service.event.paging import Keyset, Kind, Position
-from service.event.reads import event_fields, event_joins, event_select
+from service.event.reads import event_fields, event_joins, event_row
 from service.event.statements import cached, shape, values
 from service.event.terms import IncidentStatus
 from service.incident.models import Incident, IncidentPendingReview
@@ -185,21 +185,17 @@ PENDING = IncidentPendingReview.__table__.alias("pr")
 REPORTS = table("reports", column("id"), column("incident_id"), column("created_at")).alias("r")
 
 
+# An incident's own columns around its event's (``event_row``).
+_IDENTITY = ("id", "status", "merged_into_id", "report_count")
+_REVIEW = ("review_note", "reviewed_at", "created_at", "updated_at", "casualties_range")
+
+
 def select_incidents(*extra: ColumnElement[Any]) -> Select:
     """Incidents (``INCIDENTS``, aliased ``i``) as ``incident_from_row`` reads them, with
     any ``extra`` columns."""
     i, pr = INCIDENTS, PENDING
     return select(
-        i.c.id,
-        i.c.status,
-        i.c.merged_into_id,
-        i.c.report_count,
-        *event_select(i),
-        i.c.review_note,
-        i.c.reviewed_at,
-        i.c.created_at,
-        i.c.updated_at,
-        i.c.casualties_range,
+        *event_row(i, _IDENTITY, _REVIEW),
         pr.c.incident_id.is_not(None).label("pending_review"),
         pr.c.since.label("pending_since"),
         pr.c.proposed,

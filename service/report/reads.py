@@ -13,7 +13,7 @@ from service.auth.models import ApiKey
 from service.errors import NotFound
 from service.event.filters import EventFilters, bind, conditions
 from service.event.paging import Keyset, Kind, Position
-from service.event.reads import event_fields, event_joins, event_select
+from service.event.reads import event_fields, event_joins, event_row
 from service.event.statements import cached, shape, values
 from service.report.models import Report
 
@@ -21,20 +21,15 @@ REPORTS = Report.__table__.alias("r")
 KEYS = ApiKey.__table__.alias("k")
 
 
+# A report's own columns after its event's (``event_row``).
+_AFTER = ("description", "sources", "created_at", "updated_at", "reporter_key_id")
+
+
 def _read() -> Select:
     """Reports (``REPORTS``, aliased ``r``) as ``report_from_row`` reads them."""
     r, k = REPORTS, KEYS
     return select(
-        r.c.id,
-        r.c.incident_id,
-        r.c.revision,
-        r.c.client_report_id,
-        *event_select(r),
-        r.c.description,
-        r.c.sources,
-        r.c.created_at,
-        r.c.updated_at,
-        r.c.reporter_key_id,
+        *event_row(r, ("id", "incident_id", "revision", "client_report_id"), _AFTER),
         k.c.name.label("reporter_name"),
     ).select_from(event_joins(r).join(k, k.c.id == r.c.reporter_key_id))
 

@@ -70,8 +70,16 @@ def _suppressed(incidents: ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
-def _unless(suppressed: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((suppressed, null()), else_=value)
+def _shown(
+    rows: tuple[FromClause, ...], keys: list[ColumnElement[Any]], figures: dict[str, Any]
+) -> tuple[FromClause, FromClause]:
+    """Laterals over one row of ``rows``: ``h`` (``suppressed``: whether its figures are
+    withheld) and ``props`` (its ``keys``, its ``figures`` by name, null when suppressed,
+    and ``suppressed``), the properties a feature or bucket shows."""
+    h = select(_suppressed(figures["incidents"]).label("suppressed")).correlate(*rows).lateral("h")
+    shown = (case((h.c.suppressed, null()), else_=value).label(k) for k, value in figures.items())
+    props = select(*keys, *shown, h.c.suppressed).correlate(*rows, h).lateral("props")
+    return h, props
 
 
 def _sums(r: FromClause) -> list[ColumnElement[Any]]:
@@ -111,11 +119,6 @@ def _provinces(rows: Select | CompoundSelect) -> Select:
         .cte("by_guarantor")
     )
     a, c = AREAS.alias("a"), counts.alias("c")
-    h = (
-        select(_suppressed(func.coalesce(c.c.incidents, ZERO)).label("suppressed"))
-        .correlate(c)
-        .lateral("h")
-    )
     gu, bg = GUARANTORS.alias("gu"), by_guarantor.alias("bg")
     per_guarantor = (
         select(
@@ -130,20 +133,11 @@ def _provinces(rows: Select | CompoundSelect) -> Select:
         .scalar_subquery()
     )
     figures = ("incidents", "violations", "verified", "killed", "civilians_killed", "injured")
-    props = (
-        select(
-            a.c.pcode,
-            a.c.name_en,
-            a.c.name_ar,
-            *(
-                _unless(h.c.suppressed, func.coalesce(c.c[name], ZERO)).label(name)
-                for name in figures
-            ),
-            _unless(h.c.suppressed, per_guarantor).label("violations_by_guarantor"),
-            h.c.suppressed,
-        )
-        .correlate(a, c, h)
-        .lateral("props")
+    h, props = _shown(
+        (a, c),
+        [a.c.pcode, a.c.name_en, a.c.name_ar],
+        {name: func.coalesce(c.c[name], ZERO) for name in figures}
+        | {"violations_by_guarantor": per_guarantor},
     )
     return (
         select(a.c.pcode, cast(func.row_to_json(props.table_valued()), Text).label("properties"))
@@ -275,23 +269,9 @@ def _timeseries(rows: Select | CompoundSelect) -> Select:
         .cte("sums")
     )
     b, s = buckets.alias("b"), sums.alias("s")
-    h = (
-        select(_suppressed(func.coalesce(s.c.incidents, ZERO)).label("suppressed"))
-        .correlate(s)
-        .lateral("h")
-    )
     figures = ("incidents", "violations", "verified", "killed", "civilians_killed")
-    props = (
-        select(
-            b.c.start,
-            *(
-                _unless(h.c.suppressed, func.coalesce(s.c[name], ZERO)).label(name)
-                for name in figures
-            ),
-            h.c.suppressed,
-        )
-        .correlate(b, s, h)
-        .lateral("props")
+    h, props = _shown(
+        (b, s), [b.c.start], {name: func.coalesce(s.c[name], ZERO) for name in figures}
     )
     n = select(func.count()).select_from(buckets).scalar_subquery()
     series = (
@@ -416,19 +396,10 @@ def _grid(view: IncidentView, condition: ColumnElement[bool]) -> Select:
         .cte("cells")
     )
     c = cells.c
-    h = select(_suppressed(c.incidents).label("suppressed")).correlate(cells).lateral("h")
-    props = (
-        select(
-            cast(c.ci, BigInteger).label("i"),
-            cast(c.cj, BigInteger).label("j"),
-            *(
-                _unless(h.c.suppressed, c[name]).label(name)
-                for name in ("incidents", "violations", "verified", "killed")
-            ),
-            h.c.suppressed,
-        )
-        .correlate(cells, h)
-        .lateral("props")
+    h, props = _shown(
+        (cells,),
+        [cast(c.ci, BigInteger).label("i"), cast(c.cj, BigInteger).label("j")],
+        {name: c[name] for name in ("incidents", "violations", "verified", "killed")},
     )
     # The feature's GeoJSON text around its geometry and properties: written by hand, as
     # every GeoJSON page here is (one string_agg, no per-row work in Python).
