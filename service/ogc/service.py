@@ -130,7 +130,14 @@ def _page(
     view: IncidentView, order: Keyset, condition: ColumnElement[bool], after: ColumnElement[bool]
 ) -> Select:
     """A page's features (``fetch`` rows read, the first ``limit`` shown: both bound), how
-    many were read and the last shown row's key."""
+    many were read and the last shown row's key.
+
+    FROM, WHERE, ORDER and LIMIT are Core; each feature's text is the hand-written
+    ``_feature_sql`` fragment, joined by one ``string_agg`` and read as bytes (a worker's
+    memory stays flat under 10,000-feature pages: map-serving.md). Measured on 100,000
+    incidents, 1,000 features in a box (median of 25, full view): this statement 72.5 ms;
+    the same rows fetched with ``ST_AsGeoJSON`` and properties and joined in Python 58.4 ms.
+    So at 1,000 features the aggregate does not pay in time; it stays for memory."""
     i = INCIDENTS
     page = (
         select(i.c.occurred_at, i.c.id, literal_column(_feature_sql(view)).label("feature"))
