@@ -5,14 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Float, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from service.audit.service import Actor, record, record_many
 from service.errors import Conflict, Invalid, NotFound
+from service.event.filters import bind
 from service.event.terms import IncidentStatus
 from service.incident import corroboration
-from service.incident.service import get_incident, incident_from_row, refresh, select_incidents
+from service.incident.models import Incident
+from service.incident.service import (
+    INCIDENTS,
+    get_incident,
+    incident_from_row,
+    refresh,
+    select_incidents,
+)
 
 
 def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> list[dict]:
@@ -20,24 +28,42 @@ def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> 
     rule of ``corroboration``: same type family, within the configured distance and time,
     the same province when either has no point), nearest first."""
     get_incident(session=session, incident_id=incident_id)
-    rows = session.execute(
-        text(
-            "WITH me AS (SELECT id, geom, occurred_at, violation_type, province_pcode"
-            " FROM incidents WHERE id = :id)"
-            + select_incidents(
-                ", ST_Distance(i.geom::geography, me.geom::geography) / 1000 AS distance_km,"
-                " extract(epoch FROM i.occurred_at - me.occurred_at) / 3600 AS hours_apart"
-            )
-            + f"""
-            CROSS JOIN me
-            WHERE i.id <> me.id AND i.status <> 'merged'
-              AND {corroboration.plausible_sql("i", "me")}
-            ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - me.occurred_at)), i.id
-            LIMIT :limit
-            """
-        ),
-        {"id": incident_id, "limit": limit, **corroboration.bounds()},
+    i = INCIDENTS
+    source = Incident.__table__
+    me = (
+        select(
+            source.c.id,
+            source.c.geom,
+            source.c.occurred_at,
+            source.c.violation_type,
+            source.c.province_pcode,
+        )
+        .where(source.c.id == bind("id", incident_id))
+        .cte("me")
     )
+    distance = literal_column(
+        "ST_Distance(i.geom::geography, me.geom::geography) / 1000", Float
+    ).label("distance_km")
+    hours_apart = literal_column("extract(epoch FROM i.occurred_at - me.occurred_at) / 3600").label(
+        "hours_apart"
+    )
+    query = (
+        select_incidents(distance, hours_apart)
+        .add_cte(me)
+        .select_from(me)
+        .where(
+            i.c.id != me.c.id,
+            i.c.status != IncidentStatus.merged.value,
+            text(corroboration.plausible_sql("i", "me")).bindparams(**corroboration.bounds()),
+        )
+        .order_by(
+            distance.nulls_last(),
+            func.abs(literal_column("extract(epoch FROM i.occurred_at - me.occurred_at)")),
+            i.c.id,
+        )
+        .limit(bind("limit", limit))
+    )
+    rows = session.execute(query)
     return [
         {
             "incident": incident_from_row(row),
