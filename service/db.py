@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, create_engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 from service.config import get_settings
 
@@ -23,6 +25,14 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Column declarations the tables share, as ``Mapped[...]`` types: a random UUID primary
+# key, and a timestamp the database sets when the row is inserted.
+UuidKey = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
+TimestampNow = Annotated[
+    dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())
+]
 
 
 def make_engine(url: str | None = None) -> Engine:
