@@ -9,6 +9,8 @@ from service.incident.models import Incident, IncidentPendingReview
 from service.maps.models import (
     DataVersion,
     IncidentCellCount,
+    IncidentCellDay,
+    IncidentCellMonth,
     IncidentDailyCount,
     IncidentTotal,
 )
@@ -34,6 +36,8 @@ __all__ = [
     "Incident",
     "IncidentPendingReview",
     "IncidentCellCount",
+    "IncidentCellDay",
+    "IncidentCellMonth",
     "IncidentDailyCount",
     "IncidentTotal",
     "JobRun",

@@ -7,6 +7,10 @@ instead of scanning incidents.
 - ``incident_cell_counts``: incidents per 0.1-degree grid cell (integer keys
   ``floor(lon / 0.1)``, ``floor(lat / 0.1)``), status and ceasefire status, for map tiles
   at low zooms, where one tile covers the whole theatre.
+- ``incident_cell_days`` and ``incident_cell_months``: incidents per local day (and per
+  local month) x 0.1-degree cell x every category a filter names (province, status,
+  ceasefire status, violation type, guarantors, perpetrator, target), with killed, so
+  low-zoom tiles with any filter read them (``service/tiles/rollup.py``; migration ``0080``).
 - ``incident_totals``: incidents per status (an exact ``numberMatched`` for unfiltered lists).
 - ``data_versions``: a counter per dataset, bumped in the writing transaction, so an ETag
   changes exactly when the data it describes has changed.
@@ -63,6 +67,38 @@ class IncidentCellCount(Base):
     ceasefire_status: Mapped[str] = mapped_column(String(16), primary_key=True)
     incidents: Mapped[int] = mapped_column(Integer, server_default="0")
     killed: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class _CellCategoryColumns:
+    """The key, but its period, and the figures of the per-category cell rollups. Parties
+    are ``''`` where the incident names none (the key is a primary key). The columns are
+    named as the incidents' own, so one filter condition reads either."""
+
+    cell_i: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_j: Mapped[int] = mapped_column(Integer, primary_key=True)
+    province_pcode: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ceasefire_status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    violation_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    responsible_guarantors: Mapped[list[str]] = mapped_column(ARRAY(String(3)), primary_key=True)
+    perpetrator_party_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_party_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incidents: Mapped[int] = mapped_column(Integer, server_default="0")
+    killed: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class IncidentCellDay(_CellCategoryColumns, Base):
+    __tablename__ = "incident_cell_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True, sort_order=-1)
+
+
+class IncidentCellMonth(_CellCategoryColumns, Base):
+    """As ``IncidentCellDay``, summed over the local month starting on ``month``."""
+
+    __tablename__ = "incident_cell_months"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True, sort_order=-1)
 
 
 class IncidentTotal(Base):

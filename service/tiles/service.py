@@ -305,11 +305,17 @@ def tile(
         if row.tile is not None or row.n == 0:
             return bytes(row.tile or b"")
     factor = cell_factor(z, view)
+    from service.tiles import rollup as categories  # (it imports this module's constants)
+
     if _rollup_answers(view, filters):
         rollup = _rollup_condition(filters)
         key = ("tiles.rollup", view, factor, shape(rollup))
         cells = cached(key, lambda: _cells_from_rollup(view, rollup, factor))
         params.update(values(rollup))
+    elif categories.answers(view, filters):  # any other filters: the per-category rollups
+        return categories.cells_tile(
+            session=session, view=view, filters=filters, z=z, x=x, y=y, factor=factor
+        )
     else:
         key = ("tiles.cells", view, factor, shape(condition))
         cells = cached(key, lambda: _cells(view, condition, factor))

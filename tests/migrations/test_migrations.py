@@ -1,5 +1,6 @@
 """The real migrations: a full round trip, and no drift between them and the models."""
 
+import datetime as dt
 import os
 
 import pytest
@@ -141,4 +142,61 @@ def test_0070_winds_stored_areas_counter_clockwise_and_adds_theatre_sources(conf
         assert row.ccw and row.holes == 1 and abs(row.area - (1 - 0.18)) < 1e-9
         conn.execute(text("DELETE FROM admin_areas"))  # leave the database as the others expect
     assert "sources" in {c["name"] for c in inspect(engine).get_columns("theatres")}
+    command.upgrade(config, "heads")
+
+
+def test_0080_backfills_the_cell_rollups_and_goes_back_cleanly(config, engine):
+    command.upgrade(config, "heads")
+    command.downgrade(config, "0080-1")
+    assert not {"incident_cell_days", "incident_cell_months"} & tables(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO admin_areas (pcode, level, name_en, geom) VALUES ('XX80', 1, 'Square',"
+                " ST_GeomFromText('MULTIPOLYGON(((36 35, 37 35, 37 36, 36 36, 36 35)))', 4326))"
+            )
+        )
+        # Two incidents in one cell on one UTC day (no theatre: local days are UTC's), one
+        # on the next month, one without a position.
+        conn.execute(
+            text(
+                "INSERT INTO incidents (id, occurred_at, geom, province_pcode, location_match,"
+                " violation_type, ceasefire_status, killed, perpetrator_party_id)"
+                " SELECT gen_random_uuid(), CAST(t AS timestamptz),"
+                " CASE WHEN p THEN ST_SetSRID(ST_MakePoint(36.55, 35.45), 4326) END, 'XX80',"
+                " CASE WHEN p THEN 'inside' ELSE 'province_only' END, 'shelling', 'violation', 3,"
+                " NULL"
+                " FROM (VALUES ('2017-01-31 10:00Z', true), ('2017-01-31 23:00Z', true),"
+                " ('2017-02-01 00:00Z', true), ('2017-02-02 00:00Z', false)) v(t, p)"
+            )
+        )
+    command.upgrade(config, "0080")
+    with engine.connect() as conn:
+        days = conn.execute(
+            text(
+                "SELECT day, cell_i, cell_j, perpetrator_party_id, incidents, killed"
+                " FROM incident_cell_days ORDER BY day"
+            )
+        ).all()
+        months = conn.execute(
+            text("SELECT month, incidents, killed FROM incident_cell_months ORDER BY month")
+        ).all()
+    assert [tuple(r) for r in days] == [
+        (dt.date(2017, 1, 31), 365, 354, "", 2, 6),
+        (dt.date(2017, 2, 1), 365, 354, "", 1, 3),
+    ]
+    assert [tuple(r) for r in months] == [(dt.date(2017, 1, 1), 2, 6), (dt.date(2017, 2, 1), 1, 3)]
+    # Kept by the triggers from here on.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'verified'"))
+        statuses = conn.execute(
+            text("SELECT status, sum(incidents) FROM incident_cell_months GROUP BY 1")
+        )
+        assert dict(statuses.all()) == {"unverified": 0, "verified": 3}
+    command.downgrade(config, "0080-1")
+    assert not {"incident_cell_days", "incident_cell_months"} & tables(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE incidents SET status = 'rejected'"))  # no trigger left behind
+        conn.execute(text("DELETE FROM incidents"))
+        conn.execute(text("DELETE FROM admin_areas"))  # leave the database as the others expect
     command.upgrade(config, "heads")
