@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -242,10 +242,13 @@ def category_conditions(
     status: ColumnElement[Any] | None,
     ceasefire_status: ColumnElement[Any] | None,
     guarantors: ColumnElement[Any] | None,
+    violation_type: ColumnElement[Any] | None = None,
+    parties: tuple[ColumnElement[Any], ColumnElement[Any]] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The conditions incidents and the rollups share (province, status, ceasefire status,
-    guarantor), over the given columns of either table (None: a column the table lacks,
-    which the filters must then leave alone)."""
+    """The conditions incidents and the rollups share (every filter but time, box and
+    reporter), over the given columns of either table (None: a column the table lacks,
+    which the filters must then leave alone). ``parties`` are the perpetrator and target
+    columns."""
     conditions: list[ColumnElement[bool]] = []
     for column, name, values in (
         (province, "f_provinces", filters.provinces),
@@ -259,10 +262,19 @@ def category_conditions(
         conditions.append(
             guarantors.contains(bind("f_guarantor", [filters.guarantor], ARRAY(String)))
         )
+    if filters.violation_types is not None:
+        column = _given(violation_type, "f_types")
+        conditions.append(_any_of(column, "f_types", filters.violation_types))
+    if filters.party is not None:
+        perpetrator, target = _given(parties, "f_party")
+        conditions.append(bind("f_party", filters.party, Text).in_([perpetrator, target]))
     return conditions
 
 
-def _given(column: ColumnElement[Any] | None, name: str) -> ColumnElement[Any]:
+_T = TypeVar("_T")
+
+
+def _given(column: _T | None, name: str) -> _T:
     if column is None:
         raise ValueError(f"{name}: this table has no such column")
     return column
@@ -291,12 +303,9 @@ def conditions(
         status=c.get("status"),  # reports have none
         ceasefire_status=c.ceasefire_status,
         guarantors=c.responsible_guarantors,
+        violation_type=c.violation_type,
+        parties=(c.perpetrator_party_id, c.target_party_id),
     )
-    if filters.violation_types is not None:
-        found.append(_any_of(c.violation_type, "f_types", filters.violation_types))
-    if filters.party is not None:
-        party = bind("f_party", filters.party, Text)
-        found.append(party.in_([c.perpetrator_party_id, c.target_party_id]))
     if filters.since is not None:
         found.append(c.occurred_at >= bind("f_since", filters.since))
     if filters.until is not None:

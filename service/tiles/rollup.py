@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -50,13 +50,12 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from service.event.filters import EventFilters, TimeRange
+from service.event.filters import EventFilters, TimeRange, category_conditions
 from service.incident.models import Incident
 from service.maps.models import CELL_ROLLUP_DEG, IncidentCellDay, IncidentCellMonth
 from service.maps.view import ALL_STATUSES, IncidentView
@@ -117,28 +116,21 @@ def periods(since: dt.datetime | None, until: dt.datetime | None, tz: ZoneInfo) 
 # ---- conditions, over a rollup or over incidents (their columns share names) ----
 
 
-def category_conditions(filters: EventFilters, table: Table) -> list[ColumnElement[bool]]:
-    """The filters but time and box, over ``table``: a rollup or incidents."""
+def _categories(filters: EventFilters, table: Table) -> list[ColumnElement[bool]]:
+    """The filters but time and box, over ``table``: a rollup or incidents (their columns
+    share names)."""
     c = table.c
-    conditions: list[ColumnElement[bool]] = []
-    statuses = filters.statuses
-    if statuses is not None and set(ALL_STATUSES) <= set(statuses):
-        statuses = None  # every status: no condition needed
-    for column, values in (
-        (c.province_pcode, filters.provinces),
-        (c.status, statuses),
-        (c.ceasefire_status, filters.ceasefire_statuses),
-        (c.violation_type, filters.violation_types),
-    ):
-        if values is not None:
-            conditions.append(column.in_(values))
-    if filters.guarantor is not None:
-        conditions.append(c.responsible_guarantors.contains([filters.guarantor]))
-    if filters.party is not None:
-        conditions.append(
-            or_(c.perpetrator_party_id == filters.party, c.target_party_id == filters.party)
-        )
-    return conditions
+    if filters.statuses is not None and set(ALL_STATUSES) <= set(filters.statuses):
+        filters = replace(filters, statuses=None)  # every status: no condition needed
+    return category_conditions(
+        filters,
+        province=c.province_pcode,
+        status=c.status,
+        ceasefire_status=c.ceasefire_status,
+        guarantors=c.responsible_guarantors,
+        violation_type=c.violation_type,
+        parties=(c.perpetrator_party_id, c.target_party_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +173,7 @@ def _rollup_rows(
     c = table.c
     first, end = span
     conditions = [
-        *category_conditions(filters, table),
+        *_categories(filters, table),
         c.cell_i.between(cells.i0, cells.i1),
         c.cell_j.between(cells.j0, cells.j1),
         c.incidents != 0,
@@ -203,7 +195,7 @@ def _live_rows(edge: TimeRange, filters: EventFilters, cells: CellRange) -> Sele
         cells.i0 * c - c, cells.j0 * c - c, (cells.i1 + 2) * c, (cells.j1 + 2) * c, 4326
     )
     conditions = [
-        *category_conditions(filters, INCIDENTS),
+        *_categories(filters, INCIDENTS),
         i.geom.isnot(None),
         i.geom.op("&&")(box),
         cell_i.between(cells.i0, cells.i1),

@@ -3,6 +3,7 @@ bound as named parameters (so a statement is built and compiled once per shape).
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -77,17 +78,24 @@ def test_no_filter_is_true_and_reports_refuse_a_status_they_do_not_have():
 
 def test_incidents_and_the_daily_rollup_share_the_category_conditions():
     daily = IncidentDailyCount.__table__
-    found = category_conditions(
-        FILTERS,
-        province=daily.c.province_pcode,
-        status=daily.c.status,
-        ceasefire_status=daily.c.ceasefire_status,
-        guarantors=daily.c.guarantors,
-    )
+    columns = {
+        "province": daily.c.province_pcode,
+        "status": daily.c.status,
+        "ceasefire_status": daily.c.ceasefire_status,
+        "guarantors": daily.c.guarantors,
+    }
+    answered = replace(FILTERS, violation_types=None, party=None)
+    found = category_conditions(answered, **columns)
     sql, params = compiled(found[0] & found[1] & found[2])
     assert "incident_daily_counts.province_pcode = ANY" in sql
     assert "incident_daily_counts.guarantors @>" in sql
     assert params == {k: EXPECTED[k] for k in ("f_provinces", "f_cstatuses", "f_guarantor")}
+    # The daily rollup has no violation type and no parties: a filter on them is refused,
+    # never silently dropped.
+    with pytest.raises(ValueError, match="no such column"):
+        category_conditions(replace(answered, party="x"), **columns)
+    with pytest.raises(ValueError, match="no such column"):
+        category_conditions(replace(answered, violation_types=("shelling",)), **columns)
 
 
 def test_the_public_box_binds_the_grown_box_apart_from_the_shown_one():
