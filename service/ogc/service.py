@@ -46,42 +46,65 @@ def _one_binary(session: Session, sql: str, params: dict[str, Any]) -> tuple:
 
 # ---- incidents ----
 
-_PROPERTIES = """
-    i.violation_type, i.province_pcode AS province, pa.name_en AS province_name,
-    i.district_pcode AS district, da.name_en AS district_name,
-    i.perpetrator_party_id AS perpetrator_party, i.target_party_id AS target_party,
-    i.responsible_guarantors, i.ceasefire_status, i.status, i.time_precision,
-    i.killed, i.injured, i.civilians_killed, i.report_count
-"""
+# The properties every view shows, in order: (name, SQL of row ``i``; {name} is where an
+# area's name is read, see ``_feature_sql``).
+_PROPERTIES = (
+    ("violation_type", "i.violation_type"),
+    ("province", "i.province_pcode"),
+    ("province_name", "{name}(i.province_pcode)"),
+    ("district", "i.district_pcode"),
+    ("district_name", "{name}(i.district_pcode)"),
+    ("perpetrator_party", "i.perpetrator_party_id"),
+    ("target_party", "i.target_party_id"),
+    ("responsible_guarantors", "i.responsible_guarantors"),
+    ("ceasefire_status", "i.ceasefire_status"),
+    ("status", "i.status"),
+    ("time_precision", "i.time_precision"),
+    ("killed", "i.killed"),
+    ("injured", "i.injured"),
+    ("civilians_killed", "i.civilians_killed"),
+    ("report_count", "i.report_count"),
+)
 # Only for monitors, verifiers and admins: the exact time and the place as reported.
-_FULL_PROPERTIES = """
-    to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
-    i.place_name, i.location_match
-"""
+_FULL_PROPERTIES = (
+    ("occurred_at", "to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
+    ("place_name", "i.place_name"),
+    ("location_match", "i.location_match"),
+)
 
 
-def _feature_sql(view: IncidentView) -> str:
-    """The GeoJSON text of one incident row ``i``.
+# Area names for many rows: one map of P-codes to names per statement (an InitPlan, about
+# 0.5 ms), each row a lookup in it. For a few rows, an index lookup each is cheaper (a
+# subplan per row, about 40 us for both names).
+_NAMES_PER_STATEMENT = "(SELECT jsonb_object_agg(pcode, name_en) FROM admin_areas) -> "
+_NAME_PER_ROW = "(SELECT a.name_en FROM admin_areas a WHERE a.pcode = {})".format
 
-    The properties are a scalar subquery, so in a query with ORDER BY ... LIMIT PostgreSQL
-    computes them for the rows returned only, not for every row it sorts; row_to_json writes
-    them without padding.
+
+def _feature_sql(view: IncidentView, *, many: bool = True) -> str:
+    """The GeoJSON text of one incident row ``i``, written by one ``concat``: each value
+    through ``to_json`` (JSON-escaped; ``null`` for NULL), no row built per feature. Measured
+    on 10,000 features: 2.2x faster than ``row_to_json`` of a per-row subquery joining the
+    area names (which PostgreSQL ran as a subplan for every row), same JSON.
     """
     if view.public:
-        times = f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD') AS occurred_at"
+        times = (("occurred_at", f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD')"),)
     else:
         times = _FULL_PROPERTIES
-    properties = f"""(
-        SELECT row_to_json(props) FROM (
-            SELECT {times}, {_PROPERTIES}
-            FROM (SELECT 1) one
-            LEFT JOIN admin_areas pa ON pa.pcode = i.province_pcode
-            LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
-        ) props)"""
+
+    def value(sql: str) -> str:
+        if "{name}" not in sql:
+            return sql
+        column = sql.removeprefix("{name}(").removesuffix(")")
+        return _NAMES_PER_STATEMENT + column if many else _NAME_PER_ROW(column)
+
+    members = [
+        f"'{',' if n else ''}\"{name}\":', coalesce(to_json({value(sql)})::text, 'null')"
+        for n, (name, sql) in enumerate((*times, *_PROPERTIES))
+    ]
     return (
-        """'{"type":"Feature","id":"' || i.id::text || '","geometry":' """
-        f"|| coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null') "
-        f"""|| ',"properties":' || {properties}::text || '}}'"""
+        """concat('{"type":"Feature","id":"', i.id, '","geometry":', """
+        f"coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null'), "
+        f"""',"properties":{{', {", ".join(members)}, '}}}}')"""
     )
 
 
@@ -128,7 +151,7 @@ def incident_page(
         FROM (
             SELECT page.*, row_number() OVER (ORDER BY {order.order_by("page")}) AS k
             FROM (
-                SELECT i.occurred_at, i.id, {_feature_sql(view)} AS feature
+                SELECT i.occurred_at, i.id, {_feature_sql(view, many=limit >= 20)} AS feature
                 FROM incidents i
                 WHERE {condition} AND {after}
                 ORDER BY {order.order_by("i")}
@@ -164,7 +187,7 @@ def incident_feature(*, session: Session, view: IncidentView, feature_id: str) -
         raise NotFound(f"no incident {feature_id!r}") from exc
     statuses = view.statuses(None, default=())
     sql = f"""
-        SELECT {_feature_sql(view)}
+        SELECT {_feature_sql(view, many=False)}
         FROM incidents i
         WHERE i.id = :id AND (cardinality(CAST(:statuses AS text[])) = 0
                               OR i.status = ANY(CAST(:statuses AS text[])))
