@@ -183,10 +183,12 @@ def theatre_tiles(zoom: int) -> list[tuple[int, int, int]]:
 
 
 def tile_urls(zoom: int) -> list[str]:
+    """Tile by tile, every filter combination on each: a run cut short by its time limit
+    has still measured every combination."""
     return [
         f"/tiles/incidents/{z}/{x}/{y}.mvt?{quote(f.format(month=TILE_MONTH), safe='=&,')}"
-        for f in TILE_FILTERS
         for z, x, y in theatre_tiles(zoom)
+        for f in TILE_FILTERS
     ]
 
 
@@ -630,9 +632,10 @@ def goal_lines(results, floors, low_zoom, names) -> list[str]:  # noqa: ANN001
     every = loadgen.Result()
     for zoom, r in low_zoom.items():
         every.latencies_s += r.latencies_s
+        errors = f", errors {r.errors}" if r.errors else ""
         lines.append(
-            f"| filtered tiles z{zoom} <= 300 ms p50 | {fmt(r.p50_ms)} ms (n={r.count})"
-            f" | {met(r.p50_ms <= 300)} |"
+            f"| filtered tiles z{zoom} <= 300 ms p50 | {fmt(r.p50_ms)} ms (n={r.count}{errors})"
+            f" | {met(r.p50_ms <= 300 and not r.errors)} |"
         )
     lines.append(
         f"| filtered tiles z3-z7 <= 300 ms p50 | {fmt(every.p50_ms)} ms (n={every.count})"
