@@ -6,7 +6,11 @@ PORT ?= 8000
 # The demo data set: the real UCDP GED extract beside the checkout (see ../shared/data).
 DATA_DIR ?= $(or $(CEASEFIRE_DATA_DIR),../shared/data)
 DEMO_EVENTS ?= $(DATA_DIR)/events/ucdp_ged_syria_2016-01_2017-01.csv
-# Digests for the demo events' days under the ceasefire, so monitors have days to browse.
+# The source that vouches for the demo events: they are imported as verified by it, so the
+# public map, tiles and digests (verified incidents only) show them.
+DEMO_VERIFIED_BY ?= UCDP GED
+# Digests for the demo events' days under the ceasefire (the extract ends on 2017-01-31), so
+# monitors and the public have days to browse.
 DEMO_DIGESTS_FROM ?= 2016-12-30
 DEMO_DIGESTS_TO ?= 2017-01-31
 
@@ -21,9 +25,10 @@ migrate: provision
 seed: migrate
 	$(VENV)/ceasefire seed
 
-## Import the demo events through the API's own path (idempotent: a re-run adds nothing)
+## Import the demo events through the API's own path, verified by their source (idempotent:
+## a re-run adds nothing, and never overrides a verifier's verdict)
 demo-data: seed
-	$(VENV)/ceasefire import ucdp $(DEMO_EVENTS)
+	$(VENV)/ceasefire import ucdp $(DEMO_EVENTS) --verified-by "$(DEMO_VERIFIED_BY)"
 	$(VENV)/ceasefire digest backfill --from $(DEMO_DIGESTS_FROM) --to $(DEMO_DIGESTS_TO)
 
 ## Set up everything, load reference and demo data, and serve on http://$(HOST):$(PORT), with

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from psycopg import errors as pg_errors
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -279,3 +280,20 @@ def next_link(request: Request, token: str | None) -> str | None:
 
 def link_header(next_url: str | None) -> dict[str, str]:
     return {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+
+
+def page_response(
+    request: Request,
+    page: type[BaseModel],
+    items: list[Any],
+    following: str | None,
+    *,
+    exclude_unset: bool = False,
+) -> Response:
+    """One keyset page as ``page`` (``items`` and ``next``), the next page's URL also in a
+    ``Link`` header; ``following`` is the cursor of the next page, if there is one."""
+    next_url = next_link(request, following)
+    body = page.model_validate({"items": items, "next": next_url})
+    return json_bytes_response(
+        body.model_dump_json(exclude_unset=exclude_unset).encode(), headers=link_header(next_url)
+    )

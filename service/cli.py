@@ -256,8 +256,15 @@ def import_() -> None:
     help="Rows per transaction.",
 )
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option(
+    "--verified-by",
+    metavar="SOURCE",
+    default=None,
+    help='Record the rows\' incidents as verified by this named source (e.g. "UCDP GED"),'
+    " audited; incidents a verifier has reviewed are left as they are.",
+)
 @fails_cleanly
-def import_ucdp(path: Path, chunk_size: int, progress: bool) -> None:
+def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | None) -> None:
     """Import a UCDP GED CSV (idempotent: rows already imported are left as they are)."""
     from tqdm import tqdm
 
@@ -275,12 +282,20 @@ def import_ucdp(path: Path, chunk_size: int, progress: bool) -> None:
         ) as bar,
         get_sessionmaker()() as session,
     ):
-        summary = run_import(session=session, path=path, chunk_size=chunk_size, progress=bar.update)
+        summary = run_import(
+            session=session,
+            path=path,
+            chunk_size=chunk_size,
+            progress=bar.update,
+            verified_by=verified_by,
+        )
     refused = sum(summary.refused.values())
     click.echo(
         f"{summary.rows} rows in {summary.seconds:.1f} s: {summary.imported} imported,"
         f" {summary.already_present} already present, {refused} refused"
     )
+    if verified_by is not None:
+        click.echo(f"incidents verified by {verified_by.strip()}: {summary.verified}")
     for reason, count in summary.refused.most_common():
         examples = "; ".join(f"{i}: {d}" for i, d in summary.examples[reason])
         click.echo(f"  refused {count:>6}  {reason}  (e.g. {examples})")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import select
 import time
+import uuid
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated
@@ -11,8 +13,8 @@ from typing import Annotated
 import anyio.to_thread
 import psycopg
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, create_engine, event, exc
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc, func
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 from service.config import get_settings
 
@@ -27,6 +29,14 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Column declarations the tables share, as ``Mapped[...]`` types: a random UUID primary
+# key, and a timestamp the database sets when the row is inserted.
+UuidKey = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
+TimestampNow = Annotated[
+    dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())
+]
 
 
 # A connection idle in the pool longer than this is pinged (a round trip) before it is used.

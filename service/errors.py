@@ -16,12 +16,37 @@ PROBLEM_BASE = "https://ceasefire-monitor.example/problems/"
 DEFAULT_CHALLENGE = 'Bearer realm="ceasefire-monitor"'
 
 
+# Each status's problem title and type slug: the errors below take theirs from here, and so
+# do the errors Starlette raises itself (404 for an unknown path, 405, ...).
+PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "bad-request"),
+    401: ("Unauthorized", "unauthorized"),
+    403: ("Forbidden", "forbidden"),
+    404: ("Not found", "not-found"),
+    405: ("Method not allowed", "method-not-allowed"),
+    406: ("Not acceptable", "not-acceptable"),
+    408: ("Request timeout", "request-timeout"),
+    409: ("Conflict", "conflict"),
+    413: ("Payload too large", "payload-too-large"),
+    415: ("Unsupported media type", "unsupported-media-type"),
+    422: ("Unprocessable content", "invalid"),
+    429: ("Too many requests", "rate-limited"),
+    503: ("Service unavailable", "unavailable"),
+}
+
+
 class ServiceError(Exception):
-    """A failure the client can understand; subclasses fix the status and title."""
+    """A failure the client can understand. A subclass names its status as a class keyword
+    (``class NotFound(ServiceError, status=404)``) and takes that status's title and slug."""
 
     status = 400
-    title = "Bad request"
-    slug = "bad-request"
+    title, slug = PROBLEMS[status]
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+            cls.title, cls.slug = PROBLEMS[status]
 
     def __init__(
         self,
@@ -38,8 +63,7 @@ class ServiceError(Exception):
         self.extra = extra or {}
 
 
-class BadRequest(ServiceError):
-    pass
+class BadRequest(ServiceError, status=400): ...
 
 
 class InvalidParameter(BadRequest):
@@ -59,44 +83,34 @@ class InvalidParameter(BadRequest):
         self.name = name
 
 
-class Unauthorized(ServiceError):
-    status, title, slug = 401, "Unauthorized", "unauthorized"
+class Unauthorized(ServiceError, status=401): ...
 
 
-class Forbidden(ServiceError):
-    status, title, slug = 403, "Forbidden", "forbidden"
+class Forbidden(ServiceError, status=403): ...
 
 
-class NotFound(ServiceError):
-    status, title, slug = 404, "Not found", "not-found"
+class NotFound(ServiceError, status=404): ...
 
 
-class NotAcceptable(ServiceError):
-    status, title, slug = 406, "Not acceptable", "not-acceptable"
+class NotAcceptable(ServiceError, status=406): ...
 
 
-class Conflict(ServiceError):
-    status, title, slug = 409, "Conflict", "conflict"
+class Conflict(ServiceError, status=409): ...
 
 
-class PayloadTooLarge(ServiceError):
-    status, title, slug = 413, "Payload too large", "payload-too-large"
+class PayloadTooLarge(ServiceError, status=413): ...
 
 
-class UnsupportedMediaType(ServiceError):
-    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+class UnsupportedMediaType(ServiceError, status=415): ...
 
 
-class Invalid(ServiceError):
-    status, title, slug = 422, "Unprocessable content", "invalid"
+class Invalid(ServiceError, status=422): ...
 
 
-class TooManyRequests(ServiceError):
-    status, title, slug = 429, "Too many requests", "rate-limited"
+class TooManyRequests(ServiceError, status=429): ...
 
 
-class Unavailable(ServiceError):
-    status, title, slug = 503, "Service unavailable", "unavailable"
+class Unavailable(ServiceError, status=503): ...
 
 
 def problem_response(
@@ -128,23 +142,6 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
-
-
-_STATUS_TITLES = {
-    400: ("Bad request", "bad-request"),
-    401: ("Unauthorized", "unauthorized"),
-    403: ("Forbidden", "forbidden"),
-    404: ("Not found", "not-found"),
-    405: ("Method not allowed", "method-not-allowed"),
-    406: ("Not acceptable", "not-acceptable"),
-    409: ("Conflict", "conflict"),
-    408: ("Request timeout", "request-timeout"),
-    413: ("Payload too large", "payload-too-large"),
-    415: ("Unsupported media type", "unsupported-media-type"),
-    422: ("Unprocessable content", "invalid"),
-    429: ("Too many requests", "rate-limited"),
-    503: ("Service unavailable", "unavailable"),
-}
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -188,12 +185,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 errors=errors,
             )
         return problem_response(
-            422, "Unprocessable content", _validation_detail(errors), slug="invalid", errors=errors
+            422, Invalid.title, _validation_detail(errors), slug=Invalid.slug, errors=errors
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        title, slug = _STATUS_TITLES.get(exc.status_code, ("Error", str(exc.status_code)))
+        title, slug = PROBLEMS.get(exc.status_code, ("Error", str(exc.status_code)))
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"

@@ -1,28 +1,20 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.api import json_bytes_response, link_header, next_link
+from service.api import page_response
 from service.audit import service
-from service.audit.schemas import AuditPage
-from service.auth.dependencies import Admin
+from service.audit.schemas import AuditFilters, AuditPage
+from service.auth.dependencies import KEY_ERRORS, Admin
 from service.db import SessionDep
 from service.event.paging import MAX_PAGE_SIZE, CursorQuery
-from service.types import Timestamp
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown or revoked API key"},
-    403: {"description": "Not an admin key"},
-    429: {"description": "Rate limited (see Retry-After)"},
-}
-
-
-Name = Annotated[str | None, Query(min_length=1, max_length=200)]
+_ERRORS = {**KEY_ERRORS, 403: {"description": "Not an admin key"}}
 
 
 @router.get("/audit", response_model=AuditPage, responses=_ERRORS)
@@ -30,15 +22,7 @@ def list_audit_events(
     principal: Admin,
     session: SessionDep,
     request: Request,
-    entity_type: Name = None,
-    entity_id: Name = None,
-    action: Name = None,
-    actor: Annotated[
-        str | None,
-        Query(min_length=1, max_length=200, description='"console", "key:<name>" or a key id.'),
-    ] = None,
-    since: Annotated[Timestamp | None, Query(description="At or after.")] = None,
-    until: Annotated[Timestamp | None, Query(description="Before.")] = None,
+    filters: Annotated[AuditFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: CursorQuery = None,
 ) -> Response:
@@ -46,17 +30,8 @@ def list_audit_events(
     and why."""
     events, following = service.list_events(
         session=session,
-        filters=service.AuditFilters(
-            entity_type=entity_type,
-            entity_id=entity_id,
-            action=action,
-            actor=actor,
-            since=since,
-            until=until,
-        ),
+        filters=filters,
         cursor=service.AUDIT_ORDER.decode(cursor),
         limit=limit,
     )
-    next_url = next_link(request, following)
-    page = AuditPage.model_validate({"items": events, "next": next_url})
-    return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
+    return page_response(request, AuditPage, events, following)

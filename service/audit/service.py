@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEvent
+from service.audit.schemas import AuditFilters
 from service.event.paging import Keyset, Kind, Position
 
 
@@ -87,16 +88,24 @@ def record_many(
     )
 
 
-@dataclass(frozen=True)
-class AuditFilters:
-    entity_type: str | None = None
-    entity_id: str | None = None
-    action: str | None = None
-    actor: str | None = None  # an actor label ("console", "key:<name>") or an API key id
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+def _equal(filters: AuditFilters) -> list[tuple[str, str]]:
+    """The filters that name a column's exact value."""
+    wanted = ("entity_type", "entity_id", "action")
+    return [(c, getattr(filters, c)) for c in wanted if getattr(filters, c) is not None]
 
 
+_LISTED = (
+    "id",
+    "at",
+    "actor_key_id",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "reason",
+)
 # Newest first, by the serial id.
 AUDIT_ORDER = Keyset(("id",), (Kind.int,))
 
@@ -105,36 +114,22 @@ def list_events(
     *, session: Session, filters: AuditFilters, cursor: Position | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of audit events, newest first, and the next page's cursor (None at the end)."""
-    conditions = ["true"]
-    params: dict[str, Any] = {"limit": limit + 1}
-    for column in ("entity_type", "entity_id", "action"):
-        value = getattr(filters, column)
-        if value is not None:
-            conditions.append(f"{column} = :{column}")
-            params[column] = value
+    e = AuditEvent.__table__
+    found = [e.c[column] == value for column, value in _equal(filters)]
     if filters.actor is not None:
         try:
-            params["actor_key_id"] = uuid.UUID(filters.actor)
-            conditions.append("actor_key_id = :actor_key_id")
+            found.append(e.c.actor_key_id == uuid.UUID(filters.actor))
         except ValueError:
-            params["actor"] = filters.actor
-            conditions.append("actor = :actor")
+            found.append(e.c.actor == filters.actor)
     if filters.since is not None:
-        conditions.append("at >= :since")
-        params["since"] = filters.since
+        found.append(e.c.at >= filters.since)
     if filters.until is not None:
-        conditions.append("at < :until")
-        params["until"] = filters.until
-    after, after_params = AUDIT_ORDER.after(cursor, "audit_events")
-    conditions.append(after)
-    params.update(after_params)
+        found.append(e.c.at < filters.until)
     rows = session.execute(
-        text(
-            "SELECT id, at, actor_key_id, actor, action, entity_type, entity_id, before, after,"
-            f" reason FROM audit_events WHERE {' AND '.join(conditions)}"
-            f" ORDER BY {AUDIT_ORDER.order_by('audit_events')} LIMIT :limit"
-        ),
-        params,
+        select(*(e.c[name] for name in _LISTED))
+        .where(*found, AUDIT_ORDER.after(cursor, e))
+        .order_by(*AUDIT_ORDER.order_by(e))
+        .limit(limit + 1)
     ).all()
     events = [dict(row._mapping) for row in rows[:limit]]
     return events, (AUDIT_ORDER.encode((events[-1]["id"],)) if len(rows) > limit else None)

@@ -30,6 +30,13 @@ BASIC_CHALLENGE = {
     ' Bearer realm="ceasefire-monitor"'
 }
 
+# What any route behind a key may answer besides its own errors (OpenAPI ``responses``).
+KEY_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key"},
+    403: {"description": "Not allowed for this key's role"},
+    429: {"description": "Rate limited (see Retry-After)"},
+}
+
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

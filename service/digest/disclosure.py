@@ -36,9 +36,10 @@ were suppressed, so a reader never mistakes a withheld figure for a zero.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from service.digest.compute import FIGURES
 
@@ -116,7 +117,9 @@ def public_view(
     table suppresses (computed from it when ``document`` is the whole one). Pure: the same
     document and threshold always give the same bytes.
     """
-    doc = copy.deepcopy(document)
+    # A copy, never the caller's document: a JSON document's copy by orjson is exact and
+    # about ten times faster than copy.deepcopy (which dominated a range of 366 days).
+    doc = orjson.loads(orjson.dumps(document))
     narrowed = doc.get("province") is not None
     if suppressed_provinces is None:
         suppressed_provinces = province_suppression(doc["by_province"], k)

@@ -10,9 +10,11 @@ import csv
 import datetime as dt
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from service.digest.compute import FIGURES
 
@@ -33,19 +35,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
-    """(section, key, label, metric, value) for every figure of the document."""
+def _headline_entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
+    """The day's status and totals (what a range of days gives for each day)."""
     for metric in ("no_violations", "days_since_last_verified_violation"):
-        yield "status", "", "", metric, doc[metric]
+        if metric in doc:
+            yield "status", "", "", metric, doc[metric]
     for metric in (*FIGURES, "suppressed"):
         if metric in doc["totals"]:
             yield "totals", "", "", metric, doc["totals"][metric]
-    for metric, value in doc["comparison"].items():
-        yield "comparison", "", "", metric, value
-    for p in doc["by_province"]:
-        for metric, value in p.items():
-            if metric not in ("pcode", "name_en"):
-                yield "by_province", p["pcode"], p["name_en"], metric, value
+
+
+def _guarantor_entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
     for g in doc["by_guarantor"]:
         key, label = g["guarantor"] or "", g["name"] or "unattributed"
         for metric in ("violations", "verified", "killed", "suppressed"):
@@ -53,6 +53,18 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
                 yield "by_guarantor", key, label, metric, g[metric]
         for metric, value in (g["compliance"] or {}).items():
             yield "by_guarantor", key, label, f"compliance_{metric}", value
+
+
+def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
+    """(section, key, label, metric, value) for every figure of the document."""
+    yield from _headline_entries(doc)
+    for metric, value in doc["comparison"].items():
+        yield "comparison", "", "", metric, value
+    for p in doc["by_province"]:
+        for metric, value in p.items():
+            if metric not in ("pcode", "name_en"):
+                yield "by_province", p["pcode"], p["name_en"], metric, value
+    yield from _guarantor_entries(doc)
     for p in doc["by_party"]:
         key, label = p["party_id"] or "", p["name"] or "unknown perpetrator"
         for metric, value in p.items():
@@ -74,16 +86,36 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
         yield "disclosure", "", "", metric, value
 
 
-def to_csv(doc: dict[str, Any]) -> bytes:
+def _csv_rows(
+    docs: Iterable[dict[str, Any]],
+    entries: Callable[[dict[str, Any]], Iterable[tuple[str, str, str, str, Any]]],
+    province: str,
+) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    province = doc["province"]["pcode"] if doc["province"] else ""
-    for section, key, label, metric, value in _entries(doc):
-        writer.writerow(
-            (doc["date"], doc["revision"], province, section, key, label, metric, _cell(value))
-        )
+    for doc in docs:
+        for section, key, label, metric, value in entries(doc):
+            writer.writerow(
+                (doc["date"], doc["revision"], province, section, key, label, metric, _cell(value))
+            )
     return out.getvalue().encode()
+
+
+def to_csv(doc: dict[str, Any]) -> bytes:
+    province = doc["province"]["pcode"] if doc["province"] else ""
+    return _csv_rows([doc], _entries, province)
+
+
+def range_to_csv(days: list[dict[str, Any]], province: str | None) -> bytes:
+    """A range of days in the digest's CSV columns: each day's status, totals and guarantor
+    lines (the rows of the day's own CSV in those sections)."""
+
+    def headline(day: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
+        yield from _headline_entries(day)
+        yield from _guarantor_entries(day)
+
+    return _csv_rows(days, headline, province or "")
 
 
 # ---- Markdown ----
@@ -115,7 +147,7 @@ def _shown(row: dict[str, Any], key: str) -> Any:
     return "suppressed" if value is None and row.get("suppressed") else value
 
 
-def to_markdown(doc: dict[str, Any]) -> bytes:
+def to_markdown(doc: dict[str, Any], links: list[dict[str, str]] | None = None) -> bytes:
     t, c = doc["totals"], doc["comparison"]
     scope = (
         f" — {doc['province']['name_en']} ({doc['province']['pcode']})" if doc["province"] else ""
@@ -258,7 +290,60 @@ def to_markdown(doc: dict[str, Any]) -> bytes:
             f" {disclosure['suppressed_cells']} figure rows suppressed,"
             f" {disclosure['hotspots_left_out']} hotspots left out.*"
         )
+    if links:
+        parts.append(markdown_links(links))
     return ("\n\n".join(parts) + "\n").encode()
+
+
+# What a link is called in Markdown, by relation (and type, for alternates).
+_LINK_LABELS = {
+    "prev": "Previous day",
+    "next": "Next day",
+    "latest-version": "Latest revision",
+    "version-history": "Revisions",
+}
+_FORMAT_LABELS = {
+    "application/json": "JSON",
+    "text/csv": "CSV",
+    "text/markdown": "Markdown",
+    "application/atom+xml": "Atom feed",
+}
+
+
+def markdown_links(links: list[dict[str, str]]) -> str:
+    """The links of a document as one line of Markdown (self left out)."""
+    shown = []
+    for link in links:
+        if link["rel"] == "self":
+            continue
+        label = _LINK_LABELS.get(link["rel"]) or _FORMAT_LABELS.get(
+            link["type"].split(";")[0], link["type"]
+        )
+        shown.append(f"[{label}]({link['href']})")
+    return " · ".join(shown)
+
+
+def with_links(body: bytes, links: list[dict[str, str]]) -> bytes:
+    """A JSON document's bytes with a last member ``links`` (the stored bytes kept as they
+    are before it, so a revision's figures are served exactly as stored). A digest document
+    is never empty."""
+    return body.rstrip()[:-1] + b',"links":' + orjson.dumps(links) + b"}"
+
+
+def range_to_markdown(
+    days: list[dict[str, Any]], *, title: str, links: list[dict[str, str]]
+) -> bytes:
+    """A range of days as one table: each day's revision and totals, linked to the day."""
+    rows = [
+        [f"[{d['date']}]({d['href']})", d["revision"], *(_shown(d["totals"], f) for f in FIGURES)]
+        for d in days
+    ]
+    parts = [
+        f"# {title}",
+        _table(["day", "revision", *FIGURE_HEADERS], rows) if rows else "No digest in this range.",
+        markdown_links(links),
+    ]
+    return ("\n\n".join(p for p in parts if p) + "\n").encode()
 
 
 # ---- Atom (RFC 4287) ----

@@ -16,8 +16,8 @@ from service.auth.service import Principal
 from service.config import get_settings
 from service.db import SessionDep
 from service.digest import render, service
-from service.digest.schemas import DigestRead, DigestRevisionRead
-from service.errors import Forbidden, NotAcceptable, Unauthorized
+from service.digest.schemas import DigestRange, DigestRead, DigestRevisionRead
+from service.errors import Forbidden, InvalidParameter, NotAcceptable, Unauthorized
 from service.geography.service import resolve_province
 from service.maps.view import FULL_VIEW_ROLES
 from service.theatre.terms import load_terms
@@ -116,8 +116,8 @@ def _province(session: Any, name: str | None) -> str | None:
     return resolve_province(session=session, name=name).pcode
 
 
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def _etag(*parts: bytes) -> str:
+    return '"' + hashlib.sha256(b"\n".join(parts)).hexdigest()[:32] + '"'
 
 
 def _not_modified(
@@ -147,7 +147,9 @@ def _conditional(
     if_modified_since: str | None,
     extra: dict[str, str] | None = None,
 ) -> Response:
-    etag = _etag(body)
+    # What is served is the body and its links (a CSV's are in the Link header only).
+    linked = (extra or {}).get("Link")
+    etag = _etag(body, linked.encode()) if linked else _etag(body)
     headers = {
         "ETag": etag,
         "Last-Modified": format_datetime(last_modified.astimezone(dt.UTC), usegmt=True),
@@ -195,28 +197,104 @@ def document_request(
 Asked = Annotated[DocumentRequest, Depends(document_request)]
 
 
-def _represent(
-    stored: service.StoredRevision, asked: DocumentRequest, *, immutable: bool
-) -> Response:
+# ---- links ----
+
+DAILY = "/v1/digests/daily"
+FEED = "/v1/digests/feed.atom"
+ATOM = "application/atom+xml"
+# The media type a link names, by format (without parameters).
+LINK_TYPES = {fmt: media.split(";")[0] for fmt, media in MEDIA_TYPES.items()}
+
+
+def _href(path: str, fmt: str, province: str | None, **query: str) -> str:
+    """The absolute URL of ``path`` in ``fmt`` (JSON needs no ``format``), narrowed to
+    ``province``."""
+    pairs = list(query.items())
+    if province:
+        pairs.append(("province", province))
+    if fmt != "json":
+        pairs.append(("format", fmt))
+    return links.absolute(path, pairs)
+
+
+def _link(rel: str, href: str, media_type: str) -> dict[str, str]:
+    return {"href": href, "rel": rel, "type": media_type}
+
+
+def _formats(path: str, fmt: str, province: str | None, **query: str) -> list[dict[str, str]]:
+    """``self`` in the format served, ``alternate`` in each other format."""
+    return [
+        _link("self" if other == fmt else "alternate", _href(path, other, province, **query), t)
+        for other, t in LINK_TYPES.items()
+    ]
+
+
+def document_links(
+    stored: service.StoredRevision,
+    asked: DocumentRequest,
+    *,
+    path: str,
+    around: service.Neighbours | None,
+) -> list[dict[str, str]]:
+    """A digest document's links: itself in every format, the Atom feed, the day's
+    revisions; on a revision (``around`` None) the day's latest, which changes, in place of
+    prev and next, which may change: a revision's links never change."""
     fmt, province = asked.fmt, asked.province
+    day = f"{DAILY}/{stored.digest_date.isoformat()}"
+    out = _formats(path, fmt, province)
+    out.append(_link("alternate", _href(FEED, "json", province), ATOM))
+    out.append(
+        _link("version-history", _href(f"{day}/revisions", "json", None), LINK_TYPES["json"])
+    )
+    if around is None:
+        out.append(_link("latest-version", _href(day, fmt, province), LINK_TYPES[fmt]))
+        return out
+    for rel, other in (("prev", around.prev), ("next", around.next)):
+        if other is not None:
+            href = _href(f"{DAILY}/{other.isoformat()}", fmt, province)
+            out.append(_link(rel, href, LINK_TYPES[fmt]))
+    return out
+
+
+def link_header(items: list[dict[str, str]]) -> str:
+    """Links as an HTTP ``Link`` header (RFC 8288)."""
+    return ", ".join(f'<{i["href"]}>; rel="{i["rel"]}"; type="{i["type"]}"' for i in items)
+
+
+def _represent(
+    stored: service.StoredRevision,
+    asked: DocumentRequest,
+    *,
+    path: str,
+    around: service.Neighbours | None,
+) -> Response:
+    """A stored revision as asked for, with its links. ``around`` (the neighbouring days)
+    for the day's latest document; None for an immutable revision."""
+    fmt, province = asked.fmt, asked.province
+    doc_links = document_links(stored, asked, path=path, around=around)
     if fmt == "json":
-        body = service.view_bytes(stored, province)
+        body = render.with_links(service.view_bytes(stored, province), doc_links)
     else:
         doc = service.view(stored, province)
-        body = render.to_csv(doc) if fmt == "csv" else render.to_markdown(doc)
+        body = render.to_csv(doc) if fmt == "csv" else render.to_markdown(doc, doc_links)
     name = f"digest-{stored.digest_date.isoformat()}-r{stored.revision}"
     if province:
         name += f"-{province}"
+    # The document changes when a neighbouring day gets its first digest (prev, next).
+    last_modified = stored.generated_at
+    if around is not None and around.appeared_at is not None:
+        last_modified = max(last_modified, around.appeared_at)
     return _conditional(
         body,
         MEDIA_TYPES[fmt],
-        last_modified=stored.generated_at,
-        cache_control=_cache(immutable, stored.public),
+        last_modified=last_modified,
+        cache_control=_cache(around is None, stored.public),
         if_none_match=asked.if_none_match,
         if_modified_since=asked.if_modified_since,
         extra={
             "Content-Disposition": f'inline; filename="{name}.{fmt}"',
             "X-Digest-Revision": str(stored.revision),
+            "Link": link_header(doc_links),
         },
     )
 
@@ -238,6 +316,99 @@ _DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 DayPath = Annotated[Day, Path(description="A calendar day in the theatre's time zone.")]
 
 
+# The most days one request for a range may name.
+MAX_RANGE_DAYS = 366
+_RANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_DOCUMENT_RESPONSES,
+    200: {
+        "model": DigestRange,
+        "description": "The days of the range that have a digest, each with its latest"
+        " revision's totals and guarantor lines (JSON, CSV or Markdown); ETag and"
+        " Last-Modified are set.",
+        "content": _DOCUMENT_RESPONSES[200]["content"],
+    },
+    400: {"description": "A malformed day, `from` after `to`, or more than 366 days"},
+}
+
+
+def _day(stored: service.StoredRevision, province: str | None) -> dict[str, Any]:
+    """A day of a range: its document's headline figures (the same view as the day's)."""
+    doc = service.view(stored, province)
+    return {
+        "date": doc["date"],
+        "revision": doc["revision"],
+        "generated_at": doc["generated_at"],
+        "no_violations": doc["no_violations"],
+        "days_since_last_verified_violation": doc["days_since_last_verified_violation"],
+        "summary": doc["summary"],
+        "totals": doc["totals"],
+        "by_guarantor": doc["by_guarantor"],
+        "href": _href(f"{DAILY}/{doc['date']}", "json", province),
+    }
+
+
+@router.get("/daily", response_class=Response, responses=_RANGE_RESPONSES)
+def list_daily_digests(
+    session: SessionDep,
+    reader: Reader,
+    asked: Asked,
+    first: Annotated[
+        Day, Query(alias="from", description="The range's first day (theatre time zone).")
+    ],
+    last: Annotated[
+        Day,
+        Query(alias="to", description=f"The range's last day; at most {MAX_RANGE_DAYS} days."),
+    ],
+) -> Response:
+    """A range of days, each with its latest digest revision's totals, guarantor lines
+    and a link to the day's digest (the same view as the day's: public without a monitor,
+    verifier or admin key; narrowed by `province`). Days without a digest are absent."""
+    if first > last:
+        raise InvalidParameter("from", f"{first} is after to ({last})")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise InvalidParameter(
+            "to", f"the range {first} to {last} has {days} days; at most {MAX_RANGE_DAYS}"
+        )
+    public = public_view(reader)
+    terms = load_terms(session)
+    stored = service.latest_of_days(
+        session=session, first=first, last=last, province=asked.province, public=public
+    )
+    entries = [_day(s, asked.province) for s in stored]
+    bounds = {"from": first.isoformat(), "to": last.isoformat()}
+    range_links = _formats(DAILY, asked.fmt, asked.province, **bounds)
+    if asked.fmt == "json":
+        body = service.dumps(
+            {
+                **bounds,
+                "timezone": terms.timezone.key,
+                "province": asked.province,
+                "days": entries,
+                "links": range_links,
+            }
+        )
+    elif asked.fmt == "csv":
+        body = render.range_to_csv(entries, asked.province)
+    else:
+        scope = f", {asked.province}" if asked.province else ""
+        title = f"Daily compliance digests, {first} to {last}{scope}"
+        body = render.range_to_markdown(entries, title=title, links=range_links)
+    name = f"digests-{first}-{last}" + (f"-{asked.province}" if asked.province else "")
+    return _conditional(
+        body,
+        MEDIA_TYPES[asked.fmt],
+        last_modified=max((s.generated_at for s in stored), default=terms.start_at),
+        cache_control=_cache(False, public),
+        if_none_match=asked.if_none_match,
+        if_modified_since=asked.if_modified_since,
+        extra={
+            "Content-Disposition": f'inline; filename="{name}.{asked.fmt}"',
+            "Link": link_header(range_links),
+        },
+    )
+
+
 @router.get("/daily/latest", response_class=Response, responses=_DOCUMENT_RESPONSES)
 def get_latest_digest(
     session: SessionDep,
@@ -245,8 +416,10 @@ def get_latest_digest(
     asked: Asked,
 ) -> Response:
     """The latest revision of the most recent day that has a digest."""
-    stored = service.latest_revision(session=session, public=public_view(reader))
-    return _represent(stored, asked, immutable=False)
+    public = public_view(reader)
+    stored = service.latest_revision(session=session, public=public)
+    around = service.neighbours(session=session, day=stored.digest_date, public=public)
+    return _represent(stored, asked, path=f"{DAILY}/latest", around=around)
 
 
 @router.get("/daily/{date}", response_class=Response, responses=_DOCUMENT_RESPONSES)
@@ -259,8 +432,10 @@ def get_daily_digest(
     """The latest revision of a day's digest. Without a monitor, verifier or admin key: the
     public view (verified incidents only; figures about fewer than `public_min_count`
     incidents suppressed and marked `"suppressed": true`; see `disclosure`)."""
-    stored = service.get_revision(session=session, day=date, public=public_view(reader))
-    return _represent(stored, asked, immutable=False)
+    public = public_view(reader)
+    stored = service.get_revision(session=session, day=date, public=public)
+    around = service.neighbours(session=session, day=date, public=public)
+    return _represent(stored, asked, path=f"{DAILY}/{date.isoformat()}", around=around)
 
 
 @router.get("/daily/{date}/revisions", response_model=list[DigestRevisionRead])
@@ -294,7 +469,8 @@ def get_digest_revision(
     stored = service.get_revision(
         session=session, day=date, revision=revision, public=public_view(reader)
     )
-    return _represent(stored, asked, immutable=True)
+    path = f"{DAILY}/{date.isoformat()}/revisions/{stored.revision}"
+    return _represent(stored, asked, path=path, around=None)
 
 
 @router.get(

@@ -137,6 +137,18 @@ class Changes(BaseModel):
     provinces: list[str]
 
 
+class DigestLink(BaseModel):
+    """A link, as in the OGC API documents (and RFC 8288's relation types)."""
+
+    href: str = Field(description="An absolute URL.")
+    rel: str = Field(
+        description="self, alternate (the same digest in another format, or its Atom feed),"
+        " prev and next (the nearest earlier and later days with a digest), version-history"
+        " (the day's revisions), latest-version (on a revision: the day's latest)."
+    )
+    type: str = Field(description="The media type the link answers with.")
+
+
 class DigestRead(BaseModel):
     date: dt.date
     timezone: str
@@ -160,6 +172,38 @@ class DigestRead(BaseModel):
     disclosure: Disclosure | None = Field(
         default=None, description="The public view only: the suppression applied."
     )
+    links: list[DigestLink] = Field(
+        description="Added as served, not part of the stored revision (whose content hash"
+        " covers the figures only). A revision's document carries only links that never"
+        " change; the day's document also has prev and next."
+    )
+
+
+class DigestDay(BaseModel):
+    """One day of a range: its latest revision's headline figures (the same numbers as the
+    day's document, for the same audience and governorate)."""
+
+    date: dt.date
+    revision: int
+    generated_at: dt.datetime
+    no_violations: bool | None
+    days_since_last_verified_violation: int | None
+    summary: str
+    totals: Figures
+    by_guarantor: list[GuarantorEntry]
+    href: str = Field(description="The day's digest (absolute URL).")
+
+
+class DigestRange(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    timezone: str
+    province: str | None = Field(description="The governorate's P-code, when narrowed to one.")
+    days: list[DigestDay] = Field(
+        description="Every day of the range that has a digest, oldest first; days without"
+        " one (not yet built, before the ceasefire) are absent."
+    )
+    links: list[DigestLink]
 
 
 class DigestRevisionRead(BaseModel):

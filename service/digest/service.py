@@ -379,19 +379,24 @@ class StoredRevision:
     public: bool = False
 
 
-_COLUMNS = "id, digest_date, revision, generated_at, content_hash, body, scopes, changes"
+_COLUMNS = "id, digest_date, revision, generated_at, content_hash, body, {scopes}, changes"
 # The public sees the revisions whose public figures changed, by their public number.
 _PUBLIC_COLUMNS = (
     "id, digest_date, public_revision AS revision, generated_at, public_hash AS content_hash,"
-    " public_body AS body, public_scopes AS scopes, NULL AS changes, true AS public"
+    " public_body AS body, {scopes}, NULL AS changes, true AS public"
 )
 
 
-def _columns(public: bool) -> tuple[str, str, str]:
-    """(columns, the condition a row must meet, the revision column) for one audience."""
+def _columns(public: bool, *, scopes: bool = True) -> tuple[str, str, str]:
+    """(columns, the condition a row must meet, the revision column) for one audience;
+    without ``scopes``, the per-governorate sections are not read (a view of the whole
+    theatre does not need them)."""
+    columns = (_PUBLIC_COLUMNS if public else _COLUMNS).format(
+        scopes=("public_scopes AS scopes" if public else "scopes") if scopes else "'{}' AS scopes"
+    )
     if public:
-        return _PUBLIC_COLUMNS, "public_body IS NOT NULL", "public_revision"
-    return _COLUMNS, "true", "revision"
+        return columns, "public_body IS NOT NULL", "public_revision"
+    return columns, "true", "revision"
 
 
 def _stored(row: Any) -> StoredRevision:
@@ -446,6 +451,59 @@ def latest_revision(*, session: Session, public: bool = False) -> StoredRevision
     if row is None:
         raise NotFound("no digest has been built yet")
     return _stored(row)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The days before and after one that have a digest (for one audience), and when the
+    later-built of the two got its first digest: since then, the prev/next links of the
+    day's document are what they are."""
+
+    prev: dt.date | None
+    next: dt.date | None
+    appeared_at: dt.datetime | None
+
+
+def neighbours(*, session: Session, day: dt.date, public: bool = False) -> Neighbours:
+    """The nearest days before and after ``day`` that have a digest, in one statement."""
+    _, condition, _ = _columns(public)
+    row = session.execute(
+        text(
+            f"""
+            WITH around AS (
+                SELECT (SELECT max(digest_date) FROM digest_revisions
+                        WHERE digest_date < :day AND {condition}) AS prev,
+                       (SELECT min(digest_date) FROM digest_revisions
+                        WHERE digest_date > :day AND {condition}) AS next
+            )
+            SELECT around.prev, around.next,
+                   greatest((SELECT min(generated_at) FROM digest_revisions
+                             WHERE digest_date = around.prev AND {condition}),
+                            (SELECT min(generated_at) FROM digest_revisions
+                             WHERE digest_date = around.next AND {condition})) AS appeared_at
+            FROM around
+            """
+        ),
+        {"day": day},
+    ).one()
+    return Neighbours(row.prev, row.next, row.appeared_at)
+
+
+def latest_of_days(
+    *, session: Session, first: dt.date, last: dt.date, province: str | None, public: bool = False
+) -> list[StoredRevision]:
+    """The latest revision of every day from ``first`` to ``last`` that has a digest (for
+    one audience), oldest day first; ready for ``view`` of ``province`` (or of all)."""
+    columns, condition, number = _columns(public, scopes=province is not None)
+    rows = session.execute(
+        text(
+            f"SELECT DISTINCT ON (digest_date) {columns} FROM digest_revisions"
+            f" WHERE digest_date BETWEEN :first AND :last AND {condition}"
+            f" ORDER BY digest_date, {number} DESC"
+        ),
+        {"first": first, "last": last},
+    )
+    return [_stored(row) for row in rows]
 
 
 def list_revisions(*, session: Session, day: dt.date, public: bool = False) -> list[dict[str, Any]]:

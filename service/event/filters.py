@@ -2,7 +2,8 @@
 by, and the one SQL condition it becomes.
 
 Reports and incidents share their event columns, so one filter builder serves both: it
-returns a SQL condition over a table alias and its bound parameters. Values here are already
+returns a SQLAlchemy Core condition over either table (or an alias of it), its values bound
+as parameters. Values here are already
 resolved (P-codes, party and guarantor ids); ``service.event.resolve`` reads them from a
 request.
 """
@@ -15,6 +16,23 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Float,
+    FromClause,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from service.errors import InvalidParameter
 from service.types import DAY_RANGE, day_in_range
@@ -204,78 +222,109 @@ class EventFilters:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def bind(name: str, value: Any = None, type_: Any = None) -> BindParameter[Any]:
+    """A value bound as parameter ``name``: values travel as parameters, so a statement is
+    built and compiled once per shape (``service.event.statements``) and run with each
+    request's values. Within one statement a name is one value."""
+    return bindparam(name, value, type_=type_)
+
+
+def _any_of(column: ColumnElement[Any], name: str, values: tuple[str, ...]) -> ColumnElement[bool]:
+    """``column = ANY(:values)``: one array parameter, whatever the number of values (an
+    ``IN`` list would be a new statement for every length)."""
+    return column == any_(bind(name, list(values), ARRAY(String)))
+
+
 def category_conditions(
-    filters: EventFilters, alias: str, *, prefix: str, guarantors_column: str
-) -> tuple[list[str], dict[str, Any]]:
-    """The conditions incidents and the daily rollup share (province, status, ceasefire
-    status, guarantor), over ``alias``, with parameters named ``{prefix}_...`` (so both kinds
-    of condition can stand in one statement)."""
-    conditions = ["true"]
-    params: dict[str, Any] = {}
-    for column, key, values in (
-        ("province_pcode", "provinces", filters.provinces),
-        ("status", "statuses", filters.statuses),
-        ("ceasefire_status", "cstatuses", filters.ceasefire_statuses),
+    filters: EventFilters,
+    *,
+    province: ColumnElement[Any] | None,
+    status: ColumnElement[Any] | None,
+    ceasefire_status: ColumnElement[Any] | None,
+    guarantors: ColumnElement[Any] | None,
+) -> list[ColumnElement[bool]]:
+    """The conditions incidents and the rollups share (province, status, ceasefire status,
+    guarantor), over the given columns of either table (None: a column the table lacks,
+    which the filters must then leave alone)."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, name, values in (
+        (province, "f_provinces", filters.provinces),
+        (status, "f_statuses", filters.statuses),
+        (ceasefire_status, "f_cstatuses", filters.ceasefire_statuses),
     ):
         if values is not None:
-            conditions.append(f"{alias}.{column} = ANY(:{prefix}_{key})")
-            params[f"{prefix}_{key}"] = list(values)
+            conditions.append(_any_of(_given(column, name), name, values))
     if filters.guarantor is not None:
+        guarantors = _given(guarantors, "f_guarantor")
         conditions.append(
-            f"{alias}.{guarantors_column} @> ARRAY[CAST(:{prefix}_guarantor AS varchar)]"
+            guarantors.contains(bind("f_guarantor", [filters.guarantor], ARRAY(String)))
         )
-        params[f"{prefix}_guarantor"] = filters.guarantor
-    return conditions, params
+    return conditions
 
 
-def where(
+def _given(column: ColumnElement[Any] | None, name: str) -> ColumnElement[Any]:
+    if column is None:
+        raise ValueError(f"{name}: this table has no such column")
+    return column
+
+
+def conditions(
     filters: EventFilters,
-    alias: str,
+    table: FromClause,
     *,
-    geom_sql: str | None = None,
-    geom_margin: float = 0.0,
-) -> tuple[str, dict[str, Any]]:
-    """A SQL condition (never empty) over ``alias`` and its parameters.
+    shown_geom: ColumnElement[Any] | None = None,
+    margin: float = 0.0,
+) -> ColumnElement[bool]:
+    """The condition (``true`` when nothing is filtered) over ``table``: reports or
+    incidents, or an alias of either.
 
-    ``geom_sql`` replaces ``{alias}.geom`` for the bbox test: public views pass their
+    ``shown_geom`` replaces ``table.c.geom`` for the bbox test: public views pass their
     generalised geometry, so a tiny box cannot narrow down an exact position. With a
-    ``geom_margin`` (how far, in degrees, ``geom_sql`` may lie from ``{alias}.geom``), the
+    ``margin`` (how far, in degrees, ``shown_geom`` may lie from ``table.c.geom``), the
     exact geometry is also tested against the box grown by that margin: the same rows, but
     the spatial index can find them.
     """
-    a = alias
-    conditions, params = category_conditions(
-        filters, alias, prefix="f", guarantors_column="responsible_guarantors"
+    c = table.c
+    found = category_conditions(
+        filters,
+        province=c.province_pcode,
+        status=c.get("status"),  # reports have none
+        ceasefire_status=c.ceasefire_status,
+        guarantors=c.responsible_guarantors,
     )
     if filters.violation_types is not None:
-        conditions.append(f"{a}.violation_type = ANY(:f_types)")
-        params["f_types"] = list(filters.violation_types)
+        found.append(_any_of(c.violation_type, "f_types", filters.violation_types))
     if filters.party is not None:
-        conditions.append(f"(:f_party IN ({a}.perpetrator_party_id, {a}.target_party_id))")
-        params["f_party"] = filters.party
+        party = bind("f_party", filters.party, Text)
+        found.append(party.in_([c.perpetrator_party_id, c.target_party_id]))
     if filters.since is not None:
-        conditions.append(f"{a}.occurred_at >= :f_since")
-        params["f_since"] = filters.since
+        found.append(c.occurred_at >= bind("f_since", filters.since))
     if filters.until is not None:
-        conditions.append(f"{a}.occurred_at < :f_until")
-        params["f_until"] = filters.until
+        found.append(c.occurred_at < bind("f_until", filters.until))
     if filters.bbox is not None:
         b = filters.bbox
-        params.update(f_minx=b.min_lon, f_miny=b.min_lat, f_maxx=b.max_lon, f_maxy=b.max_lat)
-        test = f"{geom_sql or f'{a}.geom'} && ST_MakeEnvelope(:f_minx, :f_miny, :f_maxx, :f_maxy, 4326)"
-        if geom_sql is not None and geom_margin > 0:
-            conditions.append(
-                f"{a}.geom && ST_MakeEnvelope(:f_minx - :f_margin, :f_miny - :f_margin,"
-                " :f_maxx + :f_margin, :f_maxy + :f_margin, 4326)"
+        test = (shown_geom if shown_geom is not None else c.geom).bool_op("&&")(envelope(b))
+        if shown_geom is not None and margin > 0:
+            grown = BBox(
+                b.min_lon - margin, b.min_lat - margin, b.max_lon + margin, b.max_lat + margin
             )
-            params["f_margin"] = geom_margin
+            found.append(c.geom.bool_op("&&")(envelope(grown, "f_grown")))
             # The indexed test above carries the real selectivity. A bare test on a computed
             # geometry has no statistics and would be estimated at 0.5% on top of it, which
             # makes the planner sort every match instead of walking an index; as a CASE it
             # counts as a coin flip.
-            test = f"(CASE WHEN {test} THEN true ELSE false END)"
-        conditions.append(test)
+            test = case((test, true()), else_=false())
+        found.append(test)
     if filters.reporter_key_id is not None:
-        conditions.append(f"{a}.reporter_key_id = :f_reporter")
-        params["f_reporter"] = filters.reporter_key_id
-    return " AND ".join(conditions), params
+        found.append(c.reporter_key_id == bind("f_reporter", filters.reporter_key_id))
+    return and_(true(), *found)
+
+
+def envelope(box: BBox, name: str = "f") -> ColumnElement[Any]:
+    """The box as a WGS 84 geometry, its corners bound as ``{name}_minx`` ... ``{name}_maxy``."""
+    corners = zip(_CORNERS, (box.min_lon, box.min_lat, box.max_lon, box.max_lat), strict=True)
+    binds = (bind(f"{name}_{corner}", value, Float) for corner, value in corners)
+    return func.ST_MakeEnvelope(*binds, literal_column("4326"))
+
+
+_CORNERS = ("minx", "miny", "maxx", "maxy")

@@ -23,6 +23,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Query
 from pydantic import WithJsonSchema
+from sqlalchemy import FromClause, bindparam, true, tuple_
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import InvalidParameter
 from service.types import day_in_range
@@ -120,20 +122,26 @@ class Keyset:
         except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
             raise _refuse() from exc
 
-    def after(self, position: Position | None, alias: str) -> tuple[str, dict[str, Any]]:
-        """The SQL condition for the rows past ``position`` (``true`` on the first page), and
-        its parameters."""
+    def after(self, position: Position | None, table: FromClause) -> ColumnElement[bool]:
+        """The condition for the rows of ``table`` past ``position`` (``true`` on the first
+        page): one row comparison, which a b-tree index on the columns serves."""
         if position is None:
-            return "true", {}
-        names = [f"page_k{i}" for i in range(len(self.columns))]
-        columns = ", ".join(f"{alias}.{c}" for c in self.columns)
-        values = ", ".join(f":{n}" for n in names)
-        op = "<" if self.descending else ">"
-        return f"({columns}) {op} ({values})", dict(zip(names, position, strict=True))
+            return true()
+        columns = [table.c[name] for name in self.columns]
+        values = [
+            bindparam(f"page_k{i}", value, type_=column.type)
+            for i, (column, value) in enumerate(zip(columns, position, strict=True))
+        ]
+        if self.descending:
+            return tuple_(*columns) < tuple_(*values)
+        return tuple_(*columns) > tuple_(*values)
 
-    def order_by(self, alias: str) -> str:
-        direction = "DESC" if self.descending else "ASC"
-        return ", ".join(f"{alias}.{c} {direction}" for c in self.columns)
+    def order_by(self, table: FromClause) -> list[ColumnElement[Any]]:
+        """The ORDER BY of ``table``'s rows in this keyset's order."""
+        return [
+            table.c[name].desc() if self.descending else table.c[name].asc()
+            for name in self.columns
+        ]
 
 
 # The ``cursor`` query parameter as a route declares it: documented by ``CURSOR_SCHEMA``,

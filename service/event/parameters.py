@@ -7,7 +7,7 @@ List values are comma-separated; the ``/v1`` lists also take a parameter repeate
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,27 +70,27 @@ class Params:
         skip = set(exclude)
         return "&".join(f"{k}={v}" for k, v in sorted(self.values.items()) if k not in skip)
 
-    def integer(self, name: str, *, default: int, minimum: int) -> int:
+    def _parsed(self, name: str, convert: Callable[[str], Any], what: str) -> Any:
+        """The value of ``name`` converted (None when absent); refused unless it is ``what``."""
         raw = self.values.get(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = int(raw)
+            return convert(raw)
         except ValueError as exc:
-            raise InvalidParameter(name, f"{raw!r} is not an integer") from exc
+            raise InvalidParameter(name, f"{raw!r} is not {what}") from exc
+
+    def integer(self, name: str, *, default: int, minimum: int) -> int:
+        value = self._parsed(name, int, "an integer")
+        if value is None:
+            return default
         if value < minimum:
             raise InvalidParameter(name, f"must be at least {minimum}")
         return value
 
     def number(self, name: str) -> float | None:
-        raw = self.values.get(name)
-        if raw is None:
-            return None
-        try:
-            value = float(raw)
-        except ValueError as exc:
-            raise InvalidParameter(name, f"{raw!r} is not a number") from exc
-        if value != value or value in (float("inf"), float("-inf")):
+        value = self._parsed(name, float, "a number")
+        if value is not None and (value != value or value in (float("inf"), float("-inf"))):
             raise InvalidParameter(name, "must be finite")
         return value
 

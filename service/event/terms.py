@@ -5,46 +5,33 @@ from __future__ import annotations
 
 import enum
 
-
-class IncidentStatus(enum.StrEnum):
-    unverified = "unverified"
-    verified = "verified"
-    disputed = "disputed"
-    rejected = "rejected"
-    merged = "merged"
-
-
-class CeasefireStatus(enum.StrEnum):
-    violation = "violation"
-    excluded = "excluded"
-    not_party = "not_party"
-    outside_period = "outside_period"
-
-
-class ViolationType(enum.StrEnum):
-    airstrike = "airstrike"
-    shelling = "shelling"
-    barrel_bomb = "barrel_bomb"
-    missile = "missile"
-    small_arms = "small_arms"
-    sniper = "sniper"
-    ground_assault = "ground_assault"
-    ied = "ied"
-    chemical = "chemical"
-    siege = "siege"
-    detention = "detention"
-    displacement = "displacement"
-    other = "other"
-
-
-class TimePrecision(enum.StrEnum):
-    exact = "exact"
-    hour = "hour"
-    day = "day"
-    week = "week"
-
-
-class LocationMatch(enum.StrEnum):
-    inside = "inside"
-    nearest = "nearest"
-    province_only = "province_only"
+# Each term's value is its name. Written as lists: a class per term would only repeat them.
+IncidentStatus = enum.StrEnum(
+    "IncidentStatus", ["unverified", "verified", "disputed", "rejected", "merged"], module=__name__
+)
+CeasefireStatus = enum.StrEnum(
+    "CeasefireStatus", ["violation", "excluded", "not_party", "outside_period"], module=__name__
+)
+ViolationType = enum.StrEnum(
+    "ViolationType",
+    [
+        "airstrike",
+        "shelling",
+        "barrel_bomb",
+        "missile",
+        "small_arms",
+        "sniper",
+        "ground_assault",
+        "ied",
+        "chemical",
+        "siege",
+        "detention",
+        "displacement",
+        "other",
+    ],
+    module=__name__,
+)
+TimePrecision = enum.StrEnum("TimePrecision", ["exact", "hour", "day", "week"], module=__name__)
+LocationMatch = enum.StrEnum(
+    "LocationMatch", ["inside", "nearest", "province_only"], module=__name__
+)

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from service.db import SessionDep
 from service.geography import service
@@ -24,6 +25,13 @@ Simplify = Annotated[
 PCode = Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+def _area(session: Session, level: int, pcode: str, simplify: float) -> GeoJSONResponse:
+    """One area as a GeoJSON Feature (id = P-code)."""
+    return GeoJSONResponse(
+        service.feature(session=session, level=level, pcode=pcode, simplify=simplify)
+    )
+
+
 @router.get(
     "/provinces", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}}
 )
@@ -38,11 +46,7 @@ def list_provinces(session: SessionDep, simplify: Simplify = 0.0) -> GeoJSONResp
     "/provinces/{pcode}", response_class=GeoJSONResponse, responses={200: {"model": Feature}}
 )
 def get_province(pcode: str, session: SessionDep, simplify: Simplify = 0.0) -> GeoJSONResponse:
-    return GeoJSONResponse(
-        service.feature(
-            session=session, level=service.PROVINCE_LEVEL, pcode=pcode, simplify=simplify
-        )
-    )
+    return _area(session, service.PROVINCE_LEVEL, pcode, simplify)
 
 
 @router.get(
@@ -70,11 +74,7 @@ def list_districts(
     "/districts/{pcode}", response_class=GeoJSONResponse, responses={200: {"model": Feature}}
 )
 def get_district(pcode: str, session: SessionDep, simplify: Simplify = 0.0) -> GeoJSONResponse:
-    return GeoJSONResponse(
-        service.feature(
-            session=session, level=service.DISTRICT_LEVEL, pcode=pcode, simplify=simplify
-        )
-    )
+    return _area(session, service.DISTRICT_LEVEL, pcode, simplify)
 
 
 @router.get("/locate", response_model=LocationRead)

@@ -7,6 +7,12 @@ thrown away (nobody posts with it). Each row's ``client_report_id`` derives from
 id, so importing a file again replays what is already stored and adds nothing.
 
 An interrupted import keeps the chunks it committed; running it again finishes the rest.
+
+With ``verified_by`` (the name of the source that vouches for the events, e.g. "UCDP GED"),
+each row's incident is verified in the same transaction as its chunk, through the one way a
+verdict is written (``incident.verification.record_verdicts``: status, review note and an
+``incident.reviewed`` audit event). Only unverified incidents are touched: a verifier's
+verdict is never overridden, and a re-run verifies nothing twice.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from sqlalchemy.orm import Session
 from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
+from service.event.terms import IncidentStatus
 from service.importer.ucdp import Mapped, Refusal, to_report
+from service.incident.verification import record_verdicts
 from service.report.service import Outcome, Submitter, submit
 from service.theatre.terms import load_terms
 
@@ -49,6 +57,8 @@ UCDP_COLUMNS = (
     "source_office",
 )
 DEFAULT_CHUNK_SIZE = 500
+# The longest source name ``--verified-by`` takes (it goes into each incident's review note).
+MAX_SOURCE_NAME = 200
 _EXAMPLES_PER_REASON = 3
 
 T = TypeVar("T")
@@ -66,6 +76,8 @@ class ImportSummary:
     examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # actor names (perpetrator or target) that resolved to no party, with their counts
     unresolved: Counter[str] = field(default_factory=Counter)
+    # incidents this import verified (with ``verified_by``)
+    verified: int = 0
     seconds: float = 0.0
 
     def refuse(self, source_id: str, reason: str, detail: str) -> None:
@@ -188,14 +200,43 @@ def _tally(summary: ImportSummary, mapped: list[Mapped], outcomes: list[Outcome]
                 summary.unresolved[actor["raw"]] += 1
 
 
+def verification_note(source: str) -> str:
+    """The review note of an incident verified by an import: it names the source."""
+    return f"verified by {source} (imported)"
+
+
+def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], source: str) -> None:
+    """Verify, as ``source`` vouches, the incidents of the rows stored or already present."""
+    incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
+    summary.verified += len(
+        record_verdicts(
+            session,
+            incident_ids=incident_ids,
+            status=IncidentStatus.verified,
+            note=verification_note(source),
+            actor=CONSOLE,
+            only_unverified=True,
+        )
+    )
+
+
 def import_ucdp(
     *,
     session: Session,
     path: Path,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    verified_by: str | None = None,
 ) -> ImportSummary:
-    """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows."""
+    """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows.
+    With ``verified_by``, the rows' incidents not yet reviewed are verified as vouched for by
+    that source (see the module's docstring)."""
+    if verified_by is not None:
+        verified_by = verified_by.strip()
+        if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
+            raise Invalid(
+                f"--verified-by: give the source's name, 1 to {MAX_SOURCE_NAME} characters"
+            )
     started = time.perf_counter()
     terms = load_terms(session)
     submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
@@ -211,6 +252,8 @@ def import_ucdp(
         outcomes = submit(
             session=session, submitter=submitter, reports_in=[m.report for m in mapped]
         )
+        if verified_by is not None:
+            _verify(session, summary, outcomes, verified_by)
         session.commit()
         _tally(summary, mapped, outcomes)
         summary.rows += len(chunk)

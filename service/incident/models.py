@@ -13,13 +13,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base
+from service.db import Base, TimestampNow, UuidKey
 from service.event.models import EventColumns, event_checks, known
 from service.event.terms import IncidentStatus
 
@@ -27,7 +26,7 @@ from service.event.terms import IncidentStatus
 class Incident(EventColumns, Base):
     __tablename__ = "incidents"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidKey]
     status: Mapped[str] = mapped_column(String(16), server_default="unverified")
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("incidents.id"))
     report_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -36,12 +35,8 @@ class Incident(EventColumns, Base):
     # [low, high] of each published figure across reporter keys (the casualty rule); null
     # until the incident is derived again after this column was added.
     casualties_range: Mapped[dict | None] = mapped_column(JSONB)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
     __table_args__ = (
         *event_checks(),
@@ -73,10 +68,8 @@ class IncidentPendingReview(Base):
     incident_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
     )
-    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    since: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
     # {"report_count", "casualties": {...}, "casualties_range": {...}}
     proposed: Mapped[dict] = mapped_column(JSONB)
 

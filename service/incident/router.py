@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.api import StrictJSONRoute, committing, json_bytes_response, link_header, next_link
-from service.auth.dependencies import Reader, Verifier
+from service.api import StrictJSONRoute, committing, page_response
+from service.auth.dependencies import KEY_ERRORS, Reader, Verifier
 from service.db import SessionDep
 from service.event.dependencies import IncidentFiltersDep
 from service.event.paging import paging_for
@@ -23,13 +23,8 @@ from service.incident.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["incidents"], route_class=StrictJSONRoute)
 
-_READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown or revoked API key"},
-    403: {"description": "Not allowed for this key's role"},
-    429: {"description": "Rate limited (see Retry-After)"},
-}
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_READ_ERRORS,
+    **KEY_ERRORS,
     409: {"description": "Not possible in the incident's current state"},
     413: {"description": "Body over the size limit"},
     415: {"description": "The body is not JSON"},
@@ -41,7 +36,7 @@ Paging = paging_for(service.INCIDENT_ORDER)
 @router.get(
     "/incidents",
     response_model=IncidentPage,
-    responses=_READ_ERRORS,
+    responses=KEY_ERRORS,
     openapi_extra={"parameters": filter_parameters(FILTER_PARAMS | {STATUS_PARAM})},
 )
 def list_incidents(
@@ -64,12 +59,10 @@ def list_incidents(
         limit=paging.limit,
         pending_review=pending_review,
     )
-    next_url = next_link(request, following)
-    page = IncidentPage.model_validate({"items": items, "next": next_url})
-    return json_bytes_response(page.model_dump_json().encode(), headers=link_header(next_url))
+    return page_response(request, IncidentPage, items, following)
 
 
-@router.get("/incidents/{incident_id:uuid}", response_model=IncidentDetail, responses=_READ_ERRORS)
+@router.get("/incidents/{incident_id:uuid}", response_model=IncidentDetail, responses=KEY_ERRORS)
 def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> dict:
     return service.get_incident(session=session, incident_id=incident_id)
 
@@ -77,7 +70,7 @@ def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep)
 @router.get(
     "/incidents/{incident_id:uuid}/candidates",
     response_model=list[IncidentCandidate],
-    responses=_READ_ERRORS,
+    responses=KEY_ERRORS,
 )
 def incident_candidates(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> list:
     """Likely duplicates to merge: unmerged incidents of the same type family within the
@@ -95,15 +88,9 @@ def review_incident(
     """A verifier's verdict: verified, disputed or rejected, with a note; and, with
     `accept_reports`, the decision on reports held for review."""
     with committing(session):
-        incident = verification.review(
-            session=session,
-            incident_id=incident_id,
-            status=review.status,
-            note=review.note,
-            actor=principal.actor,
-            accept_reports=review.accept_reports,
+        return verification.review(
+            session=session, incident_id=incident_id, actor=principal.actor, **review.model_dump()
         )
-    return incident
 
 
 @router.post(
@@ -115,11 +102,10 @@ def merge_incident(
     """Merge this incident into another: its reports move there, it becomes `merged` and
     points to the survivor, which is answered (refreshed)."""
     with committing(session):
-        survivor = verification.merge(
+        return verification.merge(
             session=session,
             incident_id=incident_id,
             into_id=merge.into,
             note=merge.note,
             actor=principal.actor,
         )
-    return survivor

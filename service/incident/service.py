@@ -29,15 +29,18 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Integer, Select, column, func, select, table, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import NotFound
-from service.event.filters import EventFilters, where
+from service.event.filters import EventFilters, bind, conditions
 from service.event.models import FACT_COLUMNS
 from service.event.paging import Keyset, Kind, Position
-from service.event.reads import event_fields, event_joins, event_select
+from service.event.reads import event_fields, event_joins, event_row
+from service.event.statements import cached, shape, values
 from service.event.terms import IncidentStatus
+from service.incident.models import Incident, IncidentPendingReview
 
 _FACTS = ", ".join(FACT_COLUMNS)
 _R_FACTS = ", ".join(f"r.{c}" for c in FACT_COLUMNS)
@@ -176,16 +179,28 @@ def refresh(
 # ---- reading ----
 
 
-def select_incidents(extra: str = "") -> str:
-    return f"""
-    SELECT i.id, i.status, i.merged_into_id, i.report_count, {event_select("i")},
-           i.review_note, i.reviewed_at, i.created_at, i.updated_at, i.casualties_range,
-           pr.incident_id IS NOT NULL AS pending_review, pr.since AS pending_since,
-           pr.proposed {extra}
-    FROM incidents i
-    LEFT JOIN incident_pending_reviews pr ON pr.incident_id = i.id
-    {event_joins("i")}
-    """
+INCIDENTS = Incident.__table__.alias("i")
+PENDING = IncidentPendingReview.__table__.alias("pr")
+# What incidents read of their reports (this package does not import the report package).
+REPORTS = table("reports", column("id"), column("incident_id"), column("created_at")).alias("r")
+
+
+# An incident's own columns around its event's (``event_row``).
+_IDENTITY = ("id", "status", "merged_into_id", "report_count")
+_REVIEW = ("review_note", "reviewed_at", "created_at", "updated_at", "casualties_range")
+
+
+def select_incidents(*extra: ColumnElement[Any]) -> Select:
+    """Incidents (``INCIDENTS``, aliased ``i``) as ``incident_from_row`` reads them, with
+    any ``extra`` columns."""
+    i, pr = INCIDENTS, PENDING
+    return select(
+        *event_row(i, _IDENTITY, _REVIEW),
+        pr.c.incident_id.is_not(None).label("pending_review"),
+        pr.c.since.label("pending_since"),
+        pr.c.proposed,
+        *extra,
+    ).select_from(event_joins(i, i.outerjoin(pr, pr.c.incident_id == i.c.id)))
 
 
 def incident_from_row(row: Any) -> dict[str, Any]:
@@ -229,17 +244,19 @@ def list_incidents(
             filters,
             statuses=tuple(s.value for s in IncidentStatus if s is not IncidentStatus.merged),
         )
-    condition, params = where(filters, "i")
-    after, after_params = INCIDENT_ORDER.after(cursor, "i")
-    if pending_review is not None:
-        condition += f" AND pr.incident_id IS {'NOT ' if pending_review else ''}NULL"
-    rows = session.execute(
-        text(
-            select_incidents()
-            + f" WHERE {condition} AND {after} ORDER BY {INCIDENT_ORDER.order_by('i')} LIMIT :limit"
-        ),
-        {**params, **after_params, "limit": limit + 1},
-    ).all()
+    condition = conditions(filters, INCIDENTS)
+    after = INCIDENT_ORDER.after(cursor, INCIDENTS)
+
+    def build() -> Select:
+        query = select_incidents().where(condition, after)
+        if pending_review is not None:
+            pending = PENDING.c.incident_id
+            query = query.where(pending.is_not(None) if pending_review else pending.is_(None))
+        order = INCIDENT_ORDER.order_by(INCIDENTS)
+        return query.order_by(*order).limit(bind("limit", type_=Integer))
+
+    statement = cached(("incidents.list", pending_review, shape(condition, after)), build)
+    rows = session.execute(statement, {**values(condition, after), "limit": limit + 1}).all()
     incidents = [incident_from_row(row) for row in rows[:limit]]
     following = None
     if len(rows) > limit:
@@ -250,15 +267,17 @@ def list_incidents(
 
 def get_incident(*, session: Session, incident_id: uuid.UUID) -> dict[str, Any]:
     """One incident with the ids of its reports, oldest first."""
+    r = REPORTS
+    report_ids = (
+        select(r.c.id)
+        .where(r.c.incident_id == INCIDENTS.c.id)
+        .order_by(r.c.created_at, r.c.id)
+        .scalar_subquery()
+    )
     row = session.execute(
-        text(
-            select_incidents(
-                ", ARRAY(SELECT r.id FROM reports r WHERE r.incident_id = i.id"
-                " ORDER BY r.created_at, r.id) AS report_ids"
-            )
-            + " WHERE i.id = :id"
-        ),
-        {"id": incident_id},
+        select_incidents(func.array(report_ids).label("report_ids")).where(
+            INCIDENTS.c.id == bind("id", incident_id)
+        )
     ).first()
     if row is None:
         raise NotFound(f"no incident {incident_id}")

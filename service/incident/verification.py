@@ -5,14 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Float, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from service.audit.service import Actor, record
+from service.audit.service import Actor, record, record_many
 from service.errors import Conflict, Invalid, NotFound
+from service.event.filters import bind
 from service.event.terms import IncidentStatus
 from service.incident import corroboration
-from service.incident.service import get_incident, incident_from_row, refresh, select_incidents
+from service.incident.models import Incident
+from service.incident.service import (
+    INCIDENTS,
+    get_incident,
+    incident_from_row,
+    refresh,
+    select_incidents,
+)
 
 
 def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> list[dict]:
@@ -20,24 +28,42 @@ def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> 
     rule of ``corroboration``: same type family, within the configured distance and time,
     the same province when either has no point), nearest first."""
     get_incident(session=session, incident_id=incident_id)
-    rows = session.execute(
-        text(
-            "WITH me AS (SELECT id, geom, occurred_at, violation_type, province_pcode"
-            " FROM incidents WHERE id = :id)"
-            + select_incidents(
-                ", ST_Distance(i.geom::geography, me.geom::geography) / 1000 AS distance_km,"
-                " extract(epoch FROM i.occurred_at - me.occurred_at) / 3600 AS hours_apart"
-            )
-            + f"""
-            CROSS JOIN me
-            WHERE i.id <> me.id AND i.status <> 'merged'
-              AND {corroboration.plausible_sql("i", "me")}
-            ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - me.occurred_at)), i.id
-            LIMIT :limit
-            """
-        ),
-        {"id": incident_id, "limit": limit, **corroboration.bounds()},
+    i = INCIDENTS
+    source = Incident.__table__
+    me = (
+        select(
+            source.c.id,
+            source.c.geom,
+            source.c.occurred_at,
+            source.c.violation_type,
+            source.c.province_pcode,
+        )
+        .where(source.c.id == bind("id", incident_id))
+        .cte("me")
     )
+    distance = literal_column(
+        "ST_Distance(i.geom::geography, me.geom::geography) / 1000", Float
+    ).label("distance_km")
+    hours_apart = literal_column("extract(epoch FROM i.occurred_at - me.occurred_at) / 3600").label(
+        "hours_apart"
+    )
+    query = (
+        select_incidents(distance, hours_apart)
+        .add_cte(me)
+        .select_from(me)
+        .where(
+            i.c.id != me.c.id,
+            i.c.status != IncidentStatus.merged.value,
+            text(corroboration.plausible_sql("i", "me")).bindparams(**corroboration.bounds()),
+        )
+        .order_by(
+            distance.nulls_last(),
+            func.abs(literal_column("extract(epoch FROM i.occurred_at - me.occurred_at)")),
+            i.c.id,
+        )
+        .limit(bind("limit", limit))
+    )
+    rows = session.execute(query)
     return [
         {
             "incident": incident_from_row(row),
@@ -65,7 +91,7 @@ def review(
     and count if figures are ever accepted later); None leaves figures and any pending review
     as they are. Either decision is audited with the figures before and after."""
     row = session.execute(
-        text("SELECT status, review_note, merged_into_id FROM incidents WHERE id = :id FOR UPDATE"),
+        text("SELECT status, merged_into_id FROM incidents WHERE id = :id FOR UPDATE"),
         {"id": incident_id},
     ).first()
     if row is None:
@@ -74,28 +100,70 @@ def review(
         raise Conflict(
             f"incident {incident_id} was merged into {row.merged_into_id}: review that one"
         )
-    session.execute(
-        text(
-            "UPDATE incidents SET status = :status, review_note = :note, reviewed_at = now(),"
-            " updated_at = now() WHERE id = :id"
-        ),
-        {"status": status, "note": note, "id": incident_id},
-    )
-    record(
-        session,
-        actor=actor,
-        action="incident.reviewed",
-        entity_type="incident",
-        entity_id=str(incident_id),
-        before={"status": row.status, "review_note": row.review_note},
-        after={"status": status, "review_note": note},
-        reason=note,
-    )
+    record_verdicts(session, incident_ids=[incident_id], status=status, note=note, actor=actor)
     if accept_reports is not None:
         _decide_reports(
             session, incident_id=incident_id, accept=accept_reports, actor=actor, note=note
         )
     return get_incident(session=session, incident_id=incident_id)
+
+
+def record_verdicts(
+    session: Session,
+    *,
+    incident_ids: list[uuid.UUID],
+    status: str,
+    note: str | None,
+    actor: Actor,
+    only_unverified: bool = False,
+) -> list[uuid.UUID]:
+    """The one way a verdict is written: the incidents' status and review note set, and an
+    ``incident.reviewed`` audit event for each (before and after), in two statements
+    whatever the number of incidents. Merged incidents are left alone; with
+    ``only_unverified``, so is every incident someone has already reviewed (an import
+    vouching for its events never overrides a verifier). Returns the incidents changed, in
+    id order. Does not commit."""
+    if not incident_ids:
+        return []
+    rows = session.execute(
+        text(
+            """
+            WITH target AS (
+                SELECT id, status, review_note FROM incidents
+                WHERE id = ANY(:ids) AND status <> 'merged'
+                  AND (NOT :only_unverified OR status = 'unverified')
+                ORDER BY id FOR UPDATE
+            )
+            UPDATE incidents i SET status = :status, review_note = :note, reviewed_at = now(),
+                                   updated_at = now()
+            FROM target t WHERE i.id = t.id
+            RETURNING i.id, t.status AS before_status, t.review_note AS before_note
+            """
+        ),
+        {
+            "ids": list(dict.fromkeys(incident_ids)),
+            "only_unverified": only_unverified,
+            "status": status,
+            "note": note,
+        },
+    ).all()
+    rows.sort(key=lambda r: r.id)
+    record_many(
+        session,
+        actor=actor,
+        action="incident.reviewed",
+        entity_type="incident",
+        events=[
+            (
+                str(r.id),
+                {"status": r.before_status, "review_note": r.before_note},
+                {"status": status, "review_note": note},
+            )
+            for r in rows
+        ],
+        reason=note,
+    )
+    return [r.id for r in rows]
 
 
 def _figures(incident: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
+from service import caching
 from service.auth.dependencies import (
     BASIC_CHALLENGE,
     Credentials,
@@ -38,6 +41,25 @@ class MapContext:
         the public version of incidents (bumped only when a verified incident is written),
         so a public ETag does not tell when unverified reports arrive."""
         return self.state.tag_versions(public=self.view.public), self.view.name
+
+    def conditional(
+        self,
+        request: Request,
+        *tag_parts: object,
+        media_type: str,
+        build: Callable[[], bytes | list[bytes]],
+    ) -> Response:
+        """A map answer with its validators (ETag from ``tag_parts`` and what every map
+        ETag depends on; public caching for the public view): 304 when the client holds
+        it, else what ``build`` makes."""
+        return caching.conditional(
+            request,
+            tag=caching.etag(*self.tag_parts(), *tag_parts),
+            public=self.view.public,
+            max_age_s=get_settings().map_public_max_age_s,
+            media_type=media_type,
+            build=build,
+        )
 
 
 def map_principal(

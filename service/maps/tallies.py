@@ -6,23 +6,39 @@ count is of exactly the incidents the items of the same filters list, whatever t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import (
+    CompoundSelect,
+    Date,
+    Select,
+    String,
+    and_,
+    any_,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from service.event.filters import EventFilters, TimeRange, category_conditions, where
-from service.maps.view import IncidentView
+from service.event.filters import EventFilters, TimeRange, bind, category_conditions, conditions
+from service.event.statements import cached, shape, values
+from service.incident.models import Incident
+from service.maps.models import IncidentDailyCount, IncidentTotal
+from service.maps.view import IncidentView, local_time
 
 # ---- the daily rollup, and the partial days at a window's edges ----
 
-# The rollup's key and figures: every source of counted rows below yields these columns.
-_ROW_COLUMNS = (
-    "day, province_pcode, status, ceasefire_status, guarantors,"
-    " incidents, killed, injured, civilians_killed"
-)
+INCIDENTS = Incident.__table__.alias("i")
+DAILY = IncidentDailyCount.__table__.alias("c")
+TOTALS = IncidentTotal.__table__
 
 
 def _rollup_answers(filters: EventFilters) -> bool:
@@ -36,55 +52,109 @@ def _rollup_answers(filters: EventFilters) -> bool:
     )
 
 
-def _rollup_where(
-    filters: EventFilters, days: tuple[dt.date | None, dt.date | None], alias: str = "c"
-) -> tuple[str, dict]:
-    """Conditions on the rollup for the filters (all of which it answers) over the local
-    days ``[first, end)``."""
+def _rollup_condition(
+    filters: EventFilters, days: tuple[dt.date | None, dt.date | None]
+) -> ColumnElement[bool]:
+    """The rollup's rows for the filters (all of which it answers) over the local days
+    ``[first, end)``."""
     first, end = days
-    conditions, params = category_conditions(
-        filters, alias, prefix="r", guarantors_column="guarantors"
+    c = DAILY.c
+    found = category_conditions(
+        filters,
+        province=c.province_pcode,
+        status=c.status,
+        ceasefire_status=c.ceasefire_status,
+        guarantors=c.guarantors,
     )
     if first is not None:
-        conditions.append(f"{alias}.day >= :r_first")
-        params["r_first"] = first
+        found.append(c.day >= bind("r_first", first))
     if end is not None:
-        conditions.append(f"{alias}.day < :r_end")
-        params["r_end"] = end
-    return " AND ".join(conditions), params
+        found.append(c.day < bind("r_end", end))
+    return and_(true(), *found)
 
 
-def _live_rows(condition: str, times: TimeRange, key: str) -> tuple[str, dict[str, Any]]:
-    """Rows shaped as the rollup's, counted from the incidents matching ``condition`` in
-    ``times``. A range shorter than a day with a province (or none) is one index range scan
-    (ix_incidents_province_occurred_at, ix_incidents_occurred_at_id)."""
-    conditions = [condition]
-    params: dict[str, Any] = {}
+def _rollup_rows(condition: ColumnElement[bool]) -> Select:
+    c = DAILY.c
+    return select(
+        c.day,
+        c.province_pcode,
+        c.status,
+        c.ceasefire_status,
+        c.guarantors,
+        c.incidents,
+        c.killed,
+        c.injured,
+        c.civilians_killed,
+    ).where(condition)
+
+
+def _in_times(condition: ColumnElement[bool], times: TimeRange, name: str) -> ColumnElement[bool]:
+    """``condition`` and an occurrence in ``times``, its ends bound as ``{name}_since`` and
+    ``{name}_until``. A range shorter than a day with a province (or none) is one index
+    range scan (ix_incidents_province_occurred_at, ix_incidents_occurred_at_id)."""
+    i = INCIDENTS.c
+    found = [condition]
     if times.since is not None:
-        conditions.append(f"i.occurred_at >= :{key}_since")
-        params[f"{key}_since"] = times.since
+        found.append(i.occurred_at >= bind(f"{name}_since", times.since))
     if times.until is not None:
-        conditions.append(f"i.occurred_at < :{key}_until")
-        params[f"{key}_until"] = times.until
-    sql = f"""
-        SELECT CAST(i.occurred_at AT TIME ZONE CAST(:s_tz AS text) AS date) AS day,
-               i.province_pcode, i.status, i.ceasefire_status,
-               i.responsible_guarantors AS guarantors,
-               count(*) AS incidents, sum(i.killed) AS killed, sum(i.injured) AS injured,
-               sum(i.civilians_killed) AS civilians_killed
-        FROM incidents i
-        WHERE {" AND ".join(conditions)}
-        GROUP BY 1, 2, 3, 4, 5
-    """
-    return sql, params
+        found.append(i.occurred_at < bind(f"{name}_until", times.until))
+    return and_(*found)
+
+
+def _live_rows(condition: ColumnElement[bool], timezone: ZoneInfo) -> Select:
+    """Rows shaped as the rollup's, counted from the incidents matching ``condition``."""
+    i = INCIDENTS.c
+    return (
+        select(
+            cast(local_time(i.occurred_at, timezone), Date).label("day"),
+            i.province_pcode,
+            i.status,
+            i.ceasefire_status,
+            i.responsible_guarantors.label("guarantors"),
+            func.count().label("incidents"),
+            func.sum(i.killed).label("killed"),
+            func.sum(i.injured).label("injured"),
+            func.sum(i.civilians_killed).label("civilians_killed"),
+        )
+        .where(condition)
+        .group_by(*GROUP_BY_FIRST[:5])
+    )
+
+
+# ``GROUP BY 1, 2, ...``: a computed key is grouped by its place in the select list, as it
+# is written once (with its parameters) there.
+GROUP_BY_FIRST = tuple(literal_column(str(k)) for k in range(1, 6))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Where counted rows come from: the rollup (its condition, or None) and incidents
+    (one condition per part counted live)."""
+
+    timezone: ZoneInfo
+    rollup: ColumnElement[bool] | None
+    live: tuple[ColumnElement[bool], ...]
+
+    def key(self) -> tuple:
+        """The shape of ``rows()``: the statements around it are built once per shape."""
+        return (str(self.timezone), shape(self.rollup, *self.live))
+
+    def values(self) -> dict[str, Any]:
+        return values(self.rollup, *self.live)
+
+    def rows(self) -> Select | CompoundSelect:
+        """A SELECT of rows with the rollup's columns (day, province_pcode, status,
+        ceasefire_status, guarantors, incidents, killed, injured, civilians_killed)."""
+        parts = [] if self.rollup is None else [_rollup_rows(self.rollup)]
+        parts += [_live_rows(condition, self.timezone) for condition in self.live]
+        return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def counted_rows(
     filters: EventFilters, timezone: ZoneInfo, view: IncidentView | None = None
-) -> tuple[str, dict[str, Any]]:
-    """A SELECT of rows with the rollup's columns (``_ROW_COLUMNS``) summing to exactly the
-    incidents that ``filters`` (already restricted to the view) match: what the items of
-    the same filters list, whatever the window.
+) -> Counted:
+    """Rows summing to exactly the incidents that ``filters`` (already restricted to the
+    view) match: what the items of the same filters list, whatever the window.
 
     When the rollup holds every filter, the whole local days inside the window are read
     from it (its cost grows with days, not incidents) and the partial days at the window's
@@ -93,31 +163,24 @@ def counted_rows(
     from incidents, as the items are found. ``view`` tests a box on what the view shows
     (the public's cell centres); without it, on exact positions.
     """
+
+    def condition(of: EventFilters) -> ColumnElement[bool]:
+        return view.conditions(of, INCIDENTS) if view is not None else conditions(of, INCIDENTS)
+
     times = TimeRange(filters.since, filters.until)
-    params: dict[str, Any] = {"s_tz": str(timezone)}
     if not _rollup_answers(filters):
-        condition, where_params = (view.where if view is not None else where)(filters, "i")
-        sql, live_params = _live_rows(condition, TimeRange(), "s_all")
-        return sql, {**params, **where_params, **live_params}
+        return Counted(timezone, None, (condition(filters),))
     whole, edges = times.whole_local_days(timezone)
-    parts = []
+    rollup = None
     if whole is not None:
         days = (
             None if whole.since is None else whole.since.astimezone(timezone).date(),
             None if whole.until is None else whole.until.astimezone(timezone).date(),
         )
-        condition, rollup_params = _rollup_where(filters, days)
-        parts.append(f"SELECT {_ROW_COLUMNS} FROM incident_daily_counts c WHERE {condition}")
-        params.update(rollup_params)
-    if edges:
-        untimed = replace(filters, since=None, until=None)
-        condition, where_params = (view.where if view is not None else where)(untimed, "i")
-        params.update(where_params)
-        for k, edge in enumerate(edges):
-            sql, live_params = _live_rows(condition, edge, f"s_edge{k}")
-            parts.append(sql)
-            params.update(live_params)
-    return " UNION ALL ".join(f"({part})" for part in parts), params
+        rollup = _rollup_condition(filters, days)
+    untimed = condition(replace(filters, since=None, until=None)) if edges else None
+    live = tuple(_in_times(untimed, edge, f"s_edge{k}") for k, edge in enumerate(edges))
+    return Counted(timezone, rollup, live)
 
 
 def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
@@ -133,14 +196,17 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
         and filters.since is None
         and filters.until is None
     ):
-        return session.execute(
-            text(
-                "SELECT coalesce(sum(incidents), 0) FROM incident_totals"
-                " WHERE CAST(:statuses AS text[]) IS NULL OR status = ANY(:statuses)"
-            ),
-            {"statuses": list(filters.statuses) if filters.statuses is not None else None},
-        ).scalar_one()
-    rows, params = counted_rows(filters, timezone)
-    return session.execute(
-        text(f"SELECT coalesce(sum(r.incidents), 0) FROM ({rows}) r"), params
-    ).scalar_one()
+        total = select(func.coalesce(func.sum(TOTALS.c.incidents), 0))
+        if filters.statuses is not None:
+            total = total.where(
+                TOTALS.c.status == any_(bind("statuses", list(filters.statuses), ARRAY(String)))
+            )
+        return session.execute(total).scalar_one()
+    counted = counted_rows(filters, timezone)
+
+    def build() -> Select:
+        rows = counted.rows().subquery("r")
+        return select(func.coalesce(func.sum(rows.c.incidents), literal_column("0")))
+
+    statement = cached(("tallies.count", counted.key()), build)
+    return session.execute(statement, counted.values()).scalar_one()

@@ -13,15 +13,21 @@ a local midnight. Items and aggregates apply the same rule, so they count the sa
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Date, Float, FromClause, Text, bindparam, cast, func, literal_column
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
+
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.errors import Forbidden
-from service.event.filters import EventFilters, TimeRange, where
+from service.event.filters import EventFilters, TimeRange, conditions
 from service.event.terms import IncidentStatus
+from service.incident.models import Incident
 
 FULL_VIEW_ROLES = frozenset({Role.monitor, Role.verifier, Role.admin})
 PUBLIC_STATUSES = (IncidentStatus.verified.value,)
@@ -52,23 +58,37 @@ class IncidentView:
     def name(self) -> str:
         return f"public:{self.cell!r}" if self.public else "full"
 
-    # ---- SQL expressions over an incidents alias ----
+    # ---- Core expressions over the incidents table (or an alias of it) ----
 
-    def cell_index_sql(self, alias: str) -> tuple[str, str]:
+    def cell_index(self, table: FromClause) -> tuple[ColumnElement[float], ColumnElement[float]]:
         """Integer column and row of the public cell holding each incident."""
-        c = repr(self.cell)
-        return f"floor(ST_X({alias}.geom) / {c})", f"floor(ST_Y({alias}.geom) / {c})"
+        return (
+            func.floor(divided(func.ST_X(table.c.geom), self.cell), type_=Float),
+            func.floor(divided(func.ST_Y(table.c.geom), self.cell), type_=Float),
+        )
 
-    def geom_sql(self, alias: str) -> str:
+    def geom(self, table: FromClause) -> ColumnElement[Any]:
         """The geometry this view shows: exact, or the centre of the public cell."""
         if not self.public:
-            return f"{alias}.geom"
-        c = repr(self.cell)
-        col, row = self.cell_index_sql(alias)
-        return f"ST_SetSRID(ST_MakePoint(({col} + 0.5) * {c}, ({row} + 0.5) * {c}), 4326)"
+            return table.c.geom
+        c = number(self.cell)
+        col, row = self.cell_index(table)
+        half = number(0.5)
+        return func.ST_SetSRID(
+            func.ST_MakePoint((col + half) * c, (row + half) * c), literal_column("4326")
+        )
 
-    def local_day_sql(self, alias: str, tz_param: str = ":v_tz") -> str:
-        return f"({alias}.occurred_at AT TIME ZONE CAST({tz_param} AS text))::date"
+    def local_day(self, table: FromClause) -> ColumnElement[Any]:
+        """The local day (the theatre's) of each incident."""
+        return cast(local_time(table.c.occurred_at, self.timezone), Date)
+
+    # ---- the same as SQL text, for hand-written fragments (values written in) ----
+
+    def geom_sql(self, alias: str) -> str:
+        return _fragment(self, "geom", alias)
+
+    def local_day_sql(self, alias: str) -> str:
+        return _fragment(self, "local_day", alias)
 
     # ---- filters ----
 
@@ -85,18 +105,58 @@ class IncidentView:
         self, filters: EventFilters, *, default_statuses: tuple[str, ...] = ALL_STATUSES
     ) -> EventFilters:
         """The filters as this view applies them: the public's statuses, and its times
-        moved to whole local days (the bbox is tested on generalised points by ``where``)."""
+        moved to whole local days (the bbox is tested on generalised points by ``conditions``)."""
         statuses = self.statuses(filters.statuses, default=default_statuses)
         if not self.public:
             return replace(filters, statuses=statuses)
         rounded = TimeRange(filters.since, filters.until).ceil_to_local_days(self.timezone)
         return replace(filters, statuses=statuses, since=rounded.since, until=rounded.until)
 
-    def where(self, filters: EventFilters, alias: str) -> tuple[str, dict[str, Any]]:
-        """The SQL condition for filters already passed through ``restrict``."""
+    def conditions(self, filters: EventFilters, table: FromClause) -> ColumnElement[bool]:
+        """The condition for filters already passed through ``restrict``."""
         if filters.statuses is not None and set(ALL_STATUSES) <= set(filters.statuses):
             filters = replace(filters, statuses=None)  # every status: no condition needed
         if not self.public:
-            return where(filters, alias)
+            return conditions(filters, table)
         # A cell centre lies at most one cell from its incident, whichever direction.
-        return where(filters, alias, geom_sql=self.geom_sql(alias), geom_margin=self.cell)
+        return conditions(filters, table, shown_geom=self.geom(table), margin=self.cell)
+
+
+@functools.lru_cache(maxsize=64)
+def _fragment(view: IncidentView, kind: str, alias: str) -> str:
+    """One of the view's Core expressions over incidents aliased ``alias``, as SQL text with
+    its values written in: the text of ``geom`` or ``local_day`` that a hand-written
+    fragment (ogc's GeoJSON, a tile's properties) splices in."""
+    table = Incident.__table__.alias(alias)
+    expression = view.geom(table) if kind == "geom" else view.local_day(table)
+    compiled = expression.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+_DIALECT = postgresql.dialect()
+
+
+def number(value: float) -> ColumnElement[float]:
+    """A constant of the deployment (a grid's size, a factor), written into the statement:
+    the statement stays one per grid, and reads as the planner's estimates were measured."""
+    return literal_column(repr(value), Float)
+
+
+def divided(value: ColumnElement[Any], by: float) -> ColumnElement[float]:
+    """``value / by`` as PostgreSQL divides floats (Core's ``/`` would cast the divisor)."""
+    return value.op("/", precedence=8, return_type=Float)(number(by))
+
+
+def cell_square(
+    ci: ColumnElement[Any], cj: ColumnElement[Any], size: ColumnElement[float]
+) -> ColumnElement[Any]:
+    """The square cell of side ``size`` (degrees) with integer keys ``ci``, ``cj``."""
+    one = literal_column("1")
+    return func.ST_MakeEnvelope(
+        ci * size, cj * size, (ci + one) * size, (cj + one) * size, literal_column("4326")
+    )
+
+
+def local_time(at: ColumnElement[Any], timezone: ZoneInfo) -> ColumnElement[Any]:
+    """``at`` as the wall-clock time of ``timezone`` (the zone's name bound as a parameter)."""
+    return at.op("AT TIME ZONE")(cast(bindparam("v_tz", str(timezone)), Text))

@@ -33,14 +33,7 @@ def resolve_party(
     standing = service.resolve(session=session, name=name, on=on)
     if standing is None:
         raise NotFound(f"no party is known by the name {name!r}")
-    return PartyResolution(
-        id=standing.id,
-        name=standing.name,
-        matched_alias=standing.matched_alias,
-        date=standing.date,
-        ceasefire_coverage=standing.ceasefire_coverage,
-        guarantors=list(standing.guarantors),
-    )
+    return PartyResolution.model_validate(standing, from_attributes=True)
 
 
 @router.get("/parties/{party_id}", response_model=PartyRead)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from sqlalchemy import (
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,19 +13,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base
+from service.db import Base, TimestampNow, UuidKey
 from service.event.models import EventColumns, event_checks
 
 
 class Report(EventColumns, Base):
     __tablename__ = "reports"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidKey]
     # The reporter's identity is sensitive: visible to verifiers and admins only.
     reporter_key_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("api_keys.id", ondelete="RESTRICT")
@@ -44,12 +41,8 @@ class Report(EventColumns, Base):
     revision: Mapped[int] = mapped_column(Integer, server_default="1")
     description: Mapped[str | None] = mapped_column(Text)
     sources: Mapped[list] = mapped_column(JSONB, server_default="[]")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
     __table_args__ = (
         *event_checks(),
@@ -74,9 +67,7 @@ class ReportRevision(Base):
     actor_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id"))
     # The report as the API showed it after this revision (submitted and derived fields).
     snapshot: Mapped[dict] = mapped_column(JSONB)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
 
 
 class IdempotencyRecord(Base):
@@ -96,8 +87,6 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(SmallInteger)
     response_body: Mapped[bytes] = mapped_column(LargeBinary)
     resource_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
 
     __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)

@@ -5,22 +5,36 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Integer, Select, Uuid, any_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from service.auth.models import ApiKey
 from service.errors import NotFound
-from service.event.filters import EventFilters, where
+from service.event.filters import EventFilters, bind, conditions
 from service.event.paging import Keyset, Kind, Position
-from service.event.reads import event_fields, event_joins, event_select
+from service.event.reads import event_fields, event_joins, event_row
+from service.event.statements import cached, shape, values
+from service.report.models import Report
 
-_READ = f"""
-    SELECT r.id, r.incident_id, r.revision, r.client_report_id, {event_select("r")},
-           r.description, r.sources, r.created_at, r.updated_at,
-           r.reporter_key_id, k.name AS reporter_name
-    FROM reports r
-    {event_joins("r")}
-    JOIN api_keys k ON k.id = r.reporter_key_id
-"""
+REPORTS = Report.__table__.alias("r")
+KEYS = ApiKey.__table__.alias("k")
+
+
+# A report's own columns after its event's (``event_row``).
+_AFTER = ("description", "sources", "created_at", "updated_at", "reporter_key_id")
+
+
+def _read() -> Select:
+    """Reports (``REPORTS``, aliased ``r``) as ``report_from_row`` reads them."""
+    r, k = REPORTS, KEYS
+    return select(
+        *event_row(r, ("id", "incident_id", "revision", "client_report_id"), _AFTER),
+        k.c.name.label("reporter_name"),
+    ).select_from(event_joins(r).join(k, k.c.id == r.c.reporter_key_id))
+
+
+_READ = _read()
 
 
 def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
@@ -46,7 +60,7 @@ def read_reports(
 ) -> list[dict[str, Any]]:
     if not ids:
         return []
-    rows = session.execute(text(_READ + " WHERE r.id = ANY(:ids)"), {"ids": ids})
+    rows = session.execute(_READ.where(REPORTS.c.id == any_(bind("ids", ids, ARRAY(Uuid)))))
     return [report_from_row(row, with_reporter=with_reporter) for row in rows]
 
 
@@ -67,15 +81,16 @@ def list_reports(
     Ordered by (created_at, id), which never change: paging visits every report once, and
     reports arriving meanwhile appear ahead of the first page, not inside the walk.
     """
-    condition, params = where(filters, "r")
-    after, after_params = REPORT_ORDER.after(cursor, "r")
-    rows = session.execute(
-        text(
-            _READ
-            + f" WHERE {condition} AND {after} ORDER BY {REPORT_ORDER.order_by('r')} LIMIT :limit"
-        ),
-        {**params, **after_params, "limit": limit + 1},
-    ).all()
+    condition = conditions(filters, REPORTS)
+    after = REPORT_ORDER.after(cursor, REPORTS)
+
+    def build() -> Select:
+        order = REPORT_ORDER.order_by(REPORTS)
+        query = _READ.where(condition, after).order_by(*order)
+        return query.limit(bind("limit", type_=Integer))
+
+    statement = cached(("reports.list", shape(condition, after)), build)
+    rows = session.execute(statement, {**values(condition, after), "limit": limit + 1}).all()
     reports = [report_from_row(row, with_reporter=with_reporter) for row in rows[:limit]]
     following = None
     if len(rows) > limit:
@@ -93,13 +108,10 @@ def get_report(
 ) -> dict[str, Any]:
     """One report. With ``reporter_key_id``, only that reporter's own: another's is "not
     found", exactly like an id that does not exist."""
-    row = session.execute(
-        text(
-            _READ
-            + " WHERE r.id = :id AND (CAST(:reporter AS uuid) IS NULL OR r.reporter_key_id = :reporter)"
-        ),
-        {"id": report_id, "reporter": reporter_key_id},
-    ).first()
+    query = _READ.where(REPORTS.c.id == bind("id", report_id))
+    if reporter_key_id is not None:
+        query = query.where(REPORTS.c.reporter_key_id == bind("reporter", reporter_key_id))
+    row = session.execute(query).first()
     if row is None:
         raise NotFound(f"no report {report_id}")
     return report_from_row(row, with_reporter=with_reporter)

@@ -14,10 +14,9 @@ from service.api import (
     StrictJSONRoute,
     committing,
     json_bytes_response,
-    link_header,
-    next_link,
+    page_response,
 )
-from service.auth.dependencies import AnyKey, Reporter
+from service.auth.dependencies import KEY_ERRORS, AnyKey, Reporter
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.db import SessionDep
@@ -43,13 +42,8 @@ IDEMPOTENT_REPLAYS = Counter(
     "ceasefire_idempotent_replays_total", "Responses replayed for a repeated Idempotency-Key"
 )
 
-_READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown or revoked API key"},
-    403: {"description": "Not allowed for this key's role"},
-    429: {"description": "Rate limited (see Retry-After)"},
-}
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_READ_ERRORS,
+    **KEY_ERRORS,
     409: {"description": "Conflict (see the detail; Retry-After when retrying may help)"},
     413: {"description": "Body over the size limit, or a batch over 500 items"},
     415: {"description": "The body is not JSON"},
@@ -133,7 +127,7 @@ def create_report_batch(
 @router.get(
     "/reports",
     response_model=ReportPage,
-    responses=_READ_ERRORS,
+    responses=KEY_ERRORS,
     openapi_extra={"parameters": filter_parameters(FILTER_PARAMS)},
 )
 def list_reports(
@@ -154,14 +148,10 @@ def list_reports(
         limit=paging.limit,
         with_reporter=_sees_reporter(principal),
     )
-    next_url = next_link(request, following)
-    page = ReportPage.model_validate({"items": items, "next": next_url})
-    return json_bytes_response(
-        page.model_dump_json(exclude_unset=True).encode(), headers=link_header(next_url)
-    )
+    return page_response(request, ReportPage, items, following, exclude_unset=True)
 
 
-@router.get("/reports/{report_id:uuid}", response_model=ReportRead, responses=_READ_ERRORS)
+@router.get("/reports/{report_id:uuid}", response_model=ReportRead, responses=KEY_ERRORS)
 def get_report(report_id: uuid.UUID, principal: AnyKey, session: SessionDep) -> Response:
     """One report. Another reporter's report is not found, as if it did not exist."""
     report = reads.get_report(
@@ -197,7 +187,7 @@ def revise_report(
     "/reports/{report_id:uuid}/history",
     response_model=list[ReportRevisionRead],
     response_model_exclude_unset=True,
-    responses=_READ_ERRORS,
+    responses=KEY_ERRORS,
 )
 def report_history(report_id: uuid.UUID, principal: AnyKey, session: SessionDep) -> list[dict]:
     """Every revision of a report, oldest first."""

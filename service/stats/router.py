@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -51,37 +52,60 @@ def _min_count(ctx: MapContext) -> int:
 
 
 def _respond(
-    request: Request, ctx: MapContext, params: Params, media_type: str, build: Callable[[], bytes]
+    request: Request,
+    ctx: MapContext,
+    params: Params,
+    media_type: str,
+    count: Callable[..., bytes],
+    **options: Any,
 ) -> Response:
-    tag = caching.etag(*ctx.tag_parts(), _min_count(ctx), request.url.path, params.normalised())
+    """The aggregate ``count`` computes for the request's filters (and ``options``), or
+    304 when the client holds it already."""
+    filters = _filters(ctx, params)
+    min_count = _min_count(ctx)
+    tag = caching.etag(*ctx.tag_parts(), min_count, request.url.path, params.normalised())
     return caching.conditional(
         request,
         tag=tag,
         public=ctx.view.public,
         max_age_s=get_settings().map_public_max_age_s,
         media_type=media_type,
-        build=build,
+        build=lambda: count(
+            session=ctx.session, filters=filters, view=ctx.view, min_count=min_count, **options
+        ),
     )
 
 
-@router.get(
+_GEOJSON = {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}
+
+
+def _route(path: str, description: str, ok: dict[str, Any], parameters: list) -> Callable:
+    """An aggregate's route: its description (with the status note), its 200 answer and its
+    query parameters."""
+    return router.get(
+        path,
+        description=description + _STATUS_NOTE,
+        response_class=Response,
+        responses={200: ok, 403: {}},
+        openapi_extra={"parameters": parameters},
+    )
+
+
+@_route(
     "/provinces",
-    description="Governorates (simplified polygons) with counts for the period: incidents,"
+    "Governorates (simplified polygons) with counts for the period: incidents,"
     " violations, verified, killed, civilians killed, injured and violations per guarantor,"
     " from the daily rollup (partial days at the window's edges, and filters the rollup"
-    " does not hold, counted from incidents)." + _STATUS_NOTE,
-    response_class=Response,
-    responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
-    openapi_extra={
-        "parameters": [
-            *_FILTERS,
-            query_parameter(
-                "simplify",
-                "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
-                {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01},
-            ),
-        ]
-    },
+    " does not hold, counted from incidents).",
+    _GEOJSON,
+    [
+        *_FILTERS,
+        query_parameter(
+            "simplify",
+            "Polygon simplification tolerance in degrees (default 0.01; 0 = full).",
+            {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01},
+        ),
+    ],
 )
 def province_stats(request: Request, ctx: MapDep) -> Response:
     params = Params.read(request.query_params.multi_items(), FILTERS | {"simplify"})
@@ -89,93 +113,54 @@ def province_stats(request: Request, ctx: MapDep) -> Response:
     simplify = 0.01 if simplify is None else simplify
     if not 0 <= simplify <= 1:
         raise InvalidParameter("simplify", "between 0 and 1 degree")
-    filters = _filters(ctx, params)
     return _respond(
         request,
         ctx,
         params,
         GEOJSON_MEDIA_TYPE,
-        lambda: service.province_counts(
-            session=ctx.session,
-            filters=filters,
-            view=ctx.view,
-            simplify=simplify,
-            areas_version=ctx.state.version("areas"),
-            min_count=_min_count(ctx),
-        ),
+        service.province_counts,
+        simplify=simplify,
+        areas_version=ctx.state.version("areas"),
     )
 
 
-@router.get(
+@_route(
     "/grid",
-    description="Square cells (integer keys `i = floor(lon / cell)`, `j = floor(lat / cell)`)"
-    " with their counts; only cells holding incidents are listed." + _STATUS_NOTE,
-    response_class=Response,
-    responses={200: {"model": FeatureCollection, "content": {GEOJSON_MEDIA_TYPE: {}}}, 403: {}},
-    openapi_extra={
-        "parameters": [
-            query_parameter(
-                "cell",
-                "The cells' side in degrees (default: the public grid's). For the public, a"
-                " whole multiple of the public grid.",
-                {"type": "number", "minimum": 0.01, "maximum": 10},
-            ),
-            *_FILTERS,
-        ]
-    },
+    "Square cells (integer keys `i = floor(lon / cell)`, `j = floor(lat / cell)`)"
+    " with their counts; only cells holding incidents are listed.",
+    _GEOJSON,
+    [
+        query_parameter(
+            "cell",
+            "The cells' side in degrees (default: the public grid's). For the public, a"
+            " whole multiple of the public grid.",
+            {"type": "number", "minimum": 0.01, "maximum": 10},
+        ),
+        *_FILTERS,
+    ],
 )
 def grid_stats(request: Request, ctx: MapDep) -> Response:
     params = Params.read(request.query_params.multi_items(), FILTERS | {"cell"})
     cell = params.number("cell")
     cell = ctx.view.cell if cell is None else cell
     service.grid_factor(ctx.view, cell)  # refuses a cell this caller may not ask for
-    filters = _filters(ctx, params)
-    return _respond(
-        request,
-        ctx,
-        params,
-        GEOJSON_MEDIA_TYPE,
-        lambda: service.grid(
-            session=ctx.session,
-            view=ctx.view,
-            filters=filters,
-            cell=cell,
-            min_count=_min_count(ctx),
-        ),
-    )
+    return _respond(request, ctx, params, GEOJSON_MEDIA_TYPE, service.grid, cell=cell)
 
 
-@router.get(
+@_route(
     "/timeseries",
-    description="Counts per day, week or month, with an explicit zero for quiet periods."
-    + _STATUS_NOTE,
-    response_class=Response,
-    responses={200: {"content": {"application/json": {}}}, 403: {}},
-    openapi_extra={
-        "parameters": [
-            query_parameter(
-                "interval",
-                "day, week (from Monday) or month.",
-                {"type": "string", "enum": list(service.INTERVALS), "default": "day"},
-            ),
-            *_FILTERS,
-        ]
-    },
+    "Counts per day, week or month, with an explicit zero for quiet periods.",
+    {"content": {"application/json": {}}},
+    [
+        query_parameter(
+            "interval",
+            "day, week (from Monday) or month.",
+            {"type": "string", "enum": list(service.INTERVALS), "default": "day"},
+        ),
+        *_FILTERS,
+    ],
 )
 def timeseries_stats(request: Request, ctx: MapDep) -> Response:
     params = Params.read(request.query_params.multi_items(), FILTERS | {"interval"})
     interval = params.choice("interval", service.INTERVALS, default="day")
-    filters = _filters(ctx, params)
-    return _respond(
-        request,
-        ctx,
-        params,
-        "application/json",
-        lambda: service.timeseries(
-            session=ctx.session,
-            filters=filters,
-            view=ctx.view,
-            interval=interval,
-            min_count=_min_count(ctx),
-        ),
-    )
+    return _respond(request, ctx, params, "application/json", service.timeseries, interval=interval)

@@ -95,14 +95,13 @@ _CLAIM = text(
     RETURNING d.id, d.attempts, d.subscription_id, d.digest_revision_id
     """
 )
-_CLAIMED = text(
-    """
-    SELECT s.callback_url, s.secret_encrypted, s.province_pcode,
-           r.id, r.digest_date, r.revision, r.generated_at, r.content_hash, r.body, r.scopes,
-           r.changes
-    FROM subscriptions s, digest_revisions r
-    WHERE s.id = :subscription_id AND r.id = :revision_id
-    """
+_CLAIMED_SUBSCRIPTION = text(
+    "SELECT callback_url, secret_encrypted, province_pcode AS province"
+    " FROM subscriptions WHERE id = :id"
+)
+_CLAIMED_REVISION = text(
+    "SELECT id, digest_date, revision, generated_at, content_hash, body, scopes, changes"
+    " FROM digest_revisions WHERE id = :id"
 )
 
 
@@ -118,27 +117,14 @@ def claim_next(session: Session, settings: Settings) -> Claim | None:
         ),
         {"id": claimed.id, "attempt": claimed.attempts},
     )
-    row = session.execute(
-        _CLAIMED,
-        {"subscription_id": claimed.subscription_id, "revision_id": claimed.digest_revision_id},
-    ).one()
+    subscription = session.execute(_CLAIMED_SUBSCRIPTION, {"id": claimed.subscription_id}).one()
+    revision = session.execute(_CLAIMED_REVISION, {"id": claimed.digest_revision_id}).one()
     return Claim(
         delivery_id=claimed.id,
         attempt=claimed.attempts,
         subscription_id=claimed.subscription_id,
-        callback_url=row.callback_url,
-        secret_encrypted=row.secret_encrypted,
-        province=row.province_pcode,
-        revision=StoredRevision(
-            id=row.id,
-            digest_date=row.digest_date,
-            revision=row.revision,
-            generated_at=row.generated_at,
-            content_hash=row.content_hash,
-            body=row.body,
-            scopes=row.scopes,
-            changes=row.changes,
-        ),
+        revision=StoredRevision(**revision._mapping),
+        **subscription._mapping,
     )
 
 

@@ -17,12 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base
+from service.db import Base, TimestampNow, UuidKey
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -45,7 +44,7 @@ def _in(column: str, values: type[enum.StrEnum]) -> str:
 class Subscription(Base):
     __tablename__ = "subscriptions"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidKey]
     owner_key_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
     )
@@ -55,9 +54,7 @@ class Subscription(Base):
     # when the subscription is deleted.
     secret_encrypted: Mapped[str | None] = mapped_column(Text)
     province_pcode: Mapped[str | None] = mapped_column(ForeignKey("admin_areas.pcode"))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -72,7 +69,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidKey]
     subscription_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE")
     )
@@ -83,9 +80,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     # When the next attempt is due; while an attempt is in flight, the end of its lease.
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[TimestampNow]
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
 

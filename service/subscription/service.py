@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import case, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from service.audit.service import record
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.config import Settings
+from service.digest.models import DigestRevision
 from service.errors import NotFound
 from service.event.paging import Keyset, Kind, Position
 from service.geography.service import resolve_province
@@ -22,6 +23,7 @@ from service.subscription.addresses import (
     check_callback_url,
     system_resolve,
 )
+from service.subscription.models import Delivery, DeliveryStatus
 from service.subscription.schemas import SubscriptionCreate
 
 __all__ = ["RefusedAddress", "check_callback_url", "create", "delete", "get", "list_for"]
@@ -152,6 +154,16 @@ def delete(*, session: Session, principal: Principal, subscription_id: uuid.UUID
 
 
 # Newest first, by (created_at, id).
+DELIVERIES = Delivery.__table__.alias("d")
+# Every attempt at a delivery ``d``, in order, as JSON.
+_ATTEMPT_LOG = literal_column(
+    """coalesce((
+        SELECT json_agg(json_build_object(
+            'attempt', a.attempt, 'started_at', a.started_at,
+            'finished_at', a.finished_at, 'outcome', a.outcome,
+            'status_code', a.status_code, 'error', a.error) ORDER BY a.attempt)
+        FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]')"""
+).label("attempt_log")
 DELIVERY_ORDER = Keyset(("created_at", "id"), (Kind.time, Kind.uuid))
 
 
@@ -165,26 +177,26 @@ def list_deliveries(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The subscription's deliveries, newest first, each with every attempt made."""
     get(session=session, principal=principal, subscription_id=subscription_id)
-    keyset, params = DELIVERY_ORDER.after(cursor, "d")
+    d, r = DELIVERIES, DigestRevision.__table__.alias("r")
     rows = session.execute(
-        text(
-            f"""
-            SELECT d.id, r.digest_date, r.revision, d.status, d.attempts,
-                   CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
-                   d.created_at, d.delivered_at, d.last_error,
-                   coalesce((
-                       SELECT json_agg(json_build_object(
-                           'attempt', a.attempt, 'started_at', a.started_at,
-                           'finished_at', a.finished_at, 'outcome', a.outcome,
-                           'status_code', a.status_code, 'error', a.error) ORDER BY a.attempt)
-                       FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log
-            FROM deliveries d JOIN digest_revisions r ON r.id = d.digest_revision_id
-            WHERE d.subscription_id = :id AND {keyset}
-            ORDER BY {DELIVERY_ORDER.order_by("d")}
-            LIMIT :limit
-            """
-        ),
-        {**params, "id": subscription_id, "limit": limit + 1},
+        select(
+            d.c.id,
+            r.c.digest_date,
+            r.c.revision,
+            d.c.status,
+            d.c.attempts,
+            case((d.c.status == DeliveryStatus.pending.value, d.c.next_attempt_at)).label(
+                "next_attempt_at"
+            ),
+            d.c.created_at,
+            d.c.delivered_at,
+            d.c.last_error,
+            _ATTEMPT_LOG,
+        )
+        .select_from(d.join(r, r.c.id == d.c.digest_revision_id))
+        .where(d.c.subscription_id == subscription_id, DELIVERY_ORDER.after(cursor, d))
+        .order_by(*DELIVERY_ORDER.order_by(d))
+        .limit(limit + 1)
     ).all()
     items = [
         {

@@ -166,13 +166,11 @@ class SeedResult:
 
 
 def _sync_rows(
-    session: Session, *, table: str, key_cols: tuple[str, ...], wanted: set[tuple], scope: str
+    session: Session, *, table: str, key_cols: tuple[str, ...], wanted: set[tuple]
 ) -> int:
-    """Make ``table`` (restricted by ``scope``) hold exactly ``wanted``; writes only the diff."""
+    """Make ``table`` hold exactly ``wanted``; writes only the diff."""
     cols = ", ".join(key_cols)
-    existing = {
-        tuple(r) for r in session.execute(text(f"SELECT {cols} FROM {table} WHERE {scope}"))
-    }
+    existing = {tuple(r) for r in session.execute(text(f"SELECT {cols} FROM {table}"))}
     placeholders = ", ".join(f":{c}" for c in key_cols)
     match = " AND ".join(f"{c} IS NOT DISTINCT FROM :{c}" for c in key_cols)
     removed = existing - wanted
@@ -223,33 +221,20 @@ def seed_parties(session: Session, theatre: TheatreFile) -> int:
         for alias in (p.name, *p.aliases, p.id):
             first_spelling.setdefault(normalise_name(alias), (alias, p.id))
     aliases = {(norm, alias, party_id) for norm, (alias, party_id) in first_spelling.items()}
-    written += _sync_rows(
-        session,
-        table="party_aliases",
-        key_cols=("alias_norm", "alias", "party_id"),
-        wanted=aliases,
-        scope="true",
-    )
-    written += _sync_rows(
-        session,
-        table="party_guarantors",
-        key_cols=("party_id", "guarantor_id", "valid_from", "valid_to"),
-        wanted={
-            (p.id, g.id, g.valid_from, g.valid_to) for p in theatre.parties for g in p.guarantors
-        },
-        scope="true",
-    )
-    written += _sync_rows(
-        session,
-        table="party_coverage",
-        key_cols=("party_id", "coverage", "valid_from", "valid_to"),
-        wanted={
-            (p.id, c.coverage.value, c.valid_from, c.valid_to)
-            for p in theatre.parties
-            for c in p.coverage
-        },
-        scope="true",
-    )
+    guarantors = {
+        (p.id, g.id, g.valid_from, g.valid_to) for p in theatre.parties for g in p.guarantors
+    }
+    coverage = {
+        (p.id, c.coverage.value, c.valid_from, c.valid_to)
+        for p in theatre.parties
+        for c in p.coverage
+    }
+    for table, key_cols, wanted in (
+        ("party_aliases", ("alias_norm", "alias", "party_id"), aliases),
+        ("party_guarantors", ("party_id", "guarantor_id", "valid_from", "valid_to"), guarantors),
+        ("party_coverage", ("party_id", "coverage", "valid_from", "valid_to"), coverage),
+    ):
+        written += _sync_rows(session, table=table, key_cols=key_cols, wanted=wanted)
     return written
 
 
@@ -320,13 +305,7 @@ def seed(session: Session, *, theatre_file: Path, data_dir: Path) -> SeedResult:
             session,
             path=data_dir / level.file,
             level=level.level,
-            properties=PropertyMap(
-                code=level.code,
-                name_en=level.name_en,
-                name_ar=level.name_ar,
-                parent=level.parent,
-                alt_names=level.alt_names,
-            ),
+            properties=PropertyMap(**level.model_dump(exclude={"level", "file"})),
         )
         result.boundaries.append(loaded)
         result.rows_written += (

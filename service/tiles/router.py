@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import caching, links
+from service import links
 from service.config import get_settings
 from service.errors import BadRequest, InvalidParameter
 from service.event.parameters import (
@@ -49,12 +49,10 @@ def incident_tile(z: str, x: str, y: str, request: Request, ctx: MapDep) -> Resp
     params = Params.read(request.query_params.multi_items(), TILE_PARAMS)
     asked = read_filters(session=ctx.session, raw=params.raw(), timezone=ctx.state.timezone)
     filters = ctx.view.restrict(asked)
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, params.normalised())
-    return caching.conditional(
+    return ctx.conditional(
         request,
-        tag=tag,
-        public=ctx.view.public,
-        max_age_s=settings.map_public_max_age_s,
+        request.url.path,
+        params.normalised(),
         media_type=MVT_MEDIA_TYPE,
         build=lambda: service.tile(
             session=ctx.session,
@@ -132,12 +130,11 @@ def incident_tilejson(request: Request, ctx: MapDep) -> Response:
     if bounds is not None:
         body["bounds"] = list(bounds)
         body["center"] = [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 6]
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url(), params.normalised())
-    return caching.conditional(
+    return ctx.conditional(
         request,
-        tag=tag,
-        public=ctx.view.public,
-        max_age_s=settings.map_public_max_age_s,
+        request.url.path,
+        links.base_url(),
+        params.normalised(),
         media_type=JSON,
         build=lambda: orjson.dumps(body),
     )

@@ -12,14 +12,36 @@ on ``incidents.geom`` serves every tile.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    Float,
+    FromClause,
+    Integer,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import BadRequest
-from service.event.filters import EventFilters
-from service.maps.models import CELL_ROLLUP_DEG
-from service.maps.view import IncidentView
+from service.event.filters import EventFilters, bind, category_conditions
+from service.event.statements import cached, shape, values
+from service.event.terms import CeasefireStatus
+from service.incident.models import Incident
+from service.maps.extent import THEATRES, extent
+from service.maps.models import CELL_ROLLUP_DEG, IncidentCellCount
+from service.maps.tallies import GROUP_BY_FIRST
+from service.maps.view import IncidentView, cell_square, divided, number
 
 EXTENT = 4096
 BUFFER = 64
@@ -40,100 +62,170 @@ def cell_factor(z: int, view: IncidentView) -> int:
     return 2 ** max(0, round(math.log2(wanted / view.cell)))
 
 
-# The buffered envelope is clipped to the world before it is transformed: a tile at the
-# antimeridian (1/1/0 holds the eastern hemisphere) would otherwise wrap to the other side
-# and find nothing.
-_BOUNDS = """
-    bounds AS (
-        SELECT ST_TileEnvelope(:z, :x, :y) AS merc,
-               ST_Transform(ST_ClipByBox2D(ST_TileEnvelope(:z, :x, :y, margin => :margin),
-                                           ST_TileEnvelope(0, 0, 0)), 4326) AS geo
-    )
-"""
+INCIDENTS = Incident.__table__.alias("i")
+CELL_COUNTS = IncidentCellCount.__table__.alias("c")
+VIOLATION = CeasefireStatus.violation.value
 
 
-def _points_in_tile(view: IncidentView) -> str:
+def _bounds() -> CTE:
+    """The tile ``z``, ``x``, ``y`` (bound) in Web Mercator (``merc``), and with its buffer
+    (``margin``, bound) in WGS 84 (``geo``).
+
+    The buffered envelope is clipped to the world before it is transformed: a tile at the
+    antimeridian (1/1/0 holds the eastern hemisphere) would otherwise wrap to the other side
+    and find nothing."""
+    zxy = (bind("z", type_=Integer), bind("x", type_=Integer), bind("y", type_=Integer))
+    margin = literal_column("margin").op("=>")(bind("margin", type_=Float))
+    world = func.ST_TileEnvelope(*(literal_column("0"),) * 3)
+    return select(
+        func.ST_TileEnvelope(*zxy).label("merc"),
+        func.ST_Transform(
+            func.ST_ClipByBox2D(func.ST_TileEnvelope(*zxy, margin), world), literal_column("4326")
+        ).label("geo"),
+    ).cte("bounds")
+
+
+def _in_tile(view: IncidentView, table: FromClause, bounds: CTE) -> ColumnElement[bool]:
     """Incidents whose shown position is in the tile (with its buffer), found by index."""
+    geom = table.c.geom
     if not view.public:
-        return "i.geom && bounds.geo"
-    return f"i.geom && ST_Expand(bounds.geo, {view.cell!r}) AND {view.geom_sql('i')} && bounds.geo"
+        return geom.bool_op("&&")(bounds.c.geo)
+    return and_(
+        geom.bool_op("&&")(func.ST_Expand(bounds.c.geo, number(view.cell))),
+        view.geom(table).bool_op("&&")(bounds.c.geo),
+    )
 
 
-def _cells_near_tile(size: float) -> str:
+def _near_tile(table: FromClause, bounds: CTE, size: float) -> ColumnElement[bool]:
     """Incidents whose cell of ``size`` degrees may overlap the tile: whole cells are counted
     even where the tile cuts them, so neighbouring tiles agree on a cell's count."""
-    return f"i.geom && ST_Expand(bounds.geo, {size!r})"
+    return table.c.geom.bool_op("&&")(func.ST_Expand(bounds.c.geo, number(size)))
 
 
-def _point_properties(view: IncidentView) -> str:
-    when = (
-        f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD')"
-        if view.public
-        else "to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+def _mvt_geom(geom: ColumnElement[Any], bounds: CTE) -> ColumnElement[Any]:
+    """A WGS 84 geometry in the tile's coordinates."""
+    return func.ST_AsMVTGeom(
+        func.ST_Transform(geom, literal_column("3857")),
+        bounds.c.merc,
+        literal_column(str(EXTENT)),
+        literal_column(str(BUFFER)),
+        true(),
+    ).label("geom")
+
+
+def _mvt(shaped: CTE, layer: str) -> Select:
+    """The tile of one layer: the rows of ``shaped`` that fall in it."""
+    name = literal_column(f"'{layer}'")
+    return (
+        select(func.ST_AsMVT(shaped.table_valued(), name, literal_column(str(EXTENT)), _GEOM))
+        .select_from(shaped)
+        .where(shaped.c.geom.is_not(None))
     )
-    return f"""
-        i.id::text AS id, {when} AS occurred_at, i.violation_type, i.ceasefire_status,
-        i.status, i.province_pcode AS province, i.killed, i.civilians_killed,
-        array_to_string(i.responsible_guarantors, ',') AS guarantors
-    """
 
 
-def _points_sql(view: IncidentView, condition: str) -> str:
-    return f"""
-        WITH {_BOUNDS},
-        candidates AS (
-            SELECT i.* FROM incidents i, bounds
-            WHERE i.geom IS NOT NULL AND {_points_in_tile(view)} AND {condition}
-            LIMIT :max_points + 1
-        ),
-        shaped AS (
-            SELECT ST_AsMVTGeom(ST_Transform({view.geom_sql("i")}, 3857), bounds.merc,
-                                {EXTENT}, {BUFFER}, true) AS geom,
-                   {_point_properties(view)}
-            FROM candidates i, bounds
+_GEOM = literal_column("'geom'")
+
+
+# What a point tile reads of an incident.
+_POINT_COLUMNS = (
+    "id",
+    "geom",
+    "occurred_at",
+    "violation_type",
+    "ceasefire_status",
+    "status",
+    "province_pcode",
+    "killed",
+    "civilians_killed",
+    "responsible_guarantors",
+)
+
+
+def _point_properties(view: IncidentView, i: FromClause) -> list[ColumnElement[Any]]:
+    if view.public:
+        when = func.to_char(view.local_day(i), literal_column("'YYYY-MM-DD'"))
+    else:
+        utc = i.c.occurred_at.op("AT TIME ZONE")(literal_column("'UTC'"))
+        when = func.to_char(utc, literal_column("""'YYYY-MM-DD"T"HH24:MI:SS"Z"' """.strip()))
+    return [
+        cast(i.c.id, Text).label("id"),
+        when.label("occurred_at"),
+        i.c.violation_type,
+        i.c.ceasefire_status,
+        i.c.status,
+        i.c.province_pcode.label("province"),
+        i.c.killed,
+        i.c.civilians_killed,
+        func.array_to_string(i.c.responsible_guarantors, literal_column("','")).label("guarantors"),
+    ]
+
+
+def _points(view: IncidentView, condition: ColumnElement[bool]) -> Select:
+    """The ``incidents`` layer (``tile``, None when the tile holds more than ``max_points``,
+    bound) and how many incidents it holds (``n``, up to ``max_points`` + 1)."""
+    i, bounds = INCIDENTS, _bounds()
+    candidates = (
+        select(*(i.c[name] for name in _POINT_COLUMNS))
+        .where(i.c.geom.is_not(None), _in_tile(view, i, bounds), condition)
+        .limit(bind("max_points", type_=Integer) + literal_column("1"))
+        .cte("candidates")
+    )
+    found = candidates.alias("i")
+    shaped = (
+        select(_mvt_geom(view.geom(found), bounds), *_point_properties(view, found))
+        .select_from(found.join(bounds, true()))
+        .cte("shaped")
+    )
+    n = select(func.count()).select_from(candidates).scalar_subquery()
+    return select(
+        n.label("n"),
+        case(
+            (n <= bind("max_points", type_=Integer), _mvt(shaped, "incidents").scalar_subquery())
+        ).label("tile"),
+    )
+
+
+def _cells_tile(cells: CTE, bounds: CTE, size: float) -> Select:
+    """The ``cells`` layer of counted cells (columns ci, cj, incidents, violations, killed)
+    of ``size`` degrees.
+
+    ST_AsMVT types a property by its column's type and sends numeric (what sum() of a bigint
+    and a decimal literal are) as a string, which MapLibre's numeric styling ignores: the
+    counts go as integers and the side as a double."""
+    c = cells.c
+    shaped = (
+        select(
+            _mvt_geom(cell_square(c.ci, c.cj, number(size)), bounds),
+            cast(c.incidents, BigInteger).label("incidents"),
+            cast(c.violations, BigInteger).label("violations"),
+            cast(c.killed, BigInteger).label("killed"),
+            cast(number(size), Float).label("cell_deg"),
         )
-        SELECT (SELECT count(*) FROM candidates) AS n,
-               CASE WHEN (SELECT count(*) FROM candidates) <= :max_points THEN
-                   (SELECT ST_AsMVT(shaped, 'incidents', {EXTENT}, 'geom') FROM shaped
-                    WHERE geom IS NOT NULL)
-               END AS tile
-    """
+        .select_from(cells.join(bounds, true()))
+        .cte("shaped")
+    )
+    return _mvt(shaped, "cells")
 
 
-# ST_AsMVT types a property by its column's type and sends numeric (what sum() of a bigint
-# and a decimal literal are) as a string, which MapLibre's numeric styling ignores: the
-# counts go as integers and the side as a double.
-_CELL_PROPERTIES = """
-    CAST(incidents AS bigint) AS incidents, CAST(violations AS bigint) AS violations,
-    CAST(killed AS bigint) AS killed, CAST({s} AS float8) AS cell_deg
-"""
-
-
-def _cells_sql(view: IncidentView, condition: str, factor: int) -> str:
+def _cells(view: IncidentView, condition: ColumnElement[bool], factor: int) -> Select:
     size = view.cell * factor
-    col, row = view.cell_index_sql("i")
-    s = repr(size)
-    return f"""
-        WITH {_BOUNDS},
-        cells AS (
-            SELECT floor({col} / {factor}) AS ci, floor({row} / {factor}) AS cj,
-                   count(*) AS incidents,
-                   count(*) FILTER (WHERE i.ceasefire_status = 'violation') AS violations,
-                   sum(i.killed) AS killed
-            FROM incidents i, bounds
-            WHERE i.geom IS NOT NULL AND {_cells_near_tile(size)} AND {condition}
-            GROUP BY 1, 2
-        ),
-        shaped AS (
-            SELECT ST_AsMVTGeom(
-                       ST_Transform(ST_MakeEnvelope(ci * {s}, cj * {s}, (ci + 1) * {s},
-                                                    (cj + 1) * {s}, 4326), 3857),
-                       bounds.merc, {EXTENT}, {BUFFER}, true) AS geom,
-                   {_CELL_PROPERTIES.format(s=s)}
-            FROM cells, bounds
+    i, bounds = INCIDENTS, _bounds()
+    col, row = view.cell_index(i)
+    cells = (
+        select(
+            func.floor(divided(col, factor), type_=Float).label("ci"),
+            func.floor(divided(row, factor), type_=Float).label("cj"),
+            func.count().label("incidents"),
+            func.count()
+            .filter(i.c.ceasefire_status == bind("violation", VIOLATION))
+            .label("violations"),
+            func.sum(i.c.killed).label("killed"),
         )
-        SELECT ST_AsMVT(shaped, 'cells', {EXTENT}, 'geom') FROM shaped WHERE geom IS NOT NULL
-    """
+        .where(i.c.geom.is_not(None), _near_tile(i, bounds, size), condition)
+        .group_by(*GROUP_BY_FIRST[:2])
+        .cte("cells")
+    )
+    return _cells_tile(cells, bounds, size)
 
 
 def _rollup_answers(view: IncidentView, filters: EventFilters) -> bool:
@@ -144,36 +236,53 @@ def _rollup_answers(view: IncidentView, filters: EventFilters) -> bool:
     )
 
 
-def _cells_from_rollup_sql(view: IncidentView, factor: int) -> str:
+def _rollup_condition(filters: EventFilters) -> ColumnElement[bool]:
+    c = CELL_COUNTS.c
+    found = category_conditions(
+        filters,
+        province=None,
+        status=c.status,
+        ceasefire_status=c.ceasefire_status,
+        guarantors=None,
+    )
+    return and_(true(), *found)
+
+
+def _cells_from_rollup(view: IncidentView, condition: ColumnElement[bool], factor: int) -> Select:
     size = view.cell * factor
-    s, c = repr(size), repr(CELL_ROLLUP_DEG)
-    return f"""
-        WITH {_BOUNDS},
-        cells AS (
-            SELECT floor(c.cell_i::float8 / {factor}) AS ci, floor(c.cell_j::float8 / {factor}) AS cj,
-                   sum(c.incidents) AS incidents,
-                   sum(c.incidents) FILTER (WHERE c.ceasefire_status = 'violation') AS violations,
-                   sum(c.killed) AS killed
-            FROM incident_cell_counts c, bounds
-            WHERE c.cell_i BETWEEN floor((ST_XMin(bounds.geo) - {s}) / {c})
-                               AND floor((ST_XMax(bounds.geo) + {s}) / {c})
-              AND c.cell_j BETWEEN floor((ST_YMin(bounds.geo) - {s}) / {c})
-                               AND floor((ST_YMax(bounds.geo) + {s}) / {c})
-              AND (CAST(:statuses AS text[]) IS NULL OR c.status = ANY(:statuses))
-              AND (CAST(:cstatuses AS text[]) IS NULL OR c.ceasefire_status = ANY(:cstatuses))
-              AND c.incidents <> 0
-            GROUP BY 1, 2
-        ),
-        shaped AS (
-            SELECT ST_AsMVTGeom(
-                       ST_Transform(ST_MakeEnvelope(ci * {s}, cj * {s}, (ci + 1) * {s},
-                                                    (cj + 1) * {s}, 4326), 3857),
-                       bounds.merc, {EXTENT}, {BUFFER}, true) AS geom,
-                   {_CELL_PROPERTIES.format(s=s)}
-            FROM cells, bounds
+    c = CELL_COUNTS.c
+    bounds = _bounds()
+    geo = bounds.c.geo
+
+    def keys(low: ColumnElement[float], high: ColumnElement[float]) -> tuple:
+        return (
+            func.floor(divided(low - number(size), CELL_ROLLUP_DEG)),
+            func.floor(divided(high + number(size), CELL_ROLLUP_DEG)),
         )
-        SELECT ST_AsMVT(shaped, 'cells', {EXTENT}, 'geom') FROM shaped WHERE geom IS NOT NULL
-    """
+
+    def edge(name: str) -> ColumnElement[float]:
+        return getattr(func, f"ST_{name}")(geo, type_=Float)
+
+    cells = (
+        select(
+            func.floor(divided(cast(c.cell_i, Float), factor), type_=Float).label("ci"),
+            func.floor(divided(cast(c.cell_j, Float), factor), type_=Float).label("cj"),
+            func.sum(c.incidents).label("incidents"),
+            func.sum(c.incidents)
+            .filter(c.ceasefire_status == bind("violation", VIOLATION))
+            .label("violations"),
+            func.sum(c.killed).label("killed"),
+        )
+        .where(
+            c.cell_i.between(*keys(edge("XMin"), edge("XMax"))),
+            c.cell_j.between(*keys(edge("YMin"), edge("YMax"))),
+            condition,
+            c.incidents != literal_column("0"),
+        )
+        .group_by(*GROUP_BY_FIRST[:2])
+        .cte("cells")
+    )
+    return _cells_tile(cells, bounds, size)
 
 
 def tile(
@@ -188,34 +297,24 @@ def tile(
     max_points: int,
 ) -> bytes:
     """One tile; ``filters`` already restricted to the view (and without a bbox)."""
-    condition, params = view.where(filters, "i")
-    params.update(z=z, x=x, y=y, margin=BUFFER / EXTENT, v_tz=str(view.timezone))
+    condition = view.conditions(filters, INCIDENTS)
+    params = {**values(condition), "z": z, "x": x, "y": y, "margin": BUFFER / EXTENT}
     if z >= point_min_zoom:
-        row = session.execute(
-            text(_points_sql(view, condition)), {**params, "max_points": max_points}
-        ).one()
+        points = cached(("tiles.points", view, shape(condition)), lambda: _points(view, condition))
+        row = session.execute(points, {**params, "max_points": max_points}).one()
         if row.tile is not None or row.n == 0:
             return bytes(row.tile or b"")
     factor = cell_factor(z, view)
     if _rollup_answers(view, filters):
-        rollup_params = {
-            **params,
-            "statuses": list(filters.statuses) if filters.statuses is not None else None,
-            "cstatuses": (
-                list(filters.ceasefire_statuses) if filters.ceasefire_statuses is not None else None
-            ),
-        }
-        body = session.execute(text(_cells_from_rollup_sql(view, factor)), rollup_params)
+        rollup = _rollup_condition(filters)
+        key = ("tiles.rollup", view, factor, shape(rollup))
+        cells = cached(key, lambda: _cells_from_rollup(view, rollup, factor))
+        params.update(values(rollup))
     else:
-        body = session.execute(text(_cells_sql(view, condition, factor)), params)
-    return bytes(body.scalar_one() or b"")
+        key = ("tiles.cells", view, factor, shape(condition))
+        cells = cached(key, lambda: _cells(view, condition, factor))
+    return bytes(session.execute(cells, params).scalar_one() or b"")
 
 
 def theatre_bounds(*, session: Session) -> tuple[float, float, float, float] | None:
-    row = session.execute(
-        text(
-            "SELECT ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1"
-            " FROM (SELECT ST_Extent(aoi) AS b FROM theatres) t"
-        )
-    ).one()
-    return None if row.x0 is None else (row.x0, row.y0, row.x1, row.y1)
+    return extent(session, THEATRES.c.aoi)

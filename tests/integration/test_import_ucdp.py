@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from service.errors import Invalid
-from service.importer.service import UCDP_KEY_NAME, import_ucdp
+from service.importer.service import UCDP_KEY_NAME, import_ucdp, verification_note
 from service.importer.ucdp import client_report_id
 
 HEADER = (
@@ -186,3 +186,134 @@ def test_the_command_prints_a_summary(db, tmp_path, monkeypatch):
     assert any("refused      1  place too vague  (e.g. 900006:" in line for line in lines)
     assert "actor names left unresolved: 1 names in 1 reports" in lines
     assert "       1  Hawar Kilis Operations Room" in lines
+
+
+# ---- --verified-by: the source vouches for its events ----
+
+SOURCE = "UCDP GED"
+
+
+def incidents_of_import(db):
+    return {
+        str(row.client_report_id): row
+        for row in db.execute(
+            text(
+                "SELECT r.client_report_id, i.id, i.status, i.review_note, i.reviewed_at"
+                " FROM reports r JOIN api_keys k ON k.id = r.reporter_key_id"
+                " JOIN incidents i ON i.id = r.incident_id WHERE k.name = :name"
+            ),
+            {"name": UCDP_KEY_NAME},
+        )
+    }
+
+
+def reviews(db):
+    return db.execute(
+        text(
+            "SELECT entity_id, actor, before, after, reason FROM audit_events"
+            " WHERE action = 'incident.reviewed' ORDER BY entity_id"
+        )
+    ).all()
+
+
+def test_verified_by_verifies_each_imported_incident_audited(db, tmp_path):
+    summary = import_ucdp(session=db, path=write_csv(tmp_path), verified_by=SOURCE)
+    assert (summary.imported, summary.verified) == (4, 4)
+    incidents = incidents_of_import(db)
+    assert {i.status for i in incidents.values()} == {"verified"}
+    assert {i.review_note for i in incidents.values()} == {verification_note(SOURCE)}
+    assert all(i.reviewed_at is not None for i in incidents.values())
+    events = reviews(db)
+    assert sorted(e.entity_id for e in events) == sorted(str(i.id) for i in incidents.values())
+    for event in events:
+        assert event.before == {"status": "unverified", "review_note": None}
+        assert event.after == {
+            "status": "verified",
+            "review_note": "verified by UCDP GED (imported)",
+        }
+        assert (event.actor, event.reason) == ("console", "verified by UCDP GED (imported)")
+
+
+def test_verified_by_again_changes_nothing(db, tmp_path):
+    path = write_csv(tmp_path)
+    import_ucdp(session=db, path=path, verified_by=SOURCE)
+    counts = "SELECT (SELECT count(*) FROM audit_events), (SELECT count(*) FROM reports),"
+    counts += " (SELECT max(updated_at) FROM incidents)"
+    before = db.execute(text(counts)).one()
+    again = import_ucdp(session=db, path=path, verified_by=SOURCE)
+    assert (again.imported, again.already_present, again.verified) == (0, 4, 0)
+    assert db.execute(text(counts)).one() == before
+
+
+def test_verified_by_never_overrides_a_verifier(db, tmp_path, make_key):
+    from service.audit.service import Actor
+    from service.incident.verification import review
+
+    path = write_csv(tmp_path)
+    import_ucdp(session=db, path=path)  # first without the flag: all unverified
+    incidents = incidents_of_import(db)
+    disputed = incidents[str(client_report_id("900001"))].id
+    principal, _ = make_key("verifier")
+    review(
+        session=db,
+        incident_id=disputed,
+        status="disputed",
+        note="the bombardment is not confirmed",
+        actor=Actor(principal.key_id, "key:test verifier"),
+    )
+    summary = import_ucdp(session=db, path=path, verified_by=SOURCE)
+    assert (summary.imported, summary.verified) == (0, 3)
+    after = incidents_of_import(db)
+    assert after[str(client_report_id("900001"))].status == "disputed"
+    assert after[str(client_report_id("900001"))].review_note == "the bombardment is not confirmed"
+    assert sorted(i.status for i in after.values()) == [
+        "disputed",
+        "verified",
+        "verified",
+        "verified",
+    ]
+    assert len(reviews(db)) == 4  # the verifier's and three by the import
+
+
+def test_verified_incidents_are_public_and_show_their_source(db, tmp_path, client, make_key):
+    import_ucdp(session=db, path=write_csv(tmp_path), verified_by=SOURCE)
+    incident = incidents_of_import(db)[str(client_report_id("900001"))]
+    _, admin = make_key("admin")
+    headers = {"Authorization": f"Bearer {admin}"}
+    shown = client.get(f"/v1/incidents/{incident.id}", headers=headers).json()
+    assert (shown["status"], shown["review_note"]) == (
+        "verified",
+        "verified by UCDP GED (imported)",
+    )
+    history = client.get(
+        "/v1/audit",
+        params={"entity_type": "incident", "entity_id": str(incident.id)},
+        headers=headers,
+    ).json()
+    assert [e["action"] for e in history["items"]] == ["incident.reviewed"]
+    assert history["items"][0]["reason"] == "verified by UCDP GED (imported)"
+    # The public map shows verified incidents: this one is there without a key.
+    public = client.get("/collections/incidents/items")
+    assert str(incident.id) in {f["id"] for f in public.json()["features"]}
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "UCDP\x00GED"])
+def test_verified_by_needs_a_name(db, tmp_path, name):
+    with pytest.raises(Invalid, match="--verified-by"):
+        import_ucdp(session=db, path=write_csv(tmp_path), verified_by=name)
+    assert imported(db) == {}
+
+
+def test_the_command_verifies_by_the_named_source(db, tmp_path, monkeypatch):
+    from service import cli
+    from service import db as service_db
+
+    monkeypatch.setattr(service_db, "get_sessionmaker", lambda: lambda: db)
+    args = ["import", "ucdp", "--no-progress", "--verified-by", SOURCE, str(write_csv(tmp_path))]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert "incidents verified by UCDP GED: 4" in result.output.splitlines()
+    again = CliRunner().invoke(cli.main, args)
+    assert "incidents verified by UCDP GED: 0" in again.output.splitlines()
+    blank = CliRunner().invoke(cli.main, [*args[:4], " ", args[-1]])
+    assert blank.exit_code != 0 and "--verified-by" in blank.output

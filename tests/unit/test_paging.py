@@ -9,9 +9,12 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql
 
 from service.errors import InvalidParameter
 from service.event.paging import _TOKEN, CURSOR_MAX_LENGTH, Keyset, Kind
+from service.geography.models import AdminArea
+from service.incident.models import Incident
 from service.types import EARLIEST_DAY, LATEST_DAY
 
 BY_TIME = Keyset(("occurred_at", "id"), (Kind.time, Kind.uuid))
@@ -49,20 +52,33 @@ def test_id_serial_and_code_round_trip(ident, serial, code):
     assert round_trip(BY_CODE, (code,)) == (code,)
 
 
+INCIDENTS = Incident.__table__.alias("i")
+AREAS = AdminArea.__table__.alias("a")
+
+
+def _sql(expression) -> tuple[str, dict]:
+    compiled = expression.compile(dialect=postgresql.psycopg.dialect())
+    return str(compiled), compiled.params
+
+
 def test_no_cursor_is_the_first_page():
     assert BY_TIME.decode(None) is None
-    assert BY_TIME.after(None, "i") == ("true", {})
+    assert _sql(BY_TIME.after(None, INCIDENTS)) == ("true", {})
 
 
 def test_the_keyset_condition_follows_the_order():
     at, ident = dt.datetime(2017, 1, 10, tzinfo=dt.UTC), uuid.uuid4()
-    assert BY_TIME.after((at, ident), "i") == (
-        "(i.occurred_at, i.id) < (:page_k0, :page_k1)",
+    assert _sql(BY_TIME.after((at, ident), INCIDENTS)) == (
+        "(i.occurred_at, i.id) < (%(page_k0)s::TIMESTAMP WITH TIME ZONE, %(page_k1)s::UUID)",
         {"page_k0": at, "page_k1": ident},
     )
-    assert BY_TIME.order_by("i") == "i.occurred_at DESC, i.id DESC"
-    assert BY_CODE.after(("SY07",), "a") == ("(a.pcode) > (:page_k0)", {"page_k0": "SY07"})
-    assert BY_CODE.order_by("a") == "a.pcode ASC"
+    assert [_sql(c)[0] for c in BY_TIME.order_by(INCIDENTS)] == [
+        "i.occurred_at DESC",
+        "i.id DESC",
+    ]
+    condition, params = _sql(BY_CODE.after(("SY07",), AREAS))
+    assert condition.startswith("(a.pcode) > (%(page_k0)s") and params == {"page_k0": "SY07"}
+    assert [_sql(c)[0] for c in BY_CODE.order_by(AREAS)] == ["a.pcode ASC"]
 
 
 @pytest.mark.parametrize(
