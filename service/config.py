@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # Counters live under this Redis prefix; by default the database's name, so deployments
     # (and test runs) that share a Redis but not a database never share counters.
     rate_limit_namespace: str | None = None
+    # A verified key is remembered by each worker process for this long (0: never), so a
+    # keyed request costs no key lookup. `ceasefire keys revoke` bumps a counter in Redis that
+    # every request reads with its failure counter (same round trip): a revoked key is
+    # refused at once. Only if Redis is unreachable, or a key is revoked behind the service's
+    # back (SQL), is it accepted up to this long after its revocation.
+    key_cache_s: float = Field(default=10.0, ge=0)
 
     # Requests whose path, query or a header value is longer than this are refused
     # (414 or 431) before any route runs.

@@ -14,9 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.audit.service import record
-from service.auth import ratelimit
+from service.auth import keycache, ratelimit
 from service.auth.models import Role
-from service.auth.service import Principal, authenticate
+from service.auth.service import Principal
 from service.config import get_settings
 from service.db import SessionDep
 from service.errors import Forbidden, Unauthorized
@@ -53,10 +53,13 @@ def _failures_limit() -> dict[str, Any]:
     }
 
 
-def refuse_spent_failures(request: Request) -> None:
+def refuse_spent_failures(request: Request) -> bytes | None:
     """429 for an address that failed to authenticate too often this window, before any
-    key is looked up (guessing keys gets nowhere)."""
-    ratelimit.refuse_if_spent(_failures_bucket(request), **_failures_limit())
+    key is looked up (guessing keys gets nowhere). Returns the key revocation counter, read
+    in the same round trip (see ``service.auth.keycache``)."""
+    return ratelimit.refuse_if_spent(
+        _failures_bucket(request), **_failures_limit(), also=keycache.REVOCATIONS
+    )
 
 
 def authentication_failed(request: Request, error: Unauthorized) -> Unauthorized:
@@ -87,12 +90,14 @@ def check_key(
 ) -> Principal:
     """The principal of a Bearer key, or 401. An address that failed too often this window
     is refused (429) before any key is looked up; every failure counts against it."""
-    refuse_spent_failures(request)
+    revocations = refuse_spent_failures(request)
     if credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise authentication_failed(
             request, Unauthorized("use `Authorization: Bearer <API key>`", headers=_CHALLENGE)
         )
-    found = authenticate(session=session, secret=credentials.credentials)
+    found = keycache.verify(
+        session=session, secret=credentials.credentials, revocations=revocations
+    )
     if found.revoked:
         raise authentication_failed(
             request, Unauthorized("this API key has been revoked", headers=_INVALID)

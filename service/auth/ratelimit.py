@@ -88,21 +88,49 @@ def check(
 
 
 def refuse_if_spent(
-    bucket: str, *, limit: int, window_s: int, now: float | None = None, what: str = "requests"
-) -> None:
+    bucket: str,
+    *,
+    limit: int,
+    window_s: int,
+    now: float | None = None,
+    what: str = "requests",
+    also: str | None = None,
+) -> bytes | None:
     """Raise TooManyRequests if ``bucket`` already reached ``limit`` this window, without
-    counting anything (Redis down: let the request through, as ``check`` does)."""
-    if limit <= 0:
-        return
+    counting anything (Redis down: let the request through, as ``check`` does).
+
+    ``also`` names a shared counter (see ``counter``) read in the same round trip; its value
+    is returned (None when unset, or when Redis is unreachable)."""
     now = time.time() if now is None else now
     window = int(now // window_s)
+    names = ([_key(bucket, window)] if limit > 0 else []) + ([counter(also)] if also else [])
+    if not names:
+        return None
     try:
-        raw = _client().get(_key(bucket, window))
+        values = _client().mget(names)
     except redis.RedisError as exc:
         log.warning("rate limiter unavailable: %s", type(exc).__name__)
-        return
-    if raw is not None and int(raw) >= limit:
-        raise _refusal(limit, window_s, window, now, what)
+        return None
+    if limit > 0:
+        raw, values = values[0], values[1:]
+        if raw is not None and int(raw) >= limit:
+            raise _refusal(limit, window_s, window, now, what)
+    return values[0] if values else None
+
+
+def counter(name: str) -> str:
+    """The Redis key of a counter every worker shares (no window)."""
+    return f"{namespace()}:{name}"
+
+
+def bump(name: str) -> bool:
+    """Add one to a shared counter; False (logged) when Redis is unreachable."""
+    try:
+        _client().incr(counter(name))
+    except redis.RedisError as exc:
+        log.warning("rate limiter unavailable: %s", type(exc).__name__)
+        return False
+    return True
 
 
 def counter_keys(bucket: str) -> Iterator[str]:

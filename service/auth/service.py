@@ -104,6 +104,9 @@ def revoke_key(
         after={"revoked_at": revoked_at.isoformat()},
         reason=reason,
     )
+    from service.auth.keycache import announce_revocation  # noqa: PLC0415 - it imports us
+
+    announce_revocation(session, key_id)
     return {"id": row.id, "name": row.name, "role": row.role, "revoked_at": revoked_at}
 
 

@@ -87,17 +87,18 @@ def map_principal(
     return optional_principal(request, session, credentials)
 
 
-map_principal.optional_auth = True  # type: ignore[attr-defined]
-
-MapPrincipal = Annotated[Principal | None, Depends(map_principal)]
-
-
-def map_context(session: SessionDep, principal: MapPrincipal) -> MapContext:
+def map_context(request: Request, session: SessionDep, credentials: Credentials) -> MapContext:
+    """The caller and the data state, in one dependency: FastAPI runs each synchronous
+    dependency on a worker thread of its own, and each hop costs a map request time."""
+    principal = map_principal(request, session, credentials)
     state = data_state(session=session)
     view = IncidentView.for_principal(
         principal, cell=get_settings().public_cell_deg, timezone=state.timezone
     )
     return MapContext(session=session, principal=principal, state=state, view=view)
 
+
+# The OpenAPI document marks operations depending on this as taking a key optionally.
+map_context.optional_auth = True  # type: ignore[attr-defined]
 
 MapDep = Annotated[MapContext, Depends(map_context)]

@@ -23,7 +23,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array_agg
 from sqlalchemy.orm import Session
@@ -52,62 +51,101 @@ class Page:
 
 
 def _one_binary(session: Session, statement: Executable, params: dict[str, Any]) -> tuple:
-    """Run one statement and read its row in PostgreSQL's binary format: a page sent as
-    bytea arrives as the bytes it is (not as hex to decode, nor as text to encode again),
-    which keeps a worker's memory flat under 10,000-feature pages."""
+    """Run one page statement after ``_PAGE_SETTINGS`` and read its row in PostgreSQL's
+    binary format: a page sent as bytea arrives as the bytes it is (not as hex to decode,
+    nor as text to encode again), which keeps a worker's memory flat under 10,000-feature
+    pages. Both statements go in one pipeline: one round trip, not two."""
     connection = session.connection()
     sql = compiled(statement, connection.dialect)
     dbapi = connection.connection.dbapi_connection
-    with dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        cursor.execute(str(sql), sql.construct_params(params))
+    with dbapi.cursor() as settings, dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        with dbapi.pipeline():  # type: ignore[union-attr]
+            settings.execute(_PAGE_SETTINGS)
+            cursor.execute(str(sql), sql.construct_params(params))
         return cursor.fetchone()
 
 
 # ---- incidents ----
 
-_PROPERTIES = """
-    i.violation_type, i.province_pcode AS province, pa.name_en AS province_name,
-    i.district_pcode AS district, da.name_en AS district_name,
-    i.perpetrator_party_id AS perpetrator_party, i.target_party_id AS target_party,
-    i.responsible_guarantors, i.ceasefire_status, i.status, i.time_precision,
-    i.killed, i.injured, i.civilians_killed, i.report_count
-"""
+# How a property's value is written: JSON-escaped by ``to_json`` (``null`` for NULL); an
+# area's name looked up by its P-code; a term that is never NULL and that the table's CHECK
+# constraint limits to known words (or a formatted time), quoted as it is; a number that is
+# never NULL, as it is.
+JSON, AREA_NAME, TERM, NUMBER = "json", "area name", "term", "number"
+
+# The properties every view shows, in order: name, SQL of row ``i``, how it is written.
+_PROPERTIES = (
+    ("violation_type", "i.violation_type", TERM),
+    ("province", "i.province_pcode", JSON),
+    ("province_name", "i.province_pcode", AREA_NAME),
+    ("district", "i.district_pcode", JSON),
+    ("district_name", "i.district_pcode", AREA_NAME),
+    ("perpetrator_party", "i.perpetrator_party_id", JSON),
+    ("target_party", "i.target_party_id", JSON),
+    ("responsible_guarantors", "i.responsible_guarantors", JSON),
+    ("ceasefire_status", "i.ceasefire_status", TERM),
+    ("status", "i.status", TERM),
+    ("time_precision", "i.time_precision", TERM),
+    ("killed", "i.killed", NUMBER),
+    ("injured", "i.injured", NUMBER),
+    ("civilians_killed", "i.civilians_killed", NUMBER),
+    ("report_count", "i.report_count", NUMBER),
+)
 # Only for monitors, verifiers and admins: the exact time and the place as reported.
-_FULL_PROPERTIES = """
-    to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
-    i.place_name, i.location_match
-"""
+_FULL_PROPERTIES = (
+    (
+        "occurred_at",
+        "to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        TERM,
+    ),
+    ("place_name", "i.place_name", JSON),
+    ("location_match", "i.location_match", TERM),
+)
 
 
-def _feature_sql(view: IncidentView) -> str:
-    """The GeoJSON text of one incident row ``i``.
+# Area names for many rows: one map of P-codes to names per statement (an InitPlan, about
+# 0.5 ms), each row a lookup in it. For a few rows, an index lookup each is cheaper (a
+# subplan per row, about 40 us for both names).
+_NAMES_PER_STATEMENT = "(SELECT jsonb_object_agg(pcode, name_en) FROM admin_areas) -> {}".format
+_NAME_PER_ROW = "to_json((SELECT a.name_en FROM admin_areas a WHERE a.pcode = {}))".format
 
-    The properties are a scalar subquery, so in a query with ORDER BY ... LIMIT PostgreSQL
-    computes them for the rows returned only, not for every row it sorts; row_to_json writes
-    them without padding.
+
+def _feature_sql(view: IncidentView, *, many: bool = True) -> str:
+    """The GeoJSON text of one incident row ``i``, written by one ``concat``, no row built
+    per feature. Measured on 10,000 features: 2.2x faster than ``row_to_json`` of a per-row
+    subquery joining the area names (which PostgreSQL ran as a subplan for every row), same
+    JSON.
     """
     if view.public:
-        times = f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD') AS occurred_at"
+        times = (("occurred_at", f"to_char({view.local_day_sql('i')}, 'YYYY-MM-DD')", TERM),)
     else:
         times = _FULL_PROPERTIES
-    properties = f"""(
-        SELECT row_to_json(props) FROM (
-            SELECT {times}, {_PROPERTIES}
-            FROM (SELECT 1) one
-            LEFT JOIN admin_areas pa ON pa.pcode = i.province_pcode
-            LEFT JOIN admin_areas da ON da.pcode = i.district_pcode
-        ) props)"""
+
+    def value(sql: str, kind: str) -> str:
+        if kind == TERM:
+            return f"""'"', {sql}, '"'"""
+        if kind == NUMBER:
+            return sql
+        if kind == AREA_NAME:
+            sql = _NAMES_PER_STATEMENT(sql) if many else _NAME_PER_ROW(sql)
+            return f"coalesce(({sql})::text, 'null')"
+        return f"coalesce(to_json({sql})::text, 'null')"
+
+    members = [
+        f"""'{"," if n else ""}"{name}":', {value(sql, kind)}"""
+        for n, (name, sql, kind) in enumerate((*times, *_PROPERTIES))
+    ]
     return (
-        """'{"type":"Feature","id":"' || i.id::text || '","geometry":' """
-        f"|| coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null') "
-        f"""|| ',"properties":' || {properties}::text || '}}'"""
+        """concat('{"type":"Feature","id":"', i.id, '","geometry":', """
+        f"coalesce(ST_AsGeoJSON({view.geom_sql('i')}, 6), 'null'), "
+        f"""',"properties":{{', {", ".join(members)}, '}}}}')"""
     )
 
 
 # A page of 10,000 features is some 6 MB of text: sort it in memory. And plan each page for
 # its own box and dates: after a few runs psycopg prepares a statement, and PostgreSQL's
 # generic plan for it (one plan for every box) was measured 2.5x slower on dense boxes.
-_PAGE_SETTINGS = text(
+_PAGE_SETTINGS = (
     "SELECT set_config('work_mem', '64MB', true),"
     " set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
@@ -127,7 +165,12 @@ def incident_order(view: IncidentView) -> Keyset:
 
 
 def _page(
-    view: IncidentView, order: Keyset, condition: ColumnElement[bool], after: ColumnElement[bool]
+    view: IncidentView,
+    order: Keyset,
+    condition: ColumnElement[bool],
+    after: ColumnElement[bool],
+    *,
+    many: bool,
 ) -> Select:
     """A page's features (``fetch`` rows read, the first ``limit`` shown: both bound), how
     many were read and the last shown row's key.
@@ -140,7 +183,9 @@ def _page(
     So at 1,000 features the aggregate does not pay in time; it stays for memory."""
     i = INCIDENTS
     page = (
-        select(i.c.occurred_at, i.c.id, literal_column(_feature_sql(view)).label("feature"))
+        select(
+            i.c.occurred_at, i.c.id, literal_column(_feature_sql(view, many=many)).label("feature")
+        )
         .where(condition, after)
         .order_by(*order.order_by(i))
         .limit(bind("fetch", type_=Integer))
@@ -177,9 +222,9 @@ def incident_page(
     order = incident_order(view)
     condition = view.conditions(filters, INCIDENTS)
     after = order.after(cursor, INCIDENTS)
-    key = ("ogc.page", view, shape(condition, after))
-    statement = cached(key, lambda: _page(view, order, condition, after))
-    session.execute(_PAGE_SETTINGS)
+    many = limit >= 20
+    key = ("ogc.page", view, many, shape(condition, after))
+    statement = cached(key, lambda: _page(view, order, condition, after, many=many))
     fetched, features, last_at, last_id = _one_binary(
         session, statement, {**values(condition, after), "fetch": limit + 1, "limit": limit}
     )
@@ -208,7 +253,7 @@ def count_incidents(*, session: Session, view: IncidentView, filters: EventFilte
 def _feature(view: IncidentView, by_status: bool) -> Select:
     """One incident's GeoJSON text by ``id`` (and ``statuses``, bound)."""
     i = INCIDENTS
-    query = select(literal_column(_feature_sql(view))).select_from(i)
+    query = select(literal_column(_feature_sql(view, many=False))).select_from(i)
     query = query.where(i.c.id == bind("id", type_=Uuid))
     if by_status:
         query = query.where(i.c.status == any_(bind("statuses", type_=ARRAY(String))))

@@ -332,3 +332,42 @@ def test_area_collections_page_and_filter(client):
     assert feature["properties"]["name_en"] == "Idleb"
     assert client.get("/collections/provinces/items/SY99").status_code == 404
     assert client.get("/collections/provinces/items?province=SY07").status_code == 400
+
+
+@pytest.mark.parametrize("limit", [5, 100])
+def test_features_hold_the_rows_values_escaped_in_every_shape(
+    client, db, submitter, incidents, monitor, limit
+):
+    """Pages of few and of many features (area names read per row or from one map per
+    statement) and the single item write the same JSON, from the row's own values."""
+    awkward = 'the "old" mill \\ north\tside, قرية'
+    db.execute(
+        text("UPDATE incidents SET place_name = :p WHERE id = :id"),
+        {"p": awkward, "id": incidents[0]},
+    )
+    db.commit()
+    row = db.execute(
+        text(
+            "SELECT i.*, pa.name_en AS province_name, da.name_en AS district_name"
+            " FROM incidents i JOIN admin_areas pa ON pa.pcode = i.province_pcode"
+            " LEFT JOIN admin_areas da ON da.pcode = i.district_pcode WHERE i.id = :id"
+        ),
+        {"id": incidents[0]},
+    ).one()
+    seen = {}
+    url = f"{ITEMS}?limit={limit}"
+    while url:
+        body = client.get(url, headers=monitor).json()
+        seen.update({f["id"]: f for f in body["features"]})
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    feature = seen[str(incidents[0])]
+    single = client.get(f"{ITEMS}/{incidents[0]}", headers=monitor).json()
+    assert {k: v for k, v in single.items() if k != "links"} == feature
+    props = feature["properties"]
+    assert props["place_name"] == awkward
+    assert props["province_name"] == row.province_name
+    assert props["district_name"] == row.district_name
+    assert props["responsible_guarantors"] == list(row.responsible_guarantors)
+    assert (props["killed"], props["injured"]) == (row.killed, row.injured)
+    assert props["occurred_at"] == row.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert feature["geometry"]["type"] == "Point"
