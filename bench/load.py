@@ -212,7 +212,9 @@ def main() -> None:
     server = subprocess.Popen(  # noqa: S603
         [CEASEFIRE, "serve", "--port", str(args.port), "--workers", str(args.workers)],
         env={**os.environ, "DATABASE_URL": database_url, "CEASEFIRE_RATE_LIMIT_REQUESTS": "0",
-             "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0", "CEASEFIRE_LOG_LEVEL": "WARNING"},
+             "CEASEFIRE_RATE_LIMIT_ANONYMOUS_REQUESTS": "0", "CEASEFIRE_LOG_LEVEL": "WARNING",
+             # next links name the configured base URL (default port 8000): this server's
+             "CEASEFIRE_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
