@@ -35,9 +35,16 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from service.config import get_settings
 from service.report.schemas import ReportCreate
 from tests.conftest import rolled_back_session
+from tests.seeded_theatre import (
+    STATUSES,
+    app_client,
+    iso,
+    random_report,
+    seed_incidents,
+    use_timezone,
+)
 
 ITEMS = "/collections/incidents/items"
 COUNTED = "unverified,verified,disputed"
@@ -68,7 +75,6 @@ TARGETS = ["Civilians", "Ahrar al-Sham", "Syrian Arab Army", "Jaysh al-Islam", N
 PARTIES = ["SAA", "Ahrar al-Sham", "russian-forces", "Islamic State", "civilians"]
 TYPES = ["shelling", "airstrike", "small_arms", "ied", "barrel_bomb"]
 CEASEFIRE = ["violation", "excluded", "not_party", "outside_period"]
-STATUSES = ["unverified", "verified", "disputed", "rejected", "merged"]
 # Tiles covering every seeded incident, one per zoom from 0 to 3.
 TILES = [(0, 0, 0), (1, 1, 0), (2, 2, 1), (3, 4, 3)]
 
@@ -97,31 +103,20 @@ def seeded_times(rng: random.Random, n: int) -> list[dt.datetime]:
 
 
 def seed_reports(rng: random.Random, n: int) -> list[ReportCreate]:
-    reports = []
-    for at in seeded_times(rng, n):
-        box = rng.choice(BOXES)
-        body = {
-            "occurred_at": at.isoformat(),
-            "violation_type": rng.choice(TYPES),
-            "casualties": {"killed": rng.randint(0, 4), "injured": rng.randint(0, 3)},
-        }
-        if rng.random() < 0.08:  # a province only: no position
-            body["province"] = rng.choice(["Idlib", "Hama", "Homs"])
-        else:
-            body["location"] = {
-                "type": "Point",
-                "coordinates": [
-                    round(rng.uniform(box[0], box[2]), 6),
-                    round(rng.uniform(box[1], box[3]), 6),
-                ],
-            }
-        perpetrator, target = rng.choice(PERPETRATORS), rng.choice(TARGETS)
-        if perpetrator is not None:
-            body["perpetrator"] = perpetrator
-        if target is not None:
-            body["target"] = target
-        reports.append(ReportCreate.model_validate(body))
-    return reports
+    return [
+        random_report(
+            rng,
+            at,
+            boxes=BOXES,
+            types=TYPES,
+            perpetrators=PERPETRATORS,
+            targets=TARGETS,
+            province_only=(0.08, ["Idlib", "Hama", "Homs"]),  # a province only: no position
+            killed=4,
+            injured=3,
+        )
+        for at in seeded_times(rng, n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -134,40 +129,10 @@ def module_db(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="module")
 def seeded(module_db: Session) -> dict[str, str]:
     """A few hundred incidents of every status; returns the monitor's Authorization."""
-    from service.audit.service import CONSOLE
-    from service.auth.service import create_key
-    from service.report.service import Submitter, submit
-
     session = module_db
-    reporter, _ = create_key(session=session, role="reporter", name="seeder", actor=CONSOLE)
-    _, secret = create_key(session=session, role="monitor", name="checker", actor=CONSOLE)
-    session.commit()
     rng = random.Random(20170301)  # noqa: S311 - test data
-    outcomes = submit(
-        session=session,
-        submitter=Submitter(key_id=reporter["id"], actor=CONSOLE),
-        reports_in=seed_reports(rng, 360),
-    )
-    assert all(o.status == 201 for o in outcomes), [o.error for o in outcomes if o.error]
-    ids = [o.report["incident_id"] for o in outcomes]
+    secret, ids = seed_incidents(session, rng, seed_reports(rng, 360), [35, 35, 12, 10, 8])
     assert len(set(ids)) == len(ids)  # every report opened an incident
-    chosen = rng.choices(STATUSES, weights=[35, 35, 12, 10, 8], k=len(ids))
-    survivor = next(i for i, status in zip(ids, chosen, strict=True) if status == "verified")
-    for status in STATUSES[1:]:
-        session.execute(
-            text(
-                "UPDATE incidents SET status = CAST(:status AS varchar),"
-                " merged_into_id = CASE WHEN CAST(:status AS text) = 'merged'"
-                " THEN CAST(:into AS uuid) END"
-                " WHERE id = ANY(:ids)"
-            ),
-            {
-                "status": status,
-                "into": survivor,
-                "ids": [i for i, s in zip(ids, chosen, strict=True) if s == status],
-            },
-        )
-    session.commit()
     counts = dict(session.execute(text("SELECT status, count(*) FROM incidents GROUP BY 1")).all())
     assert set(counts) == set(STATUSES) and sum(counts.values()) >= 300, counts
     assert session.execute(text("SELECT count(*) FROM incidents WHERE geom IS NULL")).scalar()
@@ -176,42 +141,12 @@ def seeded(module_db: Session) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(module_db: Session, seeded):
-    from contextlib import nullcontext
-
-    from fastapi.testclient import TestClient
-
-    from service.db import get_session
-    from service.health.ops import ops_sessions
-    from service.main import create_app
-
-    application = create_app()
-    application.dependency_overrides[get_session] = lambda: module_db
-    application.dependency_overrides[ops_sessions] = lambda: lambda: nullcontext(module_db)
-    with pytest.MonkeyPatch.context() as patch:
-        # Equality needs every row's figures; the examples make thousands of requests.
-        patch.setattr(get_settings(), "public_min_count", 1)
-        patch.setattr(get_settings(), "rate_limit_requests", 10_000_000)
-        with TestClient(application) as test_client:
-            yield test_client
-
-
-def use_timezone(session: Session, tz: str) -> None:
-    """The theatre's zone (a change rebuilds the daily rollup, as in service)."""
-    session.execute(
-        text("UPDATE theatres SET timezone = :tz WHERE timezone <> :tz"),
-        {"tz": tz},
-    )
-    session.commit()
+    # Equality needs every row's figures; the examples make thousands of requests.
+    with app_client(module_db, public_min_count=1) as test_client:
+        yield test_client
 
 
 # ---- windows and filters ----
-
-
-def _iso(at: dt.datetime, tz: str, style: int) -> str:
-    """One instant in RFC 3339: in UTC with ``Z``, or with the theatre's offset."""
-    if style == 0:
-        return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return at.astimezone(ZoneInfo(tz)).isoformat()
 
 
 @st.composite
@@ -225,10 +160,10 @@ def instants(draw, tz: str) -> str:
     if kind == "midnight":
         base = draw(st.sampled_from(midnights(tz)))
         at = base + dt.timedelta(seconds=draw(st.sampled_from([0, 0, -1, 1, -60, 3600])))
-        return _iso(at, tz, draw(st.integers(0, 1)))
+        return iso(at, tz, draw(st.integers(0, 1)))
     start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC) - dt.timedelta(hours=12)
     at = start + dt.timedelta(seconds=draw(st.integers(0, (DAYS + 1) * 86400)))
-    return _iso(at, tz, draw(st.sampled_from([0, 0, 1])))
+    return iso(at, tz, draw(st.sampled_from([0, 0, 1])))
 
 
 def _bounds(value: str, tz: str) -> tuple[dt.datetime, dt.datetime] | None:

@@ -25,11 +25,18 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from service.config import get_settings
 from service.report.schemas import ReportCreate
 from service.tiles import rollup
 from service.tiles import service as tiles
 from tests.conftest import rolled_back_session
+from tests.seeded_theatre import (
+    STATUSES,
+    app_client,
+    iso,
+    random_report,
+    seed_incidents,
+    use_timezone,
+)
 
 TIMEZONES = ("Asia/Damascus", "Asia/Kolkata")
 FIRST_DAY = dt.date(2017, 1, 27)
@@ -58,7 +65,6 @@ TARGETS = ["Civilians", "Ahrar al-Sham", "Syrian Arab Army", "Jaysh al-Islam", N
 PARTIES = ["SAA", "Ahrar al-Sham", "russian-forces", "Islamic State", "civilians", "FSA"]
 TYPES = ["shelling", "airstrike", "small_arms", "ied", "barrel_bomb"]
 CEASEFIRE = ["violation", "excluded", "not_party", "outside_period"]
-STATUSES = ["unverified", "verified", "disputed", "rejected", "merged"]
 OFFSETS = [0, 0, 0, -1, 1]  # mostly the tile holding a box, sometimes a neighbour
 
 
@@ -84,31 +90,20 @@ def seeded_times(rng: random.Random, n: int) -> list[dt.datetime]:
 
 
 def seed_reports(rng: random.Random, n: int) -> list[ReportCreate]:
-    reports = []
-    for at in seeded_times(rng, n):
-        box = rng.choice(BOXES)
-        body = {
-            "occurred_at": at.isoformat(),
-            "violation_type": rng.choice(TYPES),
-            "casualties": {"killed": rng.randint(0, 5), "injured": rng.randint(0, 2)},
-        }
-        if rng.random() < 0.05:  # a province only: in no cell
-            body["province"] = rng.choice(["Idlib", "Hama"])
-        else:
-            body["location"] = {
-                "type": "Point",
-                "coordinates": [
-                    round(rng.uniform(box[0], box[2]), 6),
-                    round(rng.uniform(box[1], box[3]), 6),
-                ],
-            }
-        perpetrator, target = rng.choice(PERPETRATORS), rng.choice(TARGETS)
-        if perpetrator is not None:
-            body["perpetrator"] = perpetrator
-        if target is not None:
-            body["target"] = target
-        reports.append(ReportCreate.model_validate(body))
-    return reports
+    return [
+        random_report(
+            rng,
+            at,
+            boxes=BOXES,
+            types=TYPES,
+            perpetrators=PERPETRATORS,
+            targets=TARGETS,
+            province_only=(0.05, ["Idlib", "Hama"]),  # a province only: in no cell
+            killed=5,
+            injured=2,
+        )
+        for at in seeded_times(rng, n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -120,39 +115,9 @@ def module_db(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="module")
 def seeded(module_db: Session) -> dict[str, str]:
     """About 400 incidents of every status; returns the monitor's Authorization."""
-    from service.audit.service import CONSOLE
-    from service.auth.service import create_key
-    from service.report.service import Submitter, submit
-
     session = module_db
-    reporter, _ = create_key(session=session, role="reporter", name="seeder", actor=CONSOLE)
-    _, secret = create_key(session=session, role="monitor", name="checker", actor=CONSOLE)
-    session.commit()
     rng = random.Random(20170201)  # noqa: S311 - test data
-    outcomes = submit(
-        session=session,
-        submitter=Submitter(key_id=reporter["id"], actor=CONSOLE),
-        reports_in=seed_reports(rng, 420),
-    )
-    assert all(o.status == 201 for o in outcomes), [o.error for o in outcomes if o.error]
-    ids = [o.report["incident_id"] for o in outcomes]
-    chosen = rng.choices(STATUSES, weights=[30, 45, 12, 7, 6], k=len(ids))
-    survivor = next(i for i, status in zip(ids, chosen, strict=True) if status == "verified")
-    for status in STATUSES[1:]:
-        session.execute(
-            text(
-                "UPDATE incidents SET status = CAST(:status AS varchar),"
-                " merged_into_id = CASE WHEN CAST(:status AS text) = 'merged'"
-                " THEN CAST(:into AS uuid) END"
-                " WHERE id = ANY(:ids)"
-            ),
-            {
-                "status": status,
-                "into": survivor,
-                "ids": [i for i, s in zip(ids, chosen, strict=True) if s == status],
-            },
-        )
-    session.commit()
+    secret, _ = seed_incidents(session, rng, seed_reports(rng, 420), [30, 45, 12, 7, 6])
     months = session.execute(text("SELECT count(*) FROM incident_cell_months")).scalar_one()
     assert months > 100
     return {"Authorization": f"Bearer {secret}"}
@@ -160,27 +125,8 @@ def seeded(module_db: Session) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(module_db: Session, seeded):
-    from contextlib import nullcontext
-
-    from fastapi.testclient import TestClient
-
-    from service.db import get_session
-    from service.health.ops import ops_sessions
-    from service.main import create_app
-
-    application = create_app()
-    application.dependency_overrides[get_session] = lambda: module_db
-    application.dependency_overrides[ops_sessions] = lambda: lambda: nullcontext(module_db)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(get_settings(), "rate_limit_requests", 10_000_000)
-        with TestClient(application) as test_client:
-            yield test_client
-
-
-def use_timezone(session: Session, tz: str) -> None:
-    """The theatre's zone (a change rebuilds the rollups, as in service)."""
-    session.execute(text("UPDATE theatres SET timezone = :tz WHERE timezone <> :tz"), {"tz": tz})
-    session.commit()
+    with app_client(module_db) as test_client:
+        yield test_client
 
 
 # ---- questions ----
@@ -191,12 +137,6 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
-
-
-def _iso(at: dt.datetime, tz: str, style: int) -> str:
-    if style == 0:
-        return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return at.astimezone(ZoneInfo(tz)).isoformat()
 
 
 @st.composite
@@ -212,10 +152,10 @@ def instants(draw, tz: str) -> tuple[str, dt.datetime | None]:
     if kind == "midnight":
         base = draw(st.sampled_from(midnights(tz)))
         at = base + dt.timedelta(seconds=draw(st.sampled_from([0, 0, -1, 1, 3600])))
-        return _iso(at, tz, draw(st.integers(0, 1))), at
+        return iso(at, tz, draw(st.integers(0, 1))), at
     start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC) - dt.timedelta(days=2)
     at = start + dt.timedelta(seconds=draw(st.integers(0, (LAST_DAY - FIRST_DAY).days * 86400)))
-    return _iso(at, tz, draw(st.integers(0, 1))), at
+    return iso(at, tz, draw(st.integers(0, 1))), at
 
 
 @st.composite
