@@ -136,7 +136,13 @@ def _act(
     }
 
 
+# Paths under /v1/parties/ that are not a party's.
+_RESERVED_IDS = ("resolve", "unresolved")
+
+
 def create_party(*, session: Session, body: PartyCreate, actor: Actor) -> dict[str, Any]:
+    if body.id in _RESERVED_IDS:
+        raise _invalid("id", f"{body.id!r} is reserved (/v1/parties/{body.id} is another path)")
     _lock(session)
     if session.execute(text("SELECT 1 FROM parties WHERE id = :id"), {"id": body.id}).first():
         raise Conflict(f"id: a party with id {body.id!r} exists already")

@@ -347,6 +347,7 @@ CONFLICTS = [
     ("/v1/parties", {**PARTY, "id": "hezbollah"}, 409, "exists already"),
     ("/v1/parties", {**PARTY, "aliases": ["SAA"]}, 409, "already names party"),
     ("/v1/parties", {**PARTY, "id": "Bad Slug"}, 422, "id"),
+    ("/v1/parties", {**PARTY, "id": "unresolved"}, 422, "reserved"),
     ("/v1/parties", {**PARTY, "guarantors": [{"id": "XXX"}]}, 422, "XXX"),
     ("/v1/parties", {**PARTY, "name": "!!!"}, 422, "no letters"),
     ("/v1/parties/hezbollah/aliases", {"alias": "Hizballah"}, 409, "already names party hezbollah"),
