@@ -51,6 +51,12 @@ def _norm(field: str, name: str) -> str:
     return norm
 
 
+def _curating(session: Session, party_id: str) -> Any:
+    """Take the curation lock and the party a curation act is about (404 if none)."""
+    _lock(session)
+    return _party(session, party_id)
+
+
 def _party(session: Session, party_id: str) -> Any:
     row = session.execute(
         text("SELECT id, name FROM parties WHERE id = :id"), {"id": party_id}
@@ -98,6 +104,32 @@ def _known_guarantor(session: Session, field: str, guarantor: str) -> str:
     if guarantor.upper() not in known:
         raise _invalid(field, f"{guarantor!r} is not one of {', '.join(known)}")
     return guarantor.upper()
+
+
+def _end_span(
+    session: Session,
+    *,
+    table: str,
+    label: str,
+    condition: str,
+    params: dict[str, Any],
+    missing: str,
+    valid_to: dt.date,
+) -> Any:
+    """End the open-ended span of ``table`` matching ``condition`` on ``valid_to``; its
+    row (id, ``label``, valid_from) as it was."""
+    span = session.execute(
+        text(f"SELECT id, {label}, valid_from FROM {table} WHERE {condition} AND valid_to IS NULL"),
+        params,
+    ).first()
+    if span is None:
+        raise NotFound(missing)
+    if span.valid_from is not None and valid_to < span.valid_from:
+        raise _invalid("valid_to", f"{valid_to} is before the span's first day, {span.valid_from}")
+    session.execute(
+        text(f"UPDATE {table} SET valid_to = :t WHERE id = :id"), {"t": valid_to, "id": span.id}
+    )
+    return span
 
 
 def _act(
@@ -203,8 +235,7 @@ def create_party(*, session: Session, body: PartyCreate, actor: Actor) -> dict[s
 def add_alias(
     *, session: Session, party_id: str, body: AliasCreate, actor: Actor
 ) -> dict[str, Any]:
-    _lock(session)
-    _party(session, party_id)
+    _curating(session, party_id)
     norm = _refuse_taken_alias(session, "alias", body.alias, body.valid_from, body.valid_to)
     session.execute(
         text(
@@ -236,25 +267,15 @@ def add_alias(
 def end_alias(
     *, session: Session, party_id: str, alias: str, body: SpanEnd, actor: Actor
 ) -> dict[str, Any]:
-    _lock(session)
-    _party(session, party_id)
-    norm = normalise_name(alias)
-    span = session.execute(
-        text(
-            "SELECT id, alias, valid_from FROM party_aliases WHERE party_id = :p"
-            " AND alias_norm = :n AND valid_to IS NULL"
-        ),
-        {"p": party_id, "n": norm},
-    ).first()
-    if span is None:
-        raise NotFound(f"party {party_id} has no open-ended alias {alias!r}")
-    if span.valid_from is not None and body.valid_to < span.valid_from:
-        raise _invalid(
-            "valid_to", f"{body.valid_to} is before the alias's first day, {span.valid_from}"
-        )
-    session.execute(
-        text("UPDATE party_aliases SET valid_to = :t WHERE id = :id"),
-        {"t": body.valid_to, "id": span.id},
+    _curating(session, party_id)
+    span = _end_span(
+        session,
+        table="party_aliases",
+        label="alias",
+        condition="party_id = :p AND alias_norm = :n",
+        params={"p": party_id, "n": normalise_name(alias)},
+        missing=f"party {party_id} has no open-ended alias {alias!r}",
+        valid_to=body.valid_to,
     )
     return _act(
         session,
@@ -266,7 +287,7 @@ def end_alias(
         before={"alias": span.alias, "valid_from": span.valid_from, "valid_to": None},
         after={"alias": span.alias, "valid_from": span.valid_from, "valid_to": body.valid_to},
         reason=body.reason,
-        names=[norm],
+        names=[normalise_name(alias)],
         party_ids=[],
     )
 
@@ -274,8 +295,7 @@ def end_alias(
 def set_guarantor(
     *, session: Session, party_id: str, body: GuarantorSet, actor: Actor
 ) -> dict[str, Any]:
-    _lock(session)
-    _party(session, party_id)
+    _curating(session, party_id)
     guarantor = _known_guarantor(session, "guarantor", body.guarantor)
     overlapping = session.execute(
         text(
@@ -316,24 +336,15 @@ def set_guarantor(
 def end_guarantor(
     *, session: Session, party_id: str, guarantor: str, body: SpanEnd, actor: Actor
 ) -> dict[str, Any]:
-    _lock(session)
-    _party(session, party_id)
-    span = session.execute(
-        text(
-            "SELECT id, guarantor_id, valid_from FROM party_guarantors WHERE party_id = :p"
-            " AND guarantor_id = upper(:g) AND valid_to IS NULL"
-        ),
-        {"p": party_id, "g": guarantor},
-    ).first()
-    if span is None:
-        raise NotFound(f"guarantor {guarantor!r} has no open-ended span for party {party_id}")
-    if span.valid_from is not None and body.valid_to < span.valid_from:
-        raise _invalid(
-            "valid_to", f"{body.valid_to} is before the span's first day, {span.valid_from}"
-        )
-    session.execute(
-        text("UPDATE party_guarantors SET valid_to = :t WHERE id = :id"),
-        {"t": body.valid_to, "id": span.id},
+    _curating(session, party_id)
+    span = _end_span(
+        session,
+        table="party_guarantors",
+        label="guarantor_id",
+        condition="party_id = :p AND guarantor_id = upper(:g)",
+        params={"p": party_id, "g": guarantor},
+        missing=f"guarantor {guarantor!r} has no open-ended span for party {party_id}",
+        valid_to=body.valid_to,
     )
     return _act(
         session,

@@ -35,6 +35,11 @@ class PartyStanding:
     guarantors: tuple[str, ...]
 
 
+def _in_period(valid_from: dt.date | None, valid_to: dt.date | None, on: dt.date) -> bool:
+    """Whether ``on`` lies in the inclusive period (None: open on that side)."""
+    return (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
+
+
 @dataclass(frozen=True)
 class _Span:
     value: str
@@ -42,9 +47,7 @@ class _Span:
     valid_to: dt.date | None
 
     def holds_on(self, on: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= on) and (
-            self.valid_to is None or on <= self.valid_to
-        )
+        return _in_period(self.valid_from, self.valid_to, on)
 
 
 @dataclass
@@ -64,9 +67,7 @@ class _Alias:
     valid_to: dt.date | None
 
     def holds_on(self, on: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= on) and (
-            self.valid_to is None or on <= self.valid_to
-        )
+        return _in_period(self.valid_from, self.valid_to, on)
 
 
 @dataclass(frozen=True)
