@@ -6,7 +6,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.party.models import Coverage
-from service.types import Day, Text
+from service.types import BodyDay, Text
 
 
 class CoverageSpanRead(BaseModel):
@@ -74,8 +74,12 @@ class _Input(BaseModel):
 
 
 class _Dated(_Input):
-    valid_from: Day | None = Field(default=None, description="First day (inclusive); open if null.")
-    valid_to: Day | None = Field(default=None, description="Last day (inclusive); open if null.")
+    valid_from: BodyDay | None = Field(
+        default=None, description="First day (inclusive); open if null."
+    )
+    valid_to: BodyDay | None = Field(
+        default=None, description="Last day (inclusive); open if null."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> _Dated:
@@ -111,7 +115,7 @@ class AliasCreate(_Dated):
 
 
 class SpanEnd(_Input):
-    valid_to: Day = Field(description="The last day (inclusive) it holds.")
+    valid_to: BodyDay = Field(description="The last day (inclusive) it holds.")
     reason: Reason = _REASON
 
 

@@ -354,6 +354,8 @@ CONFLICTS = [
     ("/v1/parties/hezbollah/aliases", {"alias": "SAA", "valid_from": "2017-01-01"}, 409, "syrian-government-forces"),
     ("/v1/parties/hezbollah/aliases", {"alias": "x", "valid_from": "2017-02-01", "valid_to": "2017-01-01"}, 422, "before"),
     ("/v1/parties/hezbollah/aliases", {"alias": "x", "valid_from": "0001-01-01"}, 422, "1900"),
+    ("/v1/parties/hezbollah/aliases", {"alias": "x", "valid_from": 0}, 422, "YYYY-MM-DD"),
+    ("/v1/parties/hezbollah/aliases", {"alias": "x", "valid_to": "2017-01-01T00:00:00Z"}, 422, "YYYY-MM-DD"),
     ("/v1/parties/hezbollah/aliases", {"alias": ""}, 422, "alias"),
     ("/v1/parties/hezbollah/aliases", {"alias": "x" * 301}, 422, "alias"),
     ("/v1/parties/hezbollah/aliases", {"alias": "x", "extra": 1}, 422, "extra"),
