@@ -62,7 +62,9 @@ def resolve_party(
         Day | None, Query(description="Defaults to today in the theatre's time zone.")
     ] = None,
 ) -> PartyResolution:
-    """The party a name refers to, with its coverage and guarantors as they stood on ``date``."""
+    """The party a name refers to, with its coverage and guarantors as they stood on ``date``;
+    a coalition (declared, or several names separated by commas) gives its deciding member,
+    with the guarantors the coalition rule makes answer (as intake attributes it)."""
     on = date or theatre_today(session, load_terms(session))
     standing = service.resolve(session=session, name=name, on=on)
     if standing is None:

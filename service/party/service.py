@@ -203,7 +203,9 @@ class PartyDirectory:
 
 
 def resolve(*, session: Session, name: str, on: dt.date) -> PartyStanding | None:
-    return PartyDirectory.load(session).resolve(name, on)
+    """What intake would attribute ``name`` to on ``on``: a party, or a coalition (declared,
+    or several names in one field) by the coalition rule."""
+    return PartyDirectory.load(session).resolve_actor(name, on)
 
 
 _PARTIES = text(

@@ -270,6 +270,10 @@ def test_the_coalition_rule_at_intake_and_in_the_resolver(client, db, reporter, 
     ]
     directory = PartyDirectory.load(db)
     assert directory.resolve_actor("joint operations room", DAY_1).guarantors == ("IRN", "RUS")
+    resolved = client.get(
+        "/v1/parties/resolve", params={"name": "Joint Operations Room", "date": "2017-01-10"}
+    ).json()
+    assert (resolved["id"], resolved["guarantors"]) == ("hezbollah", ["IRN", "RUS"])
 
 
 def test_guarantor_curation_re_attributes_as_of_each_date(client, db, reporter, admin):
