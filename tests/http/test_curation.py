@@ -18,6 +18,7 @@ from service.digest.service import build_days
 from service.party.service import PartyDirectory
 from service.theatre.service import export_theatre, read_theatre_file, seed
 from tests.http.report_helpers import assert_problem, auth, report_body
+from tests.integration.test_incident_tallies import from_scratch, rollup, version
 
 DAY_1, DAY_2 = dt.date(2017, 1, 10), dt.date(2017, 1, 12)
 PARTY = {
@@ -115,8 +116,13 @@ def test_sna_reports_are_worklisted_then_re_attributed_after_the_alias(
     job = client.get(act["job"], headers=auth(verifier)).json()
     assert (job["status"], job["phase"]) == ("pending", "reports")
 
+    tallied = version(db)
     outcomes = run(db)
     assert [o.status for o in outcomes] == ["done", "done"]
+    # The rollups follow (their triggers): exact, and the map data version moved.
+    assert rollup(db) == from_scratch(db)
+    assert version(db) > tallied
+    assert ["TUR"] in [r[4] for r in rollup(db) if r[0] in (DAY_1, DAY_2)]
 
     for report in (first, second):
         assert row(db, "reports", report["id"]) == row(db, "incidents", report["incident_id"])
