@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 # Every table, so that a foreign key column's type (given by the column it references) is
 # known to REPORT_COLUMNS.
 import service.models  # noqa: F401
+from service import locks
 from service.audit.service import Actor, record_many
 from service.config import get_settings
 from service.errors import Invalid, ServiceError
@@ -224,8 +225,16 @@ class Lookups:
 
     @classmethod
     def load(cls, session: Session) -> Lookups:
+        # Shared with every intake, exclusive to a curation act (service.party.curation): an
+        # act waits for the intakes that read the directory before it, and the intakes after
+        # it read the act's directory, so its re-attribution job misses no report. Taken in
+        # the same round trip as the clock.
+        namespace, key = locks.advisory_key(locks.PARTY_CURATION)
         return cls(
-            now=session.execute(text("SELECT now()")).scalar_one(),
+            now=session.execute(
+                text("SELECT now() FROM pg_advisory_xact_lock_shared(:ns, :key)"),
+                {"ns": namespace, "key": key},
+            ).scalar_one(),
             terms=load_terms(session),
             directory=PartyDirectory.load(session),
             provinces=AreaNames.load(session),
