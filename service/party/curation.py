@@ -44,6 +44,11 @@ def _period(valid_from: dt.date | None, valid_to: dt.date | None) -> str:
     return f"from {valid_from or 'the start'} to {valid_to or 'open end'}"
 
 
+def _during(valid_from: dt.date | None, valid_to: dt.date | None) -> str:
+    """The period a summary names: nothing when open on both sides."""
+    return "" if valid_from is None and valid_to is None else " " + _period(valid_from, valid_to)
+
+
 def _norm(field: str, name: str) -> str:
     norm = normalise_name(name)
     if not norm:
@@ -244,18 +249,14 @@ def add_alias(
         ),
         {"n": norm, "a": body.alias, "p": party_id, "f": body.valid_from, "t": body.valid_to},
     )
-    period = (
-        ""
-        if body.valid_from is None and body.valid_to is None
-        else " " + _period(body.valid_from, body.valid_to)
-    )
     return _act(
         session,
         actor=actor,
         action="party.alias_added",
         entity_type="party",
         entity_id=party_id,
-        summary=f"alias {body.alias!r} was added to party {party_id}{period}",
+        summary=f"alias {body.alias!r} was added to party {party_id}"
+        f"{_during(body.valid_from, body.valid_to)}",
         before=None,
         after=body.model_dump(mode="json", exclude={"reason"}),
         reason=body.reason,
@@ -324,7 +325,7 @@ def set_guarantor(
         entity_type="party",
         entity_id=party_id,
         summary=f"guarantor {guarantor} was set for party {party_id}"
-        f" {_period(body.valid_from, body.valid_to)}",
+        f"{_during(body.valid_from, body.valid_to)}",
         before=None,
         after={**body.model_dump(mode="json", exclude={"reason"}), "guarantor": guarantor},
         reason=body.reason,
