@@ -136,7 +136,10 @@ class Watched:
     page: object
     errors: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+    requests: list[object] = field(default_factory=list)  # every request the page made
+
+    def urls(self, containing: str = "") -> list[str]:
+        return [r.url for r in self.requests if containing in r.url]
 
     def assert_clean(self) -> None:
         assert not self.foreign, f"requests to other hosts: {self.foreign}"
@@ -177,7 +180,7 @@ def open_page(browser, live_console, request) -> Iterator[object]:
                 route.abort()
 
         page.route(re.compile(r"^(https?|wss?)://"), route)
-        page.on("request", lambda r: watched.requests.append(r.url))
+        page.on("request", lambda r: watched.requests.append(r))
         page.on(
             "console",
             lambda message: (
