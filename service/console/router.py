@@ -28,6 +28,14 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 PAGE_CACHE = "no-cache"
 
 
+def _send(found: assets.Asset, cache_control: str) -> Response:
+    return Response(
+        found.body,
+        media_type=found.media_type,
+        headers={**SECURITY_HEADERS, "Cache-Control": cache_control},
+    )
+
+
 def _page(name: str) -> Response:
     build = assets.current()
     if build.empty:
@@ -37,11 +45,7 @@ def _page(name: str) -> Response:
     page = build.pages.get(name)
     if page is None:
         raise NotFound(f"no console page {name!r}")
-    return Response(
-        page.body,
-        media_type=page.media_type,
-        headers={**SECURITY_HEADERS, "Cache-Control": PAGE_CACHE},
-    )
+    return _send(page, PAGE_CACHE)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
@@ -64,8 +68,4 @@ def asset(name: str) -> Response:
     found = assets.current().assets.get(name)
     if found is None:
         raise NotFound(f"no console asset {name!r}")
-    return Response(
-        found.body,
-        media_type=found.media_type,
-        headers={**SECURITY_HEADERS, "Cache-Control": IMMUTABLE},
-    )
+    return _send(found, IMMUTABLE)

@@ -10,7 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from PIL import Image
 
-MAP_IDLE = "() => document.body.dataset.map === 'idle' && document.body.dataset.counts === 'ready'"
+# Polled rather than taken from MapLibre's events: every source and tile loaded, nothing
+# moving, and the page's counts answered for the current filters.
+MAP_IDLE = (
+    "() => window.consoleMap && consoleMap.loaded() && consoleMap.areTilesLoaded()"
+    " && !consoleMap.isMoving() && document.body.dataset.counts === 'ready'"
+)
 
 
 def wait_idle(page) -> None:  # noqa: ANN001
@@ -73,8 +78,19 @@ def test_the_public_map_draws_filters_and_shows_a_card(open_page, live_console):
     assert shown_count(page) == shelling
     assert 0 < shelling < everything
 
+    # A governorate in the table filters the map to it, as its select does.
+    first = page.locator("table.governorates tbody tr").first
+    pcode = first.get_attribute("data-pcode")
+    first.locator("button").click()
+    page.wait_for_function(f"() => location.search.includes('province={pcode}')")
+    wait_idle(page)
+    assert page.locator("#province").input_value() == pcode
+    assert shown_count(page) == api_count(
+        live_console.url, violation_type="shelling", province=pcode
+    )
+
     # Zoomed in, incidents are points; a click opens the card the public may see.
-    page.select_option("#violation_type", "")
+    page.click("text=Clear filters")
     page.evaluate("() => consoleMap.jumpTo({center: [37.16, 36.2], zoom: 10})")
     wait_idle(page)
     target = page.evaluate(

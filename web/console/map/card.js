@@ -90,7 +90,8 @@ export class Card {
       rows.push(value instanceof Node ? h("dd", {}, value) : h("dd", { textContent: String(value) }));
     };
     const exact = p.occurred_at && p.occurred_at.includes("T");
-    add("When", exact ? new Date(p.occurred_at).toUTCString() : p.occurred_at);
+    const when = exact ? p.occurred_at.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC") : p.occurred_at;
+    add("When", p.time_precision && p.time_precision !== "exact" ? `${when} (${p.time_precision} precision)` : when);
     add("Type", label(VIOLATION_TYPES, p.violation_type));
     add("Ceasefire", label(CEASEFIRE_STATUSES, p.ceasefire_status));
     add("Review", label(REVIEW_STATUSES, p.status));

@@ -110,6 +110,7 @@ class MapPage {
     const ceasefire = select("ceasefire_status", "Ceasefire status", CEASEFIRE_STATUSES);
     const type = select("violation_type", "Violation type", VIOLATION_TYPES);
     const controls = { province, guarantor, ceasefire_status: ceasefire, violation_type: type };
+    this.controls = controls;
     const fields = [province.field, guarantor.field, ceasefire.field, type.field];
     if (this.view === "full") {
       const status = select("status", "Review status", REVIEW_STATUSES, "Unverified, verified, disputed");
@@ -182,6 +183,8 @@ class MapPage {
     map.addControl(new AttributionControl({ compact: narrow }), "bottom-right");
     map.on("dataloading", () => (document.body.dataset.map = "loading"));
     map.on("idle", () => (document.body.dataset.map = "idle"));
+    // When the first map was drawn, tiles included (ms since navigation: bench/console.py).
+    map.once("idle", () => (document.body.dataset.firstMapMs = String(Math.round(performance.now()))));
     map.on("error", (event) => showProblem(this.problem, event.error || new Error("map error")));
     for (const layer of ["cells", "points"]) {
       map.on("mouseenter", layer, () => (map.getCanvas().style.cursor = "pointer"));
@@ -239,6 +242,20 @@ class MapPage {
     document.body.dataset.counts = "ready";
   }
 
+  /** A governorate's name as a button: it filters the map to that governorate (or back). */
+  provinceButton(row) {
+    const selected = this.state.province === row.pcode;
+    const button = h("button", { type: "button", className: "link-button" }, bilingual(row.name_en, row.name_ar));
+    button.setAttribute("aria-pressed", String(selected));
+    button.title = selected ? "Show every governorate" : `Show ${row.name_en} only`;
+    button.addEventListener("click", () => {
+      this.state.province = selected ? "" : row.pcode;
+      this.controls.province.control.value = this.state.province;
+      this.changed();
+    });
+    return button;
+  }
+
   showCounts(rows) {
     const sum = (name) => rows.reduce((total, row) => total + (row[name] ?? 0), 0);
     const withheld = rows.filter((row) => row.suppressed).length;
@@ -260,7 +277,7 @@ class MapPage {
         h(
           "tr",
           { dataset: { pcode: row.pcode } },
-          h("td", {}, bilingual(row.name_en, row.name_ar)),
+          h("td", {}, this.provinceButton(row)),
           h("td", { className: "number", textContent: figure(row.incidents) }),
           h("td", { className: "number", textContent: figure(row.killed) }),
         ),

@@ -98,7 +98,16 @@ export function buildStyle({ tiles, provinces, districts, attribution }) {
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": COLORS.background } },
-      { id: "choropleth", type: "fill", source: "provinces", paint: { "fill-color": choropleth } },
+      {
+        id: "choropleth",
+        type: "fill",
+        source: "provinces",
+        // Fades as the map zooms in, where points and districts matter more.
+        paint: {
+          "fill-color": choropleth,
+          "fill-opacity": ["interpolate", ["linear"], ["zoom"], 6, 1, 9, 0.3],
+        },
+      },
       {
         id: "district-line",
         type: "line",
