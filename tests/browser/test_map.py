@@ -151,9 +151,15 @@ def test_a_link_reproduces_the_view_and_a_phone_can_use_it(open_page, live_conso
         "/console/?province=SY02&violation_type=airstrike&from=2016-12-05&to=2016-12-20"
         "&guarantor=RUS#view=7/36.2/37.2"
     )
-    watched = open_page(link, width=375, height=740)
+    # Signed in with a key the service does not know: it is forgotten, the view is public.
+    watched = open_page(link, key="not-a-key-of-this-service", width=375, height=740)
+    watched.expect_error("status of 401")  # the browser logs the refused probe
     page = watched.page
     wait_idle(page)
+    status = page.locator("#access-status")
+    assert status.inner_text() == "Key refused (unknown or revoked): public view"
+    assert page.evaluate("() => sessionStorage.getItem('ceasefire.console.key')") is None
+    assert page.locator("#status").count() == 0
     assert page.locator("#province").input_value() == "SY02"
     assert page.locator("#violation_type").input_value() == "airstrike"
     assert page.locator("#guarantor").input_value() == "RUS"

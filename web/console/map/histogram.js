@@ -57,6 +57,7 @@ export class Period {
   /** The days the period can cover (YYYY-MM-DD, consecutive). */
   setDomain(first, last) {
     this.days = [];
+    if (!first || !last) return; // no incident yet: no period to choose
     for (let day = first; day <= last; day = addDays(day, 1)) this.days.push(day);
     for (const input of [this.start, this.end]) input.max = String(this.days.length - 1);
     for (const input of [this.from, this.to]) {

@@ -218,14 +218,17 @@ class MapPage {
     if (map.isStyleLoaded()) apply();
     else map.once("load", apply);
     try {
+      const days = this.period.days;
       const [stats, series] = await Promise.all([
         getJSON("/v1/stats/provinces", filters),
-        getJSON("/v1/stats/timeseries", {
-          ...this.apiFilters({ period: false }),
-          interval: "day",
-          since: this.period.days[0],
-          until: addDays(this.period.days[this.period.days.length - 1], 1),
-        }),
+        days.length === 0
+          ? { buckets: [] } // no incident at all yet: nothing to draw
+          : getJSON("/v1/stats/timeseries", {
+              ...this.apiFilters({ period: false }),
+              interval: "day",
+              since: days[0],
+              until: addDays(days[days.length - 1], 1),
+            }),
       ]);
       clearProblem(this.problem);
       this.period.setCounts(series.buckets);
