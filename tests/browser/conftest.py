@@ -80,6 +80,15 @@ class Console:
             self.keys[role] = create_key(self.database_url, role, f"browser {role}")
         return self.keys[role]
 
+    def revoke(self, role: str) -> None:
+        """Revoke the role's key as an admin would (`ceasefire keys revoke`); the next
+        `key(role)` makes a new one."""
+        listed = console(self.database_url, "keys", "list").splitlines()[1:]
+        ids = [line.split("\t")[0] for line in listed if line.endswith(f"\tbrowser {role}")]
+        for key_id in ids:
+            console(self.database_url, "keys", "revoke", key_id, "--reason", "browser test")
+        self.keys.pop(role, None)
+
 
 @pytest.fixture(scope="session")
 def live_console(engine, tmp_path_factory) -> Iterator[Console]:

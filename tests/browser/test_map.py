@@ -134,6 +134,15 @@ def test_a_monitor_sees_the_status_filter_and_unverified_incidents(open_page, li
     assert not [r.url for r in watched.requests if key in r.url]
     assert key not in page.url
 
+    # Revoked meanwhile: the next answers are the service's 401 problem, shown as such.
+    live_console.revoke("monitor")
+    watched.expect_error("status of 401")
+    page.select_option("#status", "verified")
+    alert = page.locator("#problem")
+    alert.wait_for(state="visible", timeout=30_000)
+    assert alert.get_attribute("role") == "alert"
+    assert alert.inner_text().startswith("Unauthorized (401): ")
+
     page.click("#sign-out")
     page.wait_for_function(
         "() => document.querySelector('#access-status')?.dataset.access === 'public'"

@@ -123,8 +123,14 @@ export function showProblem(element, error) {
   if (error instanceof ProblemError) {
     title.textContent = `${error.title} (${error.status}): `;
     detail.textContent = error.message;
+  } else if (Number.isInteger(error?.status) && error.status > 0) {
+    title.textContent = `The service answered ${error.status}: `; // e.g. a map tile refused
+    detail.textContent = error.message;
+  } else if (error instanceof TypeError && /fetch/i.test(error.message)) {
+    title.textContent = "The service could not be reached: "; // fetch's network failure
+    detail.textContent = error.message;
   } else {
-    title.textContent = "The service could not be reached: ";
+    title.textContent = "Something went wrong: ";
     detail.textContent = error?.message || String(error);
   }
   element.append(title, detail);

@@ -66,7 +66,7 @@ class MapPage {
     this.state = {
       from: isoDate(raw.from),
       to: isoDate(raw.to),
-      province: /^[A-Za-z0-9_-]{1,32}$/.test(raw.province) ? raw.province : "",
+      province: oneOf(raw.province, [...this.provinces.keys()]),
       guarantor: oneOf(raw.guarantor, guarantors.map((g) => g.id)),
       ceasefire_status: oneOf(raw.ceasefire_status, codes(CEASEFIRE_STATUSES)),
       violation_type: oneOf(raw.violation_type, codes(VIOLATION_TYPES)),
@@ -185,7 +185,11 @@ class MapPage {
     map.on("idle", () => (document.body.dataset.map = "idle"));
     // When the first map was drawn, tiles included (ms since navigation: bench/console.py).
     map.once("idle", () => (document.body.dataset.firstMapMs = String(Math.round(performance.now()))));
-    map.on("error", (event) => showProblem(this.problem, event.error || new Error("map error")));
+    // A tile or outline the service refused: shown unless the page already shows a problem
+    // (the same refusal of a JSON request says it with the service's own words).
+    map.on("error", (event) => {
+      if (this.problem.hidden) showProblem(this.problem, event.error || new Error("map error"));
+    });
     for (const layer of ["cells", "points"]) {
       map.on("mouseenter", layer, () => (map.getCanvas().style.cursor = "pointer"));
       map.on("mouseleave", layer, () => (map.getCanvas().style.cursor = ""));
