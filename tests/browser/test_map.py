@@ -23,16 +23,36 @@ def wait_idle(page) -> None:  # noqa: ANN001
     page.wait_for_function(MAP_IDLE, timeout=90_000)
 
 
+def canvas_rgb(page) -> Image.Image:  # noqa: ANN001
+    return Image.open(io.BytesIO(page.locator("#map canvas").screenshot())).convert("RGB")
+
+
+def is_incident_red(rgb: tuple[int, int, int]) -> bool:
+    red, green, blue = rgb
+    return red > 120 and red - max(green, blue) > 60
+
+
+# Where the map draws its topmost incident cell (clear of the legend, bottom left, and of
+# the zoom buttons, top right): the centre of the cell's ring, in canvas pixels.
+TOPMOST_CELL = """() => {
+    const width = consoleMap.getCanvas().clientWidth;
+    const spots = consoleMap.queryRenderedFeatures({layers: ['cells']}).map((cell) => {
+        const ring = cell.geometry.coordinates[0].slice(0, -1);
+        const lon = ring.reduce((sum, p) => sum + p[0], 0) / ring.length;
+        const lat = ring.reduce((sum, p) => sum + p[1], 0) / ring.length;
+        const at = consoleMap.project([lon, lat]);
+        return {x: Math.round(at.x), y: Math.round(at.y)};
+    }).filter((at) => at.x > 5 && at.x < width - 60 && at.y > 5);
+    spots.sort((a, b) => a.y - b.y);
+    return spots[0];
+}"""
+
+
 def incident_pixels(page) -> int:  # noqa: ANN001
     """Pixels of the map canvas in the incidents' reds (map/style.js): red well above green
     and blue, which no outline, land, water or choropleth colour is."""
-    shot = page.locator("#map canvas").screenshot()
-    data = Image.open(io.BytesIO(shot)).convert("RGB").tobytes()
-    return sum(
-        1
-        for i in range(0, len(data), 3)
-        if data[i] > 120 and data[i] - max(data[i + 1], data[i + 2]) > 60
-    )
+    data = canvas_rgb(page).tobytes()
+    return sum(1 for i in range(0, len(data), 3) if is_incident_red(data[i : i + 3]))
 
 
 def shown_count(page) -> int:  # noqa: ANN001
@@ -59,8 +79,12 @@ def test_the_public_map_draws_filters_and_shows_a_card(open_page, live_console):
     page = watched.page
     wait_idle(page)
 
-    # Drawn from this service's tiles: non-blank incident pixels, no foreign request.
+    # Drawn from this service's tiles: red where a cell of incidents is, and not elsewhere.
     assert incident_pixels(page) > 200
+    spot = page.evaluate(TOPMOST_CELL)
+    image = canvas_rgb(page)
+    assert is_incident_red(image.getpixel((spot["x"], spot["y"])))
+    assert not is_incident_red(image.getpixel((3, 3)))  # the corner: background
     assert tile_queries(watched), "the map asked for no incident tile"
     assert page.locator("#status").count() == 0  # the public has no status filter
     assert page.locator("#access-status").inner_text() == "Public view"
