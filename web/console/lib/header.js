@@ -1,6 +1,7 @@
 // The console's shared header: the service's name, the pages, and the key box (sign in with
 // an API key kept for this tab, or sign out). Every page calls mountHeader() once.
 import { access, forgetKey, getKey, onKeyChange, setKey } from "./api.js";
+import { h as element } from "./dom.js";
 
 export const PAGES = [
   ["map", "Map", "./"],
@@ -13,13 +14,6 @@ const ACCESS_TEXT = {
   full: "Signed in: full view",
   refused: "Key refused (unknown or revoked): public view",
 };
-
-function element(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  node.append(...children);
-  return node;
-}
 
 /**
  * Fill <header id="console-header"> for page `current`. Resolves to the current access

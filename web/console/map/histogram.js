@@ -1,7 +1,7 @@
 // The period filter: a daily histogram of the incidents matching the other filters, with a
 // two-handled range (two range inputs) and the same range as two date fields. Keyboard: the
 // range inputs move a day per arrow key, the date fields take typed dates.
-import { h } from "./dom.js";
+import { h } from "../lib/dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 300;

@@ -1,7 +1,7 @@
 // The legend: what each colour means, from the same tables the style uses.
 import { CELLS, POINTS, SUPPRESSED, choroplethClasses } from "./style.js";
 import { CEASEFIRE_STATUSES, label } from "../lib/vocabulary.js";
-import { h } from "./dom.js";
+import { h } from "../lib/dom.js";
 
 function item(color, text, shape = "") {
   const swatch = h("span", { className: `swatch ${shape}` });

@@ -1,4 +1,4 @@
-// Small DOM builders for the map page (text only through textContent: data never becomes
+// Small DOM builders for the console's pages (text only through textContent: data never becomes
 // markup).
 
 export function h(tag, props = {}, ...children) {
