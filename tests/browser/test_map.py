@@ -217,6 +217,15 @@ def test_a_link_reproduces_the_view_and_a_phone_can_use_it(open_page, live_conso
     )
     assert shown_count(page) == shown > 0
 
+    # Every control has a name a screen reader can say.
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button')]
+            .filter((c) => !(c.labels?.length || c.getAttribute('aria-label')
+                || c.textContent.trim() || c.title))
+            .map((c) => c.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+
     # A phone: nothing wider than the screen, the map on top, the key box and filters usable.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
     box = page.locator("#map").bounding_box()
