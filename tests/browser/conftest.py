@@ -123,8 +123,10 @@ def live_console(engine, tmp_path_factory) -> Iterator[Console]:
         drop_database(url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module: Playwright's driver is stopped before the tests of
+    other directories run (their event loops never meet it)."""
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
