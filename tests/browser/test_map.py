@@ -137,10 +137,20 @@ def test_the_public_map_draws_filters_and_shows_a_card(open_page, live_console):
 
 def test_a_monitor_sees_the_status_filter_and_unverified_incidents(open_page, live_console):
     key = live_console.key("monitor")
-    watched = open_page("/console/?from=2017-01-01", key=key)
+    watched = open_page("/console/?from=2017-01-01")
     page = watched.page
     wait_idle(page)
+    # The key typed once into the header's box: kept for the tab, the field emptied.
+    page.fill("#api-key", key)
+    with page.expect_navigation():  # the page starts again in the full view
+        page.press("#api-key", "Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#access-status')?.dataset.access === 'full'"
+    )
+    wait_idle(page)
     assert page.locator("#access-status").inner_text() == "Signed in: full view"
+    assert page.evaluate("() => sessionStorage.getItem('ceasefire.console.key')") == key
+    assert page.locator("#api-key").is_hidden()
     assert page.locator("#status").is_visible()
 
     before = len(watched.requests)
@@ -167,7 +177,8 @@ def test_a_monitor_sees_the_status_filter_and_unverified_incidents(open_page, li
     assert alert.get_attribute("role") == "alert"
     assert alert.inner_text().startswith("Unauthorized (401): ")
 
-    page.click("#sign-out")
+    with page.expect_navigation():
+        page.click("#sign-out")
     page.wait_for_function(
         "() => document.querySelector('#access-status')?.dataset.access === 'public'"
     )
