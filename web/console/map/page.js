@@ -175,8 +175,6 @@ class MapPage {
       hash: "view",
       attributionControl: false,
       transformRequest,
-      // For the browser tests' pixel checks; costs a little speed, nothing visible.
-      canvasContextAttributes: { preserveDrawingBuffer: true },
     });
     const map = this.map;
     map.addControl(new NavigationControl({ showCompass: false }), "top-right");
