@@ -142,6 +142,7 @@ def test_a_monitor_sees_the_status_filter_and_unverified_incidents(open_page, li
     wait_idle(page)
     # The key typed once into the header's box: kept for the tab, the field emptied.
     page.fill("#api-key", key)
+    signed_in = len(watched.requests)
     with page.expect_navigation():  # the page starts again in the full view
         page.press("#api-key", "Enter")
     page.wait_for_function(
@@ -151,6 +152,9 @@ def test_a_monitor_sees_the_status_filter_and_unverified_incidents(open_page, li
     assert page.locator("#access-status").inner_text() == "Signed in: full view"
     assert page.evaluate("() => sessionStorage.getItem('ceasefire.console.key')") == key
     assert page.locator("#api-key").is_hidden()
+    # By default the map shows what the counts count: no rejected or merged incident.
+    defaults = tile_queries(watched, signed_in)
+    assert defaults and all(q["status"] == ["unverified,verified,disputed"] for q in defaults)
     assert page.locator("#status").is_visible()
 
     before = len(watched.requests)

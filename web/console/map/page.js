@@ -19,6 +19,7 @@ setWorkerUrl(new URL(`./${__MAPLIBRE_WORKER__}`, import.meta.url).href);
 const ORIGIN = location.origin;
 const STATE = ["from", "to", "province", "guarantor", "ceasefire_status", "violation_type", "status"];
 const codes = (vocabulary) => vocabulary.map(([code]) => code);
+const COUNTED_STATUSES = "unverified,verified,disputed";
 
 /** Requests the map makes to this service carry the key; nothing goes anywhere else. */
 function transformRequest(url) {
@@ -51,7 +52,8 @@ class MapPage {
       guarantor: s.guarantor,
       ceasefire_status: s.ceasefire_status,
       violation_type: s.violation_type,
-      status: this.view === "full" ? s.status : "",
+      // The full view's default, as the counts take it: no rejected or merged incident.
+      status: this.view === "full" ? s.status || COUNTED_STATUSES : "",
     };
     if (period) {
       const value = this.period.value;
