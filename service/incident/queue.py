@@ -16,7 +16,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, Select, or_, select
+from sqlalchemy import BigInteger, Integer, Select, cast, or_, select
 from sqlalchemy.orm import Session
 
 from service.event.filters import EventFilters, bind, conditions
@@ -73,7 +73,9 @@ def review_queue(
     keyset = QUEUE_ORDERS[order]
     i = INCIDENTS
     condition = conditions(filters, i)
-    waiting = select_incidents((i.c.killed + i.c.injured).label("casualties"))
+    # bigint, as a cursor's integer may be: a forged one is compared, not overflowed.
+    casualties = cast(i.c.killed + i.c.injured, BigInteger).label("casualties")
+    waiting = select_incidents(casualties)
     waiting = waiting.where(condition, _waiting()).subquery("q")
     after = keyset.after(cursor, waiting)
 

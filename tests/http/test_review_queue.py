@@ -4,6 +4,10 @@ queries per page."""
 
 from __future__ import annotations
 
+import base64
+import uuid
+
+import orjson
 import pytest
 from sqlalchemy import event
 
@@ -153,6 +157,22 @@ def test_a_cursor_of_one_order_is_refused_by_the_other(client, reporter, verifie
     assert problem["detail"] == "cursor: not a cursor this service issued for this list"
     bad = assert_problem(client.get(QUEUE, params={"order": "newest"}, headers=auth(verifier)), 400)
     assert bad["type"].endswith("/invalid-parameter") and "order" in bad["detail"]
+
+
+@pytest.mark.parametrize("toll", [2**63 - 1, -(2**63 - 1), 2**31, -1, 0])
+def test_a_well_formed_cursor_with_any_toll_pages_and_never_overflows(
+    client, reporter, verifier, toll
+):
+    """A cursor's integer may be any bigint (the codec takes those): compared as one."""
+    _, secret = reporter
+    incident_id = submitted(client, secret)["incident_id"]  # killed + injured: 8
+    position = [toll, "2017-01-10T00:00:00+00:00", str(uuid.uuid4())]
+    cursor = base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+    response = client.get(
+        QUEUE, params={"order": "casualties", "cursor": cursor}, headers=auth(verifier)
+    )
+    assert response.status_code == 200, response.text
+    assert ids(response.json()["items"]) == ([incident_id] if toll > 8 else [])
 
 
 def test_each_item_carries_its_etag_reports_and_candidates(client, reporter, verifier, make_key):
