@@ -7,17 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from service.digest.compute import FIGURES
+
 READY = "() => document.body.dataset.digest === 'ready'"
-FIGURES = (
-    "incidents",
-    "violations",
-    "verified",
-    "excluded",
-    "not_party",
-    "killed",
-    "injured",
-    "civilians_killed",
-)
 # December is imported verified (the public view shows it), January unverified (only keys).
 DAY = "2017-01-19"
 

@@ -274,7 +274,9 @@ function merge() {
   const item = state.items[state.selected];
   if (!item) return undefined;
   if (!state.chosen || !item.candidates.some((c) => c.incident.id === state.chosen)) {
-    showProblem($("problem"), new Error("choose a candidate to merge into first (keys 1-5, or its button)"));
+    const problem = $("problem");
+    problem.replaceChildren(h("strong", { text: "Nothing merged: " }), "choose the candidate to merge into first (keys 1-5, or its button).");
+    problem.hidden = false;
     return undefined;
   }
   const into = state.chosen;
