@@ -73,15 +73,29 @@ def review_queue(
     keyset = QUEUE_ORDERS[order]
     i = INCIDENTS
     condition = conditions(filters, i)
-    # bigint, as a cursor's integer may be: a forged one is compared, not overflowed.
+    # The page's keys first, from incidents alone (their order needs no names), then the
+    # page's rows with their names: the names are joined to one page, not to the queue.
+    # The toll is a bigint, as a cursor's integer may be: a forged one compares, never
+    # overflows.
     casualties = cast(i.c.killed + i.c.injured, BigInteger).label("casualties")
-    waiting = select_incidents(casualties)
-    waiting = waiting.where(condition, _waiting()).subquery("q")
-    after = keyset.after(cursor, waiting)
+    keys = (
+        select(i.c.id, i.c.occurred_at, casualties)
+        .select_from(i.outerjoin(PENDING, PENDING.c.incident_id == i.c.id))
+        .where(condition, _waiting())
+        .subquery("k")
+    )
+    after = keyset.after(cursor, keys)
 
     def build() -> Select:
-        query = select(waiting).where(after).order_by(*keyset.order_by(waiting))
-        return query.limit(bind("limit", type_=Integer))
+        page = (
+            select(keys)
+            .where(after)
+            .order_by(*keyset.order_by(keys))
+            .limit(bind("limit", type_=Integer))
+            .subquery("page")
+        )
+        query = select_incidents(page.c.casualties).where(i.c.id == page.c.id)
+        return query.order_by(*keyset.order_by(page))
 
     statement = cached(("incidents.queue", order.value, shape(condition, after)), build)
     rows = session.execute(statement, {**values(condition, after), "limit": limit + 1}).all()
