@@ -19,9 +19,10 @@ def shown(value) -> str:  # noqa: ANN001
     return "" if value is None else str(value)
 
 
-def day_json(live_console, day: str, key: str | None = None) -> dict:  # noqa: ANN001
+def day_json(live_console, day: str, key: str | None = None, **query: str) -> dict:  # noqa: ANN001
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    response = httpx.get(f"{live_console.url}/v1/digests/daily/{day}", headers=headers)
+    url = f"{live_console.url}/v1/digests/daily/{day}"
+    response = httpx.get(url, headers=headers, params=query)
     response.raise_for_status()
     return response.json()
 
@@ -102,3 +103,21 @@ def test_previous_and_next_navigate_and_downloads_name_the_api(open_page, live_c
     # The calendar links the days that have a digest and marks this one.
     assert page.locator("#calendar [aria-current='date']").inner_text() == DAY[-2:].lstrip("0")
     assert page.locator("#calendar a").count() == 31  # January 2017: every day has one
+
+
+def test_a_governorate_narrows_the_page_as_the_api_does(open_page, live_console):
+    key = live_console.key("monitor")
+    page = open_page(f"/console/digest?day={DAY}", key=key).page
+    page.wait_for_function(READY, timeout=30_000)
+    page.locator("#province-table tr[data-pcode='SY02'] th a").click()
+    page.wait_for_selector("#whole-theatre")
+    page.wait_for_function(READY, timeout=30_000)
+    assert page.url.endswith(f"?day={DAY}&province=SY02")
+    narrowed = day_json(live_console, DAY, key, province="SY02")
+    assert narrowed["province"]["pcode"] == "SY02"
+    assert_same_numbers(page, narrowed)
+    # Downloads and the next day keep the governorate.
+    assert page.locator("#downloads a[data-format='csv']").get_attribute("href") == (
+        f"/v1/digests/daily/{DAY}?province=SY02&format=csv"
+    )
+    assert "province=SY02" in page.locator("#next-day").get_attribute("href")

@@ -83,7 +83,7 @@ def test_two_verifiers_racing_on_one_incident_get_one_success_and_one_conflict(
         "() => document.getElementById('notice').textContent.startsWith('Verified')"
     )
     second.page.locator("#act-disputed").click()  # with the ETag it loaded: now stale
-    conflict = second.page.locator("#problem[data-conflict='true']")
+    conflict = second.page.locator("#problem[data-conflict='true'][data-reloaded='true']")
     conflict.wait_for(timeout=10_000)
     text = conflict.inner_text()
     assert "Someone else changed this incident" in text

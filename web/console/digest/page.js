@@ -36,8 +36,18 @@ function dayOf(href) {
   return DAY_IN_LINK.exec(new URL(href, location.href).pathname)?.[1] || "";
 }
 
+// The governorate the page is narrowed to (the API's `province`: a P-code or any known name).
+let narrowed = "";
+
+/** The page's URL for `day`, narrowed as this one is (or to `province`). */
+function pageHref(day, province = narrowed) {
+  const query = new URLSearchParams({ day });
+  if (province) query.set("province", province);
+  return `?${query}`;
+}
+
 function dayLink(day, text, attrs = {}) {
-  return h("a", { href: `?day=${day}`, ...attrs }, text);
+  return h("a", { href: pageHref(day), ...attrs }, text);
 }
 
 function longDate(day) {
@@ -93,8 +103,10 @@ function heading(doc) {
       "p",
       { class: "muted meta" },
       `Revision ${doc.revision}, generated ${when(doc.generated_at)}; day in ${doc.timezone}; ${view}`,
-      doc.province ? `; ${doc.province.name_en} only` : "",
     ),
+    doc.province
+      ? h("p", { class: "narrowed" }, `${doc.province.name_en} (${doc.province.pcode}) only. `, h("a", { href: pageHref(doc.date, ""), id: "whole-theatre", text: "The whole theatre" }))
+      : null,
     h("p", { class: "summary", id: "summary", text: doc.summary }),
   );
 }
@@ -186,7 +198,7 @@ function governorates(doc, outlines) {
     h(
       "tr",
       { "data-pcode": p.pcode, id: `province-${p.pcode}` },
-      h("th", { scope: "row" }, bilingual(p.name_en, arabic.get(p.pcode)), withheld(p)),
+      h("th", { scope: "row" }, h("a", { href: pageHref(doc.date, p.pcode), title: `The digest for ${p.name_en} only` }, bilingual(p.name_en, arabic.get(p.pcode))), withheld(p)),
       number(p.incidents, "incidents"),
       number(p.violations, "violations"),
       number(p.verified, "verified"),
@@ -382,18 +394,21 @@ async function load(problem) {
   const nav = document.getElementById("day-nav");
   article.setAttribute("aria-busy", "true");
   clearProblem(problem);
-  const asked = isoDate(readState(["day"]).day);
+  const query = readState(["day", "province"]);
+  const asked = isoDate(query.day);
+  narrowed = query.province.slice(0, 200);
   const outlines = getJSON("/v1/provinces", { simplify: 0.02 }).catch(() => null);
   let doc;
   try {
-    doc = await getJSON(asked ? `${DAILY}/${asked}` : `${DAILY}/latest`);
+    doc = await getJSON(asked ? `${DAILY}/${asked}` : `${DAILY}/latest`, { province: narrowed });
   } catch (error) {
     showProblem(problem, error);
     article.replaceChildren(h("p", { class: "muted", text: asked ? `No digest to show for ${asked}.` : "No digest to show." }));
-    nav.replaceChildren(h("a", { href: "digest", text: "The latest digest" }));
+    nav.replaceChildren(h("a", { href: "digest", text: "The latest digest of the whole theatre" }));
     article.setAttribute("aria-busy", "false");
     return;
   }
+  narrowed = doc.province?.pcode || ""; // the P-code, whatever name the URL gave
   // One range gives the trend (30 days to the day), the day before and the calendar month.
   const monthStart = `${doc.date.slice(0, 7)}-01`;
   const from = [addDays(doc.date, -TREND_DAYS), monthStart].sort()[0];

@@ -115,6 +115,29 @@ function candidate(c, index) {
   );
 }
 
+/** For a reviewed incident holding reports: publish them with the verdict, decline them,
+ * or leave them waiting (the review's `accept_reports`: true, false, omitted). */
+function held(incident) {
+  if (!incident.pending_review) return null;
+  const proposed = incident.proposed;
+  const choice = (value, text) =>
+    h("label", { class: "held-choice" }, h("input", { type: "radio", name: "accept-reports", value, checked: value === "" }), ` ${text}`);
+  return h(
+    "fieldset",
+    { class: "held", id: "held" },
+    h("legend", { text: `Reports held for review since ${when(incident.pending_since)}` }),
+    proposed ? h("p", { class: "muted", text: `With every report (${proposed.report_count}) the figures would be ${casualties(proposed.casualties)}.` }) : null,
+    choice("", "leave them waiting"),
+    choice("true", "publish them with the verdict"),
+    choice("false", "decline them"),
+  );
+}
+
+function acceptReports() {
+  const value = document.querySelector("input[name='accept-reports']:checked")?.value;
+  return value === "true" ? true : value === "false" ? false : undefined;
+}
+
 function renderDetail() {
   const detail = $("detail");
   const item = state.items[state.selected];
@@ -154,7 +177,7 @@ function renderDetail() {
       ),
       h("div", { id: "queue-map", class: "queue-map", role: "img", "aria-label": "The incident (red) and its candidates (blue) on the map" }),
     ),
-    h("form", { class: "act", on: { submit: (e) => e.preventDefault() } }, h("label", { for: "note", text: "Note" }), note, actions),
+    h("form", { class: "act", on: { submit: (e) => e.preventDefault() } }, held(i), h("label", { for: "note", text: "Note" }), note, actions),
   );
   const container = $("queue-map");
   if (!state.map) {
@@ -231,6 +254,8 @@ async function act(path, body, done) {
   if (!item) return;
   state.busy = true;
   clearProblem($("problem"));
+  delete $("problem").dataset.conflict;
+  delete $("problem").dataset.reloaded;
   try {
     await fetchJSON(path(item), { method: "POST", body, headers: { "If-Match": item.etag } });
     removeItem(index);
@@ -246,6 +271,7 @@ async function act(path, body, done) {
         if (!WAITING.has(now.status) && !now.pending_review) {
           problem.append(` It is now ${label(REVIEW_STATUSES, now.status).toLowerCase()} and has left the queue.`);
         }
+        problem.dataset.reloaded = "true";
       } catch (reloadError) {
         showProblem(problem, reloadError);
       }
@@ -265,7 +291,7 @@ function review(status) {
   const note = noteText();
   return act(
     (item) => `/v1/incidents/${item.incident.id}/review`,
-    { status, note },
+    { status, note, accept_reports: acceptReports() },
     (item) => `${label(REVIEW_STATUSES, status)}: ${label(VIOLATION_TYPES, item.incident.violation_type)}, ${where(item.incident)}.`,
   );
 }
