@@ -42,10 +42,10 @@ def test_a_verifier_verifies_an_incident_and_the_public_then_sees_it(open_page, 
     assert public_feature(live_console, incident_id) == 404  # unverified: not public
     # The selected incident is drawn on the queue's map (over the service's own outlines).
     page.wait_for_function(
-        "() => window.queueMap && window.queueMap.loaded()"
+        "() => window.queueMap && window.queueMap.getLayer('points')"
         " && window.queueMap.queryRenderedFeatures({layers: ['points']})"
         ".some((f) => f.properties.kind === 'incident')",
-        timeout=30_000,
+        timeout=60_000,  # a software-rendered map on a shared machine can be slow
     )
 
     # By keyboard, as the page documents: n (the note), Escape, v (verify).

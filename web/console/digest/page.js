@@ -78,17 +78,32 @@ function table(caption, head, rows, attrs = {}) {
     "div",
     { class: "table-scroll" },
     h(
-    "table",
-    attrs,
-    h("caption", { text: caption }),
-    h("thead", {}, h("tr", {}, head.map(([text, numeric]) => h("th", { scope: "col", class: numeric ? "number" : undefined, text })))),
-    h("tbody", {}, rows),
+      "table",
+      attrs,
+      h("caption", { text: caption }),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          head.map(([text, numeric]) =>
+            h("th", { scope: "col", class: numeric ? "number" : undefined, text }),
+          ),
+        ),
+      ),
+      h("tbody", {}, rows),
     ),
   );
 }
 
 function section(id, title, ...children) {
-  return h("section", { id, "aria-labelledby": `${id}-title`, class: "panel" }, h("h2", { id: `${id}-title`, text: title }), ...children);
+  return h(
+    "section",
+    { id, "aria-labelledby": `${id}-title`, class: "panel" },
+    h("h2", { id: `${id}-title`, text: title }),
+    ...children,
+  );
 }
 
 // ---- the sections ----
@@ -105,7 +120,12 @@ function heading(doc) {
       `Revision ${doc.revision}, generated ${when(doc.generated_at)}; day in ${doc.timezone}; ${view}`,
     ),
     doc.province
-      ? h("p", { class: "narrowed" }, `${doc.province.name_en} (${doc.province.pcode}) only. `, h("a", { href: pageHref(doc.date, ""), id: "whole-theatre", text: "The whole theatre" }))
+      ? h(
+          "p",
+          { class: "narrowed" },
+          `${doc.province.name_en} (${doc.province.pcode}) only. `,
+          h("a", { href: pageHref(doc.date, ""), id: "whole-theatre", text: "The whole theatre" }),
+        )
       : null,
     h("p", { class: "summary", id: "summary", text: doc.summary }),
   );
@@ -130,7 +150,11 @@ function totals(doc, previous, meanOf) {
       number(today, "today"),
       number(before ?? null, "day-before"),
       h("td", { class: "number", "data-field": "change", text: change(delta) }),
-      h("td", { class: "number", "data-field": "mean", text: mean === null ? "—" : figure(Math.round(mean * 100) / 100) }),
+      h("td", {
+        class: "number",
+        "data-field": "mean",
+        text: mean === null ? "—" : figure(Math.round(mean * 100) / 100),
+      }),
       h("td", { class: "number", "data-field": "vs-mean", text: vsMean }),
     );
   });
@@ -141,11 +165,21 @@ function totals(doc, previous, meanOf) {
     "Totals",
     table(
       `The day's figures${withheld(doc.totals) ? " (withheld: too few incidents)" : ""} against the day before and the mean of the ${days || 7} days before it`,
-      [["Figure"], ["This day", true], [dayBefore, true], ["Change", true], ["7-day mean", true], ["Against the mean", true]],
+      [
+        ["Figure"],
+        ["This day", true],
+        [dayBefore, true],
+        ["Change", true],
+        ["7-day mean", true],
+        ["Against the mean", true],
+      ],
       rows,
       { id: "totals-table" },
     ),
-    h("p", { class: "muted", text: `Days since the last verified violation: ${doc.days_since_last_verified_violation ?? "none recorded"}. Since ${doc.running_total.since}: ${figure(doc.running_total.violations)} violations, ${figure(doc.running_total.killed)} killed (${doc.running_total.days} days).` }),
+    h("p", {
+      class: "muted",
+      text: `Days since the last verified violation: ${doc.days_since_last_verified_violation ?? "none recorded"}. Since ${doc.running_total.since}: ${figure(doc.running_total.violations)} violations, ${figure(doc.running_total.killed)} killed (${doc.running_total.days} days).`,
+    }),
   );
 }
 
@@ -170,11 +204,24 @@ function guarantors(doc, range) {
         { class: "number", "data-field": "compliance", "data-value": c ? c.rate : "" },
         c ? `${Math.round(c.rate * 100)}%` : "—",
       ),
-      h("td", { class: "number", "data-field": "violation-free", text: c ? `${c.violation_free_days} of ${c.days}` : "—" }),
+      h("td", {
+        class: "number",
+        "data-field": "violation-free",
+        text: c ? `${c.violation_free_days} of ${c.days}` : "—",
+      }),
       number(row.violations, "violations"),
       number(row.verified, "verified"),
       number(row.killed, "killed"),
-      h("td", { class: "trend-cell" }, c ? complianceTrend(series.get(row.guarantor ?? "") || new Map(), doc.date, { days: TREND_DAYS, label: name }) : "—"),
+      h(
+        "td",
+        { class: "trend-cell" },
+        c
+          ? complianceTrend(series.get(row.guarantor ?? "") || new Map(), doc.date, {
+              days: TREND_DAYS,
+              label: name,
+            })
+          : "—",
+      ),
     );
   });
   return section(
@@ -182,7 +229,15 @@ function guarantors(doc, range) {
     "Guarantors",
     table(
       "Each guarantor's compliance over 30 days (days without a verified violation by a party it answers for) and the day's violations",
-      [["Guarantor"], ["Compliance", true], ["Violation-free days", true], ["Violations", true], ["Verified", true], ["Killed", true], [`Last ${TREND_DAYS} days`]],
+      [
+        ["Guarantor"],
+        ["Compliance", true],
+        ["Violation-free days", true],
+        ["Violations", true],
+        ["Verified", true],
+        ["Killed", true],
+        [`Last ${TREND_DAYS} days`],
+      ],
       rows,
       { id: "guarantor-table" },
     ),
@@ -191,26 +246,54 @@ function guarantors(doc, range) {
 }
 
 function governorates(doc, outlines) {
-  const arabic = new Map((outlines?.features || []).map((f) => [f.id ?? f.properties.pcode, f.properties.name_ar]));
+  const arabic = new Map(
+    (outlines?.features || []).map((f) => [f.id ?? f.properties.pcode, f.properties.name_ar]),
+  );
   const values = new Map(doc.by_province.map((p) => [p.pcode, p.violations]));
   const names = new Map(doc.by_province.map((p) => [p.pcode, p.name_en]));
   const rows = doc.by_province.map((p) =>
     h(
       "tr",
       { "data-pcode": p.pcode, id: `province-${p.pcode}` },
-      h("th", { scope: "row" }, h("a", { href: pageHref(doc.date, p.pcode), title: `The digest for ${p.name_en} only` }, bilingual(p.name_en, arabic.get(p.pcode))), withheld(p)),
+      h(
+        "th",
+        { scope: "row" },
+        h(
+          "a",
+          { href: pageHref(doc.date, p.pcode), title: `The digest for ${p.name_en} only` },
+          bilingual(p.name_en, arabic.get(p.pcode)),
+        ),
+        withheld(p),
+      ),
       number(p.incidents, "incidents"),
       number(p.violations, "violations"),
       number(p.verified, "verified"),
       number(p.killed, "killed"),
-      h("td", { class: "number", "data-field": "trailing-mean", text: p.trailing_mean === null ? "—" : figure(p.trailing_mean) }),
+      h("td", {
+        class: "number",
+        "data-field": "trailing-mean",
+        text: p.trailing_mean === null ? "—" : figure(p.trailing_mean),
+      }),
       h("td", { class: "number", "data-field": "change", text: change(p.change, p.change_pct) }),
-      h("td", { class: "number", "data-field": "days-since", text: p.days_since_last_verified_violation ?? "—" }),
+      h("td", {
+        class: "number",
+        "data-field": "days-since",
+        text: p.days_since_last_verified_violation ?? "—",
+      }),
     ),
   );
   const tableNode = table(
     "The governorates: the day's figures, violations against their 7-day mean, days since the last verified violation",
-    [["Governorate"], ["Incidents", true], ["Violations", true], ["Verified", true], ["Killed", true], ["7-day mean", true], ["Change", true], ["Days since", true]],
+    [
+      ["Governorate"],
+      ["Incidents", true],
+      ["Violations", true],
+      ["Verified", true],
+      ["Killed", true],
+      ["7-day mean", true],
+      ["Change", true],
+      ["Days since", true],
+    ],
     rows,
     { id: "province-table" },
   );
@@ -233,24 +316,42 @@ function governorates(doc, outlines) {
       if (high >= low) steps.push([classify(high, most), low === high ? `${low}` : `${low}–${high}`]);
     }
     if (doc.disclosure) steps.push(["withheld", "withheld"]);
-    for (const [cls, text] of steps) legend.append(h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), text));
-    parts.push(h("figure", { class: "map-figure" }, drawing, h("figcaption", {}, "Violations by governorate", legend)));
+    for (const [cls, text] of steps)
+      legend.append(h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), text));
+    parts.push(
+      h("figure", { class: "map-figure" }, drawing, h("figcaption", {}, "Violations by governorate", legend)),
+    );
   }
   return section("governorates", "Governorates", h("div", { class: "governorates" }, ...parts, tableNode));
 }
 
 function hotspots(doc) {
   const rows = doc.hotspots.map((d) =>
-    h("tr", { "data-pcode": d.pcode }, h("th", { scope: "row" }, d.name_en, withheld(d)), number(d.violations, "violations"), number(d.verified, "verified"), number(d.incidents, "incidents"), number(d.killed, "killed")),
+    h(
+      "tr",
+      { "data-pcode": d.pcode },
+      h("th", { scope: "row" }, d.name_en, withheld(d)),
+      number(d.violations, "violations"),
+      number(d.verified, "verified"),
+      number(d.incidents, "incidents"),
+      number(d.killed, "killed"),
+    ),
   );
   return section(
     "hotspots",
     "Hotspots",
     rows.length
-      ? table("The districts with the most violations", [["District"], ["Violations", true], ["Verified", true], ["Incidents", true], ["Killed", true]], rows)
+      ? table(
+          "The districts with the most violations",
+          [["District"], ["Violations", true], ["Verified", true], ["Incidents", true], ["Killed", true]],
+          rows,
+        )
       : h("p", { class: "muted", text: "No district to show for this day." }),
     doc.disclosure?.hotspots_left_out
-      ? h("p", { class: "muted", text: `${doc.disclosure.hotspots_left_out} district(s) with fewer than ${doc.disclosure.threshold} incidents left out (public view).` })
+      ? h("p", {
+          class: "muted",
+          text: `${doc.disclosure.hotspots_left_out} district(s) with fewer than ${doc.disclosure.threshold} incidents left out (public view).`,
+        })
       : null,
   );
 }
@@ -273,7 +374,19 @@ function parties(doc) {
     "parties",
     "Parties",
     rows.length
-      ? table("Incidents by perpetrator", [["Party"], ["Incidents", true], ["Violations", true], ["Verified", true], ["Excluded", true], ["Non-party", true], ["Killed", true]], rows)
+      ? table(
+          "Incidents by perpetrator",
+          [
+            ["Party"],
+            ["Incidents", true],
+            ["Violations", true],
+            ["Verified", true],
+            ["Excluded", true],
+            ["Non-party", true],
+            ["Killed", true],
+          ],
+          rows,
+        )
       : h("p", { class: "muted", text: "No incident this day." }),
   );
 }
@@ -282,20 +395,33 @@ function types(doc) {
   const rows = doc.by_type
     .filter((t) => t.incidents !== 0)
     .map((t) =>
-      h("tr", { "data-type": t.violation_type }, h("th", { scope: "row" }, label(VIOLATION_TYPES, t.violation_type), withheld(t)), number(t.incidents, "incidents"), number(t.violations, "violations"), number(t.verified, "verified")),
+      h(
+        "tr",
+        { "data-type": t.violation_type },
+        h("th", { scope: "row" }, label(VIOLATION_TYPES, t.violation_type), withheld(t)),
+        number(t.incidents, "incidents"),
+        number(t.violations, "violations"),
+        number(t.verified, "verified"),
+      ),
     );
   return section(
     "types",
     "Violation types",
     rows.length
-      ? table("Incidents by type (types without one are left out)", [["Type"], ["Incidents", true], ["Violations", true], ["Verified", true]], rows)
+      ? table(
+          "Incidents by type (types without one are left out)",
+          [["Type"], ["Incidents", true], ["Violations", true], ["Verified", true]],
+          rows,
+        )
       : h("p", { class: "muted", text: "No incident this day." }),
   );
 }
 
 function revisions(doc, history) {
   const items = [...history].reverse().map((r) => {
-    const moved = Object.entries(r.changes?.totals || {}).map(([key, v]) => `${key} ${v.before} → ${v.after}`);
+    const moved = Object.entries(r.changes?.totals || {}).map(
+      ([key, v]) => `${key} ${v.before} → ${v.after}`,
+    );
     return h(
       "li",
       { "data-revision": r.revision },
@@ -305,23 +431,61 @@ function revisions(doc, history) {
       ": ",
       r.changes ? r.changes.summary : "first published",
       moved.length ? h("span", { class: "muted" }, ` (totals: ${moved.join(", ")})`) : "",
-      r.changes?.sections?.length ? h("span", { class: "muted" }, `; sections: ${r.changes.sections.join(", ")}`) : "",
+      r.changes?.sections?.length
+        ? h("span", { class: "muted" }, `; sections: ${r.changes.sections.join(", ")}`)
+        : "",
     );
   });
-  return section("revisions", "Revision history", items.length ? h("ol", { class: "revisions", reversed: true }, items) : h("p", { class: "muted", text: "No revision is visible to you." }));
+  return section(
+    "revisions",
+    "Revision history",
+    items.length
+      ? h("ol", { class: "revisions", reversed: true }, items)
+      : h("p", { class: "muted", text: "No revision is visible to you." }),
+  );
 }
 
 function downloads(doc, problem) {
-  const byType = new Map(doc.links.filter((l) => l.rel === "self" || l.rel === "alternate").map((l) => [l.type, l.href]));
+  const byType = new Map(
+    doc.links.filter((l) => l.rel === "self" || l.rel === "alternate").map((l) => [l.type, l.href]),
+  );
   const items = FORMATS.filter(([type]) => byType.has(type)).map(([type, text, ext]) => {
     const href = local(byType.get(type));
     const name = `digest-${doc.date}-r${doc.revision}.${ext}`;
-    return h("li", {}, h("a", { href, type, download: name, "data-format": ext, on: { click: (e) => saveWithKey(e, href, name, problem) } }, text));
+    return h(
+      "li",
+      {},
+      h(
+        "a",
+        {
+          href,
+          type,
+          download: name,
+          "data-format": ext,
+          on: { click: (e) => saveWithKey(e, href, name, problem) },
+        },
+        text,
+      ),
+    );
   });
   const atom = doc.links.find((l) => l.type === "application/atom+xml");
-  if (atom) items.push(h("li", {}, h("a", { href: local(atom.href), type: atom.type, "data-format": "atom" }, "Atom feed")));
+  if (atom)
+    items.push(
+      h("li", {}, h("a", { href: local(atom.href), type: atom.type, "data-format": "atom" }, "Atom feed")),
+    );
   const history = doc.links.find((l) => l.rel === "version-history");
-  if (history) items.push(h("li", {}, h("a", { href: local(history.href), type: history.type, "data-format": "revisions" }, "Revisions (JSON)")));
+  if (history)
+    items.push(
+      h(
+        "li",
+        {},
+        h(
+          "a",
+          { href: local(history.href), type: history.type, "data-format": "revisions" },
+          "Revisions (JSON)",
+        ),
+      ),
+    );
   return section("downloads", "Downloads", h("ul", { class: "downloads" }, items));
 }
 
@@ -357,16 +521,34 @@ function calendar(doc, range) {
     const n = Number(day.slice(8));
     const attrs = { "aria-label": longDate(day) };
     if (day === doc.date) attrs["aria-current"] = "date";
-    cells.push(h("td", { class: exists.has(day) ? "has-digest" : "no-digest" }, exists.has(day) ? dayLink(day, String(n), attrs) : h("span", { ...attrs, text: String(n) })));
+    cells.push(
+      h(
+        "td",
+        { class: exists.has(day) ? "has-digest" : "no-digest" },
+        exists.has(day) ? dayLink(day, String(n), attrs) : h("span", { ...attrs, text: String(n) }),
+      ),
+    );
   }
   const rows = [];
   for (let i = 0; i < cells.length; i += 7) rows.push(h("tr", {}, cells.slice(i, i + 7)));
-  const title = new Date(`${first}T00:00:00Z`).toLocaleDateString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+  const title = new Date(`${first}T00:00:00Z`).toLocaleDateString("en-GB", {
+    month: "long",
+    year: "numeric",
+    timeZone: "UTC",
+  });
   return h(
     "table",
     { class: "calendar", id: "calendar" },
     h("caption", { text: `${title}: days with a digest are links` }),
-    h("thead", {}, h("tr", {}, ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"].map((d) => h("th", { scope: "col", text: d })))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"].map((d) => h("th", { scope: "col", text: d })),
+      ),
+    ),
     h("tbody", {}, rows),
   );
 }
@@ -374,13 +556,23 @@ function calendar(doc, range) {
 function dayNav(doc, range) {
   const prev = doc.links.find((l) => l.rel === "prev");
   const next = doc.links.find((l) => l.rel === "next");
-  const picker = h("form", { class: "day-picker", action: "" }, h("label", { for: "day-input", text: "Day" }), h("input", { type: "date", id: "day-input", name: "day", value: doc.date, required: true }), h("button", { type: "submit", class: "secondary", text: "Show" }));
+  const picker = h(
+    "form",
+    { class: "day-picker", action: "" },
+    h("label", { for: "day-input", text: "Day" }),
+    h("input", { type: "date", id: "day-input", name: "day", value: doc.date, required: true }),
+    h("button", { type: "submit", class: "secondary", text: "Show" }),
+  );
   return [
     h(
       "div",
       { class: "prev-next" },
-      prev ? dayLink(dayOf(prev.href), `← ${dayOf(prev.href)}`, { rel: "prev", id: "prev-day" }) : h("span", { class: "muted", text: "No earlier digest" }),
-      next ? dayLink(dayOf(next.href), `${dayOf(next.href)} →`, { rel: "next", id: "next-day" }) : h("span", { class: "muted", text: "No later digest" }),
+      prev
+        ? dayLink(dayOf(prev.href), `← ${dayOf(prev.href)}`, { rel: "prev", id: "prev-day" })
+        : h("span", { class: "muted", text: "No earlier digest" }),
+      next
+        ? dayLink(dayOf(next.href), `${dayOf(next.href)} →`, { rel: "next", id: "next-day" })
+        : h("span", { class: "muted", text: "No later digest" }),
       picker,
     ),
     calendar(doc, range),
@@ -403,7 +595,9 @@ async function load(problem) {
     doc = await getJSON(asked ? `${DAILY}/${asked}` : `${DAILY}/latest`, { province: narrowed });
   } catch (error) {
     showProblem(problem, error);
-    article.replaceChildren(h("p", { class: "muted", text: asked ? `No digest to show for ${asked}.` : "No digest to show." }));
+    article.replaceChildren(
+      h("p", { class: "muted", text: asked ? `No digest to show for ${asked}.` : "No digest to show." }),
+    );
     nav.replaceChildren(h("a", { href: "digest", text: "The latest digest of the whole theatre" }));
     article.setAttribute("aria-busy", "false");
     return;
@@ -414,7 +608,9 @@ async function load(problem) {
   const from = [addDays(doc.date, -TREND_DAYS), monthStart].sort()[0];
   const to = addDays(addDays(`${doc.date.slice(0, 7)}-28`, 4).slice(0, 7) + "-01", -1);
   const [range, history, shapes] = await Promise.all([
-    getJSON(DAILY, { from, to, province: doc.province?.pcode }).then((r) => r.days).catch((error) => (showProblem(problem, error), [])),
+    getJSON(DAILY, { from, to, province: doc.province?.pcode })
+      .then((r) => r.days)
+      .catch((error) => (showProblem(problem, error), [])),
     getJSON(`${DAILY}/${doc.date}/revisions`).catch((error) => (showProblem(problem, error), [])),
     outlines,
   ]);
@@ -426,8 +622,24 @@ async function load(problem) {
   };
   document.title = `Digest ${doc.date} · Ceasefire monitor console`;
   nav.replaceChildren(...dayNav(doc, range));
-  const parts = [heading(doc), totals(doc, previous, meanOf), guarantors(doc, range), governorates(doc, shapes), hotspots(doc), parties(doc), types(doc), revisions(doc, history), downloads(doc, problem)];
-  if (doc.disclosure) parts.push(h("p", { class: "muted disclosure", text: `Public view: figures about fewer than ${doc.disclosure.threshold} incidents are withheld (${doc.disclosure.suppressed_cells} rows this day). ${doc.disclosure.basis}` }));
+  const parts = [
+    heading(doc),
+    totals(doc, previous, meanOf),
+    guarantors(doc, range),
+    governorates(doc, shapes),
+    hotspots(doc),
+    parties(doc),
+    types(doc),
+    revisions(doc, history),
+    downloads(doc, problem),
+  ];
+  if (doc.disclosure)
+    parts.push(
+      h("p", {
+        class: "muted disclosure",
+        text: `Public view: figures about fewer than ${doc.disclosure.threshold} incidents are withheld (${doc.disclosure.suppressed_cells} rows this day). ${doc.disclosure.basis}`,
+      }),
+    );
   article.replaceChildren(...parts);
   article.dataset.day = doc.date;
   article.dataset.revision = doc.revision;

@@ -8,15 +8,32 @@ setWorkerUrl(new URL(`./${__MAPLIBRE_WORKER__}`, import.meta.url).href);
 const EMPTY = { type: "FeatureCollection", features: [] };
 
 function style() {
-  const outlines = (path) => ({ type: "geojson", data: `${location.origin}${apiUrl(path, { simplify: 0.005 })}` });
+  const outlines = (path) => ({
+    type: "geojson",
+    data: `${location.origin}${apiUrl(path, { simplify: 0.005 })}`,
+  });
   return {
     version: 8,
-    sources: { provinces: outlines("/v1/provinces"), districts: outlines("/v1/districts"), points: { type: "geojson", data: EMPTY } },
+    sources: {
+      provinces: outlines("/v1/provinces"),
+      districts: outlines("/v1/districts"),
+      points: { type: "geojson", data: EMPTY },
+    },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#dfe6ec" } },
       { id: "province-fill", type: "fill", source: "provinces", paint: { "fill-color": "#f7f7f2" } },
-      { id: "district-line", type: "line", source: "districts", paint: { "line-color": "#9aa5b1", "line-width": 0.6 } },
-      { id: "province-line", type: "line", source: "provinces", paint: { "line-color": "#4a5560", "line-width": 1.2 } },
+      {
+        id: "district-line",
+        type: "line",
+        source: "districts",
+        paint: { "line-color": "#9aa5b1", "line-width": 0.6 },
+      },
+      {
+        id: "province-line",
+        type: "line",
+        source: "provinces",
+        paint: { "line-color": "#4a5560", "line-width": 1.2 },
+      },
       {
         id: "points",
         type: "circle",
@@ -34,7 +51,13 @@ function style() {
 
 /** A map in `container`; `show(item, chosen)` draws an item's incident and candidates. */
 export function queueMap(container) {
-  const map = new MapLibreMap({ container, style: style(), center: [38.5, 35], zoom: 5, attributionControl: { compact: true } });
+  const map = new MapLibreMap({
+    container,
+    style: style(),
+    center: [38.5, 35],
+    zoom: 5,
+    attributionControl: { compact: true },
+  });
   map.addControl(new NavigationControl({ showCompass: false }), "top-right");
   map.on("idle", () => (container.dataset.map = "idle"));
   map.on("dataloading", () => (container.dataset.map = "loading"));
@@ -43,7 +66,11 @@ export function queueMap(container) {
     const features = [];
     const add = (incident, kind, index) => {
       if (!incident.location) return;
-      features.push({ type: "Feature", geometry: incident.location, properties: { kind, index, chosen: incident.id === chosen } });
+      features.push({
+        type: "Feature",
+        geometry: incident.location,
+        properties: { kind, index, chosen: incident.id === chosen },
+      });
     };
     add(item.incident, "incident", 0);
     item.candidates.forEach((c, i) => add(c.incident, "candidate", i + 1));

@@ -62,7 +62,10 @@ function listItem(item, index) {
     },
     h("span", { class: "when", text: when(i.occurred_at) }),
     h("span", { class: "what", text: `${label(VIOLATION_TYPES, i.violation_type)} · ${where(i)}` }),
-    h("span", { class: "muted", text: `${figure(i.casualties.killed)} killed · ${i.report_count} report(s)${i.pending_review ? " · reports held for review" : ""}${item.candidates.length ? ` · ${item.candidates.length} candidate(s)` : ""}` }),
+    h("span", {
+      class: "muted",
+      text: `${figure(i.casualties.killed)} killed · ${i.report_count} report(s)${i.pending_review ? " · reports held for review" : ""}${item.candidates.length ? ` · ${item.candidates.length} candidate(s)` : ""}`,
+    }),
   );
   return h("li", {}, button);
 }
@@ -83,14 +86,26 @@ function report(r) {
   return h(
     "li",
     { class: "report", "data-report": r.id },
-    h("p", {}, h("strong", { text: when(r.occurred_at) }), ` · ${label(VIOLATION_TYPES, r.violation_type)} · ${where(r)}`),
+    h(
+      "p",
+      {},
+      h("strong", { text: when(r.occurred_at) }),
+      ` · ${label(VIOLATION_TYPES, r.violation_type)} · ${where(r)}`,
+    ),
     h("p", {}, `By ${party(r.perpetrator)} against ${party(r.target)}; ${casualties(r.casualties)}`),
     r.description ? h("p", { class: "description", text: r.description }) : null,
     h(
       "ul",
       { class: "sources", "aria-label": "Sources and grades (Admiralty: reliability A-F, credibility 1-6)" },
       r.sources.map((s) =>
-        h("li", {}, h("span", { class: "grade", title: "reliability / credibility", text: grade(s) }), ` ${s.kind}`, s.publisher ? `: ${s.publisher}` : "", s.url ? h("span", { class: "muted url", text: ` ${s.url}` }) : null),
+        h(
+          "li",
+          {},
+          h("span", { class: "grade", title: "reliability / credibility", text: grade(s) }),
+          ` ${s.kind}`,
+          s.publisher ? `: ${s.publisher}` : "",
+          s.url ? h("span", { class: "muted url", text: ` ${s.url}` }) : null,
+        ),
       ),
     ),
     h("p", { class: "muted" }, `Reporter: ${r.reporter?.name || "—"}; revision ${r.revision}`),
@@ -103,7 +118,14 @@ function candidate(c, index) {
   return h(
     "li",
     { class: "candidate" },
-    h("input", { type: "radio", name: "merge-into", id, value: i.id, checked: state.chosen === i.id, on: { change: () => choose(i.id) } }),
+    h("input", {
+      type: "radio",
+      name: "merge-into",
+      id,
+      value: i.id,
+      checked: state.chosen === i.id,
+      on: { change: () => choose(i.id) },
+    }),
     h(
       "label",
       { for: id },
@@ -121,12 +143,22 @@ function held(incident) {
   if (!incident.pending_review) return null;
   const proposed = incident.proposed;
   const choice = (value, text) =>
-    h("label", { class: "held-choice" }, h("input", { type: "radio", name: "accept-reports", value, checked: value === "" }), ` ${text}`);
+    h(
+      "label",
+      { class: "held-choice" },
+      h("input", { type: "radio", name: "accept-reports", value, checked: value === "" }),
+      ` ${text}`,
+    );
   return h(
     "fieldset",
     { class: "held", id: "held" },
     h("legend", { text: `Reports held for review since ${when(incident.pending_since)}` }),
-    proposed ? h("p", { class: "muted", text: `With every report (${proposed.report_count}) the figures would be ${casualties(proposed.casualties)}.` }) : null,
+    proposed
+      ? h("p", {
+          class: "muted",
+          text: `With every report (${proposed.report_count}) the figures would be ${casualties(proposed.casualties)}.`,
+        })
+      : null,
     choice("", "leave them waiting"),
     choice("true", "publish them with the verdict"),
     choice("false", "decline them"),
@@ -146,45 +178,102 @@ function renderDetail() {
     return;
   }
   const i = item.incident;
-  const note = h("textarea", { id: "note", name: "note", rows: 3, maxlength: 2000, placeholder: "Why (kept with the incident and in the audit trail)" });
+  const note = h("textarea", {
+    id: "note",
+    name: "note",
+    rows: 3,
+    maxlength: 2000,
+    placeholder: "Why (kept with the incident and in the audit trail)",
+  });
   const actions = h(
     "div",
     { class: "actions" },
     ...Object.entries(ACTIONS).map(([key, [status, text]]) =>
-      h("button", { type: "button", id: `act-${status}`, "aria-keyshortcuts": key, on: { click: () => review(status) } }, text, h("kbd", { "aria-hidden": "true", text: key })),
+      h(
+        "button",
+        {
+          type: "button",
+          id: `act-${status}`,
+          "aria-keyshortcuts": key,
+          on: { click: () => review(status) },
+        },
+        text,
+        h("kbd", { "aria-hidden": "true", text: key }),
+      ),
     ),
-    h("button", { type: "button", id: "act-merge", class: "secondary", "aria-keyshortcuts": "m", disabled: !item.candidates.length, on: { click: () => merge() } }, "Merge into the chosen", h("kbd", { "aria-hidden": "true", text: "m" })),
+    h(
+      "button",
+      {
+        type: "button",
+        id: "act-merge",
+        class: "secondary",
+        "aria-keyshortcuts": "m",
+        disabled: !item.candidates.length,
+        on: { click: () => merge() },
+      },
+      "Merge into the chosen",
+      h("kbd", { "aria-hidden": "true", text: "m" }),
+    ),
   );
   detail.replaceChildren(
     h("h2", { id: "detail-title" }, `${label(VIOLATION_TYPES, i.violation_type)}, ${when(i.occurred_at)}`),
     h(
       "dl",
       { class: "facts" },
-      h("dt", { text: "Where" }), h("dd", { text: where(i) || "unknown" }),
-      h("dt", { text: "Parties" }), h("dd", { text: `${party(i.perpetrator)} against ${party(i.target)}` }),
-      h("dt", { text: "Ceasefire" }), h("dd", { text: `${label(CEASEFIRE_STATUSES, i.ceasefire_status)}${i.responsible_guarantors.length ? ` (guarantors: ${i.responsible_guarantors.join(", ")})` : ""}` }),
-      h("dt", { text: "Casualties" }), h("dd", { text: casualties(i.casualties) }),
-      h("dt", { text: "Status" }), h("dd", { id: "detail-status", text: `${label(REVIEW_STATUSES, i.status)}${i.pending_review ? ", reports held for review" : ""}` }),
+      h("dt", { text: "Where" }),
+      h("dd", { text: where(i) || "unknown" }),
+      h("dt", { text: "Parties" }),
+      h("dd", { text: `${party(i.perpetrator)} against ${party(i.target)}` }),
+      h("dt", { text: "Ceasefire" }),
+      h("dd", {
+        text: `${label(CEASEFIRE_STATUSES, i.ceasefire_status)}${i.responsible_guarantors.length ? ` (guarantors: ${i.responsible_guarantors.join(", ")})` : ""}`,
+      }),
+      h("dt", { text: "Casualties" }),
+      h("dd", { text: casualties(i.casualties) }),
+      h("dt", { text: "Status" }),
+      h("dd", {
+        id: "detail-status",
+        text: `${label(REVIEW_STATUSES, i.status)}${i.pending_review ? ", reports held for review" : ""}`,
+      }),
     ),
-    h("div", { class: "detail-grid" },
-      h("div", {},
+    h(
+      "div",
+      { class: "detail-grid" },
+      h(
+        "div",
+        {},
         h("h3", { text: `Reports (${item.reports.length})` }),
         h("ol", { class: "reports" }, item.reports.map(report)),
         h("h3", { text: `Candidates (${item.candidates.length})` }),
         item.candidates.length
-          ? h("ol", { class: "candidates", "aria-label": "Candidates to merge into (1-5 choose)" }, item.candidates.map(candidate))
+          ? h(
+              "ol",
+              { class: "candidates", "aria-label": "Candidates to merge into (1-5 choose)" },
+              item.candidates.map(candidate),
+            )
           : h("p", { class: "muted", text: "No likely duplicate nearby." }),
       ),
-      h("div", { id: "queue-map", class: "queue-map", role: "img", "aria-label": "The incident (red) and its candidates (blue) on the map" }),
+      h("div", {
+        id: "queue-map",
+        class: "queue-map",
+        role: "img",
+        "aria-label": "The incident (red) and its candidates (blue) on the map",
+      }),
     ),
-    h("form", { class: "act", on: { submit: (e) => e.preventDefault() } }, held(i), h("label", { for: "note", text: "Note" }), note, actions),
+    h(
+      "form",
+      { class: "act", on: { submit: (e) => e.preventDefault() } },
+      held(i),
+      h("label", { for: "note", text: "Note" }),
+      note,
+      actions,
+    ),
   );
   const container = $("queue-map");
   if (!state.map) {
     state.map = queueMap(container);
     window.queueMap = state.map.map; // for the browser tests and the console's own debugging
-  }
-  else container.replaceWith(state.map.map.getContainer());
+  } else container.replaceWith(state.map.map.getContainer());
   state.map.map.resize();
   state.map.show(item, state.chosen);
 }
@@ -194,7 +283,8 @@ function select(index, { focus = true } = {}) {
   const next = Math.max(0, Math.min(state.items.length - 1, index));
   if (next !== state.selected) state.chosen = null;
   state.selected = next;
-  for (const node of document.querySelectorAll(".queue-item[aria-current]")) node.removeAttribute("aria-current");
+  for (const node of document.querySelectorAll(".queue-item[aria-current]"))
+    node.removeAttribute("aria-current");
   const button = $(`item-${state.items[next].incident.id}`);
   button?.setAttribute("aria-current", "true");
   if (focus) button?.focus();
@@ -269,7 +359,9 @@ async function act(path, body, done) {
       try {
         const now = await reloadItem(index);
         if (!WAITING.has(now.status) && !now.pending_review) {
-          problem.append(` It is now ${label(REVIEW_STATUSES, now.status).toLowerCase()} and has left the queue.`);
+          problem.append(
+            ` It is now ${label(REVIEW_STATUSES, now.status).toLowerCase()} and has left the queue.`,
+          );
         }
         problem.dataset.reloaded = "true";
       } catch (reloadError) {
@@ -292,7 +384,8 @@ function review(status) {
   return act(
     (item) => `/v1/incidents/${item.incident.id}/review`,
     { status, note, accept_reports: acceptReports() },
-    (item) => `${label(REVIEW_STATUSES, status)}: ${label(VIOLATION_TYPES, item.incident.violation_type)}, ${where(item.incident)}.`,
+    (item) =>
+      `${label(REVIEW_STATUSES, status)}: ${label(VIOLATION_TYPES, item.incident.violation_type)}, ${where(item.incident)}.`,
   );
 }
 
@@ -301,7 +394,10 @@ function merge() {
   if (!item) return undefined;
   if (!state.chosen || !item.candidates.some((c) => c.incident.id === state.chosen)) {
     const problem = $("problem");
-    problem.replaceChildren(h("strong", { text: "Nothing merged: " }), "choose the candidate to merge into first (keys 1-5, or its button).");
+    problem.replaceChildren(
+      h("strong", { text: "Nothing merged: " }),
+      "choose the candidate to merge into first (keys 1-5, or its button).",
+    );
     problem.hidden = false;
     return undefined;
   }
@@ -316,7 +412,11 @@ function merge() {
 // ---- the keyboard ----
 
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) && target.type !== "radio";
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) &&
+    target.type !== "radio"
+  );
 }
 
 function onKey(event) {
@@ -336,7 +436,8 @@ function onKey(event) {
   else if (key === "n") $("note")?.focus();
   else if (ACTIONS[key]) review(ACTIONS[key][0]);
   else if (key === "m") merge();
-  else if (/^[1-5]$/.test(key) && item?.candidates[Number(key) - 1]) choose(item.candidates[Number(key) - 1].incident.id);
+  else if (/^[1-5]$/.test(key) && item?.candidates[Number(key) - 1])
+    choose(item.candidates[Number(key) - 1].incident.id);
   else handled = false;
   if (handled) event.preventDefault();
 }
@@ -353,7 +454,10 @@ async function open(access) {
     gate.hidden = false;
     gate.replaceChildren(
       h("h1", { text: "The verifier's queue" }),
-      h("p", { id: "gate-message", text: "The queue is for verifier and admin keys: sign in with one above (the key stays in this tab only). Public figures are on the map and the digests." }),
+      h("p", {
+        id: "gate-message",
+        text: "The queue is for verifier and admin keys: sign in with one above (the key stays in this tab only). Public figures are on the map and the digests.",
+      }),
     );
     document.body.dataset.queue = "gated";
     return;
@@ -368,7 +472,12 @@ async function open(access) {
     const refused = error instanceof ProblemError && error.status === 403;
     gate.replaceChildren(
       h("h1", { text: "The verifier's queue" }),
-      h("p", { id: "gate-message", text: refused ? "This key may not review incidents: the queue is for verifier and admin keys." : "The queue could not be loaded." }),
+      h("p", {
+        id: "gate-message",
+        text: refused
+          ? "This key may not review incidents: the queue is for verifier and admin keys."
+          : "The queue could not be loaded.",
+      }),
     );
     if (!refused) showProblem($("problem"), error);
     document.body.dataset.queue = "gated";
@@ -387,7 +496,9 @@ export async function startQueuePage() {
       showProblem($("problem"), error);
     }
   });
-  $("more").addEventListener("click", () => loadQueue({ more: true }).catch((error) => showProblem($("problem"), error)));
+  $("more").addEventListener("click", () =>
+    loadQueue({ more: true }).catch((error) => showProblem($("problem"), error)),
+  );
   document.addEventListener("keydown", onKey);
   const access = await mountHeader("queue", (now) => open(now));
   await open(access);
