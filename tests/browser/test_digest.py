@@ -4,6 +4,8 @@ conftest.py for the data and the watch kept on every page)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -107,7 +109,8 @@ def test_previous_and_next_navigate_and_downloads_name_the_api(open_page, live_c
 
 def test_a_governorate_narrows_the_page_as_the_api_does(open_page, live_console):
     key = live_console.key("monitor")
-    page = open_page(f"/console/digest?day={DAY}", key=key).page
+    watched = open_page(f"/console/digest?day={DAY}", key=key)
+    page = watched.page
     page.wait_for_function(READY, timeout=30_000)
     page.locator("#province-table tr[data-pcode='SY02'] th a").click()
     page.wait_for_selector("#whole-theatre")
@@ -121,3 +124,15 @@ def test_a_governorate_narrows_the_page_as_the_api_does(open_page, live_console)
         f"/v1/digests/daily/{DAY}?province=SY02&format=csv"
     )
     assert "province=SY02" in page.locator("#next-day").get_attribute("href")
+
+    # Signed in, a download carries the key in its header (never the URL): the full view.
+    with page.expect_download() as download:
+        page.locator("#downloads a[data-format='csv']").click()
+    saved = Path(download.value.path()).read_bytes()
+    expected = httpx.get(
+        f"{live_console.url}/v1/digests/daily/{DAY}",
+        params={"province": "SY02", "format": "csv"},
+        headers={"Authorization": f"Bearer {key}"},
+    ).content
+    assert saved == expected
+    assert not [url for url in watched.requests if key in url]

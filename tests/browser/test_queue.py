@@ -99,3 +99,31 @@ def test_two_verifiers_racing_on_one_incident_get_one_success_and_one_conflict(
     assert detail["status"] == "verified"  # the loser changed nothing
     # The browser logs the 412 it was answered; that one is expected, nothing else is.
     second.errors[:] = [e for e in second.errors if "status of 412" not in e]
+
+
+def test_a_verifier_merges_an_incident_into_a_chosen_candidate(open_page, live_console):
+    key = live_console.key("verifier")
+    page = opened_queue(open_page, key).page
+    items = page.locator(FIRST)
+    position = next(
+        (i for i in range(items.count()) if "candidate" in items.nth(i).inner_text()), None
+    )
+    assert position is not None, "no incident of the first page has a candidate"
+    incident_id = items.nth(position).get_attribute("data-id")
+    for _ in range(position):
+        page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.dataset.id") == incident_id
+    page.keyboard.press("m")  # nothing chosen yet: a message, no request
+    assert "choose the candidate" in page.locator("#problem").inner_text()
+    page.keyboard.press("1")
+    into = page.locator("input[name='merge-into']:checked").get_attribute("value")
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "() => document.getElementById('notice').textContent.startsWith('Merged')"
+    )
+    merged = httpx.get(
+        f"{live_console.url}/v1/incidents/{incident_id}",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert merged["status"] == "merged"
+    assert merged["merged_into_id"] == into
