@@ -117,22 +117,25 @@ export function choropleth(collection, values, { names = new Map(), onPick } = {
     const d = rings(feature.geometry)
       .map((ring) => `M${ring.map(project).join("L")}Z`)
       .join("");
-    const value = values.has(pcode) ? values.get(pcode) : 0;
+    // A governorate the document leaves out (a view narrowed to another) is drawn apart.
+    const shown = values.has(pcode);
+    const value = shown ? values.get(pcode) : undefined;
     const name = names.get(pcode) || feature.properties?.name_en || pcode;
-    const text = `${name}: ${value === null ? "withheld" : `${figure(value)} violations`}`;
+    const what = !shown ? "not in this view" : value === null ? "withheld" : `${figure(value)} violations`;
+    const text = `${name}: ${what}`;
     const area = svg(
       "path",
       {
         d,
-        class: `area ${classify(value, most)}`,
+        class: `area ${shown ? classify(value, most) : "outside"}`,
         "data-pcode": pcode,
-        tabindex: onPick ? 0 : undefined,
-        role: onPick ? "button" : "img",
+        tabindex: onPick && shown ? 0 : undefined,
+        role: onPick && shown ? "button" : "img",
         "aria-label": text,
       },
       svg("title", { text }),
     );
-    if (onPick) {
+    if (onPick && shown) {
       area.addEventListener("click", () => onPick(pcode));
       area.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {

@@ -316,6 +316,7 @@ function governorates(doc, outlines) {
       if (high >= low) steps.push([classify(high, most), low === high ? `${low}` : `${low}–${high}`]);
     }
     if (doc.disclosure) steps.push(["withheld", "withheld"]);
+    if (doc.province) steps.push(["outside", "not in this view"]);
     for (const [cls, text] of steps)
       legend.append(h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), text));
     parts.push(
