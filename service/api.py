@@ -230,14 +230,21 @@ IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 
 # ---- If-Match ----
 
+# What ``IfMatch.parse`` reads, for the OpenAPI document (ASCII tags; obs-text is read too).
+_TAG = r'(W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^(\*|[ \t,]*{_TAG}([ \t]*,[ \t,]*{_TAG})*[ \t,]*)$"
+
 
 def _if_match(
     request: Request,
-    if_match: Annotated[
-        str | None,
+    # Typed ``str`` (not ``str | None``) so the document states the pattern on the string
+    # itself: a nullable header would be fuzzed as the text "null".
+    if_match: Annotated[  # type: ignore[assignment]
+        str,
         Header(
             alias="If-Match",
             # Documented, not validated here: the dependency answers 400 itself.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
             description=(
                 "The resource's `ETag` as read (strong; quotes included), a list of them, or"
                 " `*`: the write happens only if the resource is still that version, else 412"
