@@ -131,7 +131,9 @@ function candidate(c, index) {
       { for: id },
       h("strong", { text: `${index + 1}. ` }),
       `${label(VIOLATION_TYPES, i.violation_type)} · ${where(i)} · ${label(REVIEW_STATUSES, i.status)}; ${casualties(i.casualties)}; `,
-      c.distance_km === null ? "no point" : `${figure(Math.round(c.distance_km * 10) / 10)} km`,
+      c.distance_km === null
+        ? "distance unknown (one has no point)"
+        : `${figure(Math.round(c.distance_km * 10) / 10)} km`,
       `, ${change(c.hours_apart)} h`,
     ),
   );
