@@ -96,11 +96,11 @@ def test_previous_and_next_navigate_and_downloads_name_the_api(open_page, live_c
     prev_day = links[("prev", "application/json")].rsplit("/", 1)[1]
     next_day = links[("next", "application/json")].rsplit("/", 1)[1]
     page.click("#prev-day")
-    page.wait_for_function(f"() => document.getElementById('digest').dataset.day === '{prev_day}'")
+    page.wait_for_function(f"() => document.getElementById('digest')?.dataset.day === '{prev_day}'")
     assert page.url.endswith(f"?day={prev_day}")
     assert_same_numbers(page, day_json(live_console, prev_day))
     page.click("#next-day")
-    page.wait_for_function(f"() => document.getElementById('digest').dataset.day === '{DAY}'")
+    page.wait_for_function(f"() => document.getElementById('digest')?.dataset.day === '{DAY}'")
     assert page.locator(f"#next-day[href='?day={next_day}']").count() == 1
     # The calendar links the days that have a digest and marks this one.
     assert page.locator("#calendar [aria-current='date']").inner_text() == DAY[-2:].lstrip("0")
