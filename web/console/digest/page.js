@@ -326,96 +326,95 @@ function governorates(doc, outlines) {
   return section("governorates", "Governorates", h("div", { class: "governorates" }, ...parts, tableNode));
 }
 
-function hotspots(doc) {
-  const rows = doc.hotspots.map((d) =>
+/**
+ * A section listing rows of figures: each row named (`name`), marked (`mark`: its data-*
+ * attribute) and with a number cell per `fields` entry ([key, column title]); `empty` when
+ * there is no row, then any `notes`.
+ */
+function figureSection({ id, title, caption, head, rows, name, mark, fields, empty, notes = [] }) {
+  const body = rows.map((row) =>
     h(
       "tr",
-      { "data-pcode": d.pcode },
-      h("th", { scope: "row" }, d.name_en, withheld(d)),
-      number(d.violations, "violations"),
-      number(d.verified, "verified"),
-      number(d.incidents, "incidents"),
-      number(d.killed, "killed"),
+      mark(row),
+      h("th", { scope: "row" }, name(row), withheld(row)),
+      ...fields.map(([key]) => number(row[key], key)),
     ),
   );
   return section(
-    "hotspots",
-    "Hotspots",
-    rows.length
-      ? table(
-          "The districts with the most violations",
-          [["District"], ["Violations", true], ["Verified", true], ["Incidents", true], ["Killed", true]],
-          rows,
-        )
-      : h("p", { class: "muted", text: "No district to show for this day." }),
-    doc.disclosure?.hotspots_left_out
-      ? h("p", {
-          class: "muted",
-          text: `${doc.disclosure.hotspots_left_out} district(s) with fewer than ${doc.disclosure.threshold} incidents left out (public view).`,
-        })
-      : null,
+    id,
+    title,
+    body.length
+      ? table(caption, [[head], ...fields.map(([, text]) => [text, true])], body)
+      : h("p", { class: "muted", text: empty }),
+    ...notes,
   );
+}
+
+function hotspots(doc) {
+  const left = doc.disclosure?.hotspots_left_out;
+  return figureSection({
+    id: "hotspots",
+    title: "Hotspots",
+    caption: "The districts with the most violations",
+    head: "District",
+    rows: doc.hotspots,
+    name: (d) => d.name_en,
+    mark: (d) => ({ "data-pcode": d.pcode }),
+    fields: [
+      ["violations", "Violations"],
+      ["verified", "Verified"],
+      ["incidents", "Incidents"],
+      ["killed", "Killed"],
+    ],
+    empty: "No district to show for this day.",
+    notes: left
+      ? [
+          h("p", {
+            class: "muted",
+            text: `${left} district(s) with fewer than ${doc.disclosure.threshold} incidents left out (public view).`,
+          }),
+        ]
+      : [],
+  });
 }
 
 function parties(doc) {
-  const rows = doc.by_party.map((p) =>
-    h(
-      "tr",
-      { "data-party": p.party_id ?? "unknown" },
-      h("th", { scope: "row" }, p.party_id ? p.name || p.party_id : "Unknown perpetrator", withheld(p)),
-      number(p.incidents, "incidents"),
-      number(p.violations, "violations"),
-      number(p.verified, "verified"),
-      number(p.excluded, "excluded"),
-      number(p.not_party, "not_party"),
-      number(p.killed, "killed"),
-    ),
-  );
-  return section(
-    "parties",
-    "Parties",
-    rows.length
-      ? table(
-          "Incidents by perpetrator",
-          [
-            ["Party"],
-            ["Incidents", true],
-            ["Violations", true],
-            ["Verified", true],
-            ["Excluded", true],
-            ["Non-party", true],
-            ["Killed", true],
-          ],
-          rows,
-        )
-      : h("p", { class: "muted", text: "No incident this day." }),
-  );
+  return figureSection({
+    id: "parties",
+    title: "Parties",
+    caption: "Incidents by perpetrator",
+    head: "Party",
+    rows: doc.by_party,
+    name: (p) => (p.party_id ? p.name || p.party_id : "Unknown perpetrator"),
+    mark: (p) => ({ "data-party": p.party_id ?? "unknown" }),
+    fields: [
+      ["incidents", "Incidents"],
+      ["violations", "Violations"],
+      ["verified", "Verified"],
+      ["excluded", "Excluded"],
+      ["not_party", "Non-party"],
+      ["killed", "Killed"],
+    ],
+    empty: "No incident this day.",
+  });
 }
 
 function types(doc) {
-  const rows = doc.by_type
-    .filter((t) => t.incidents !== 0)
-    .map((t) =>
-      h(
-        "tr",
-        { "data-type": t.violation_type },
-        h("th", { scope: "row" }, label(VIOLATION_TYPES, t.violation_type), withheld(t)),
-        number(t.incidents, "incidents"),
-        number(t.violations, "violations"),
-        number(t.verified, "verified"),
-      ),
-    );
-  return section(
-    "types",
-    "Violation types",
-    rows.length
-      ? table(
-          "Incidents by type (types without one are left out)",
-          [["Type"], ["Incidents", true], ["Violations", true], ["Verified", true]],
-          rows,
-        )
-      : h("p", { class: "muted", text: "No incident this day." }),
-  );
+  return figureSection({
+    id: "types",
+    title: "Violation types",
+    caption: "Incidents by type (types without one are left out)",
+    head: "Type",
+    rows: doc.by_type.filter((t) => t.incidents !== 0),
+    name: (t) => label(VIOLATION_TYPES, t.violation_type),
+    mark: (t) => ({ "data-type": t.violation_type }),
+    fields: [
+      ["incidents", "Incidents"],
+      ["violations", "Violations"],
+      ["verified", "Verified"],
+    ],
+    empty: "No incident this day.",
+  });
 }
 
 function revisions(doc, history) {
