@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.caching import IfMatch
 from service.errors import (
     BadRequest,
     Conflict,
@@ -231,6 +232,44 @@ def _idempotency_key(
 
 
 IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+
+
+# ---- If-Match ----
+
+# What ``IfMatch.parse`` reads, for the OpenAPI document (ASCII tags; obs-text is read too).
+_TAG = r'(W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^(\*|[ \t,]*{_TAG}([ \t]*,[ \t,]*{_TAG})*[ \t,]*)$"
+
+
+def _if_match(
+    request: Request,
+    # Typed ``str`` (not ``str | None``) so the document states the pattern on the string
+    # itself: a nullable header would be fuzzed as the text "null".
+    if_match: Annotated[  # type: ignore[assignment]
+        str,
+        Header(
+            alias="If-Match",
+            # Documented, not validated here: the dependency answers 400 itself.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+            description=(
+                "The resource's `ETag` as read (strong; quotes included), a list of them, or"
+                " `*`: the write happens only if the resource is still that version, else 412"
+                " and nothing changes. Without it, the write is unconditional. A weak tag"
+                " (`W/...`) never matches (RFC 9110 compares strongly); anything that is"
+                " neither `*` nor a list of entity tags is a 400."
+            ),
+        ),
+    ] = None,
+) -> IfMatch | None:
+    try:
+        return IfMatch.parse(request.headers.getlist("if-match"))
+    except ValueError as exc:
+        # Not 412: a condition that cannot be read is the client's bug, and a 412 would send
+        # it to reload and send the same unreadable header again.
+        raise BadRequest(f"If-Match: {exc}") from exc
+
+
+IfMatchHeader = Annotated[IfMatch | None, Depends(_if_match)]
 
 
 # ---- transactions ----

@@ -1,24 +1,37 @@
-"""HTTP validators for map responses: ETags from the data's version, 304 without work.
+"""HTTP validators: ETags from the data's version, 304 without work, and ``If-Match``.
 
 The data version is a counter the database bumps in every transaction that changes the data
 (see ``service/maps/models.py``), so an ETag built from it and from the normalised request
-changes exactly when the answer can. Weak ETags: the gzip middleware may change the bytes
-of an equivalent representation.
+changes exactly when the answer can. Map answers carry weak ETags: the gzip middleware may
+change the bytes of an equivalent representation. A resource a client may write back (an
+incident) carries a strong one (``strong_etag``), from a version of that one resource, so
+that ``If-Match`` (which compares strongly, RFC 9110 13.1.1) can hold a write to the version
+the client read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def _digest(parts: tuple[object, ...]) -> str:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+
+
 def etag(*parts: object) -> str:
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
-    return f'W/"{digest}"'
+    return f'W/"{_digest(parts)}"'
+
+
+def strong_etag(*parts: object) -> str:
+    """A strong ETag from the parts of one resource's version (not from its bytes)."""
+    return f'"{_digest(parts)}"'
 
 
 def _opaque(tag: str) -> str:
@@ -34,6 +47,57 @@ def matches(request: Request, current: str) -> bool:
     if header.strip() == "*":
         return True
     return _opaque(current) in {_opaque(t) for t in header.split(",")}
+
+
+# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text.
+# A comma is an etagc, so a list is read tag by tag, never split on commas.
+_ENTITY_TAG = re.compile(r'[ \t]*(W/)?("[\x21\x23-\x7e\x80-\xff]*")[ \t]*(,|$)')
+_EMPTY_ELEMENT = re.compile(r"[ \t]*,")
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """An ``If-Match`` header as RFC 9110 13.1.1 reads it: ``*`` (any current
+    representation) or a list of entity tags, of which the strong ones can match (a weak tag
+    never matches: If-Match compares strongly)."""
+
+    any: bool
+    strong: frozenset[str]
+
+    def holds(self, current: str) -> bool:
+        """Whether a resource whose strong ETag is ``current`` satisfies the condition."""
+        return self.any or current in self.strong
+
+    @classmethod
+    def parse(cls, lines: list[str]) -> IfMatch | None:
+        """The header from its field lines (several lines are one comma-separated list);
+        None without one; ValueError, with the reason, when it is not ``*`` or a list of
+        entity tags."""
+        if not lines:
+            return None
+        value = ", ".join(lines)
+        if value.strip() == "*":
+            return cls(any=True, strong=frozenset())
+        strong: set[str] = set()
+        seen = 0
+        position = 0
+        while position < len(value):
+            empty = _EMPTY_ELEMENT.match(value, position)
+            if empty:  # RFC 9110 5.6.1: empty list elements are ignored
+                position = empty.end()
+                continue
+            if not value[position:].strip(" \t"):
+                break
+            found = _ENTITY_TAG.match(value, position)
+            if found is None:
+                raise ValueError('not "*" or a list of entity tags such as "abc" (quotes included)')
+            seen += 1
+            if found.group(1) is None:
+                strong.add(found.group(2))
+            position = found.end()
+        if not seen:
+            raise ValueError("empty; send the ETag you read, or leave the header out")
+        return cls(any=False, strong=frozenset(strong))
 
 
 def cache_headers(tag: str, *, public: bool, max_age_s: int) -> dict[str, str]:

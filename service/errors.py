@@ -27,6 +27,7 @@ PROBLEMS: dict[int, tuple[str, str]] = {
     406: ("Not acceptable", "not-acceptable"),
     408: ("Request timeout", "request-timeout"),
     409: ("Conflict", "conflict"),
+    412: ("Precondition failed", "precondition-failed"),
     413: ("Payload too large", "payload-too-large"),
     415: ("Unsupported media type", "unsupported-media-type"),
     422: ("Unprocessable content", "invalid"),
@@ -96,6 +97,10 @@ class NotAcceptable(ServiceError, status=406): ...
 
 
 class Conflict(ServiceError, status=409): ...
+
+
+class PreconditionFailed(ServiceError, status=412):
+    """An ``If-Match`` the resource no longer satisfies: it changed since the client read it."""
 
 
 class PayloadTooLarge(ServiceError, status=413): ...

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from service.config import sqlalchemy_url
@@ -76,6 +76,36 @@ def copy_database(source_url: str, suffix: str) -> str:
     finally:
         admin.dispose()
     return source.set(database=target).render_as_string(hide_password=False)
+
+
+@contextmanager
+def copied_database(engine: Engine, suffix: str) -> Iterator[tuple[str, Engine]]:
+    """A copy of the test database (``engine``'s, whose idle connections are closed first)
+    and an engine on it, for committed transactions; dropped afterwards."""
+    engine.dispose()  # the copy needs the template database to have no connections
+    url = copy_database(TEST_DATABASE_URL, suffix)
+    copy = create_engine(sqlalchemy_url(url))
+    try:
+        yield url, copy
+    finally:
+        copy.dispose()
+        drop_database(url)
+
+
+def wait_until_a_session_waits_for_a_lock(engine: Engine, what: str, timeout_s: float = 15) -> None:
+    """Return once a session of ``engine``'s database waits for a lock (``what`` names the
+    waiter in the failure)."""
+    deadline = time.monotonic() + timeout_s
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while True:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one():
+                return
+        assert time.monotonic() < deadline, f"{what} never waited for a lock"
+        time.sleep(0.05)
 
 
 def drop_database(url: str) -> None:

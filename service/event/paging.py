@@ -151,6 +151,11 @@ CursorQuery = Annotated[
 ]
 
 
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1-{MAX_PAGE_SIZE}.")
+]
+
+
 @dataclass(frozen=True)
 class Page:
     limit: int
@@ -160,12 +165,29 @@ class Page:
 def paging_for(keyset: Keyset) -> Any:
     """A dependency reading ``limit`` and ``cursor`` for a list paging in ``keyset``."""
 
-    def page(
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1-{MAX_PAGE_SIZE}.")
-        ] = 100,
-        cursor: CursorQuery = None,
-    ) -> Page:
+    def page(limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page:
         return Page(limit=limit, cursor=keyset.decode(cursor))
 
     return Annotated[Page, Depends(page)]
+
+
+@dataclass(frozen=True)
+class OrderedPage(Page):
+    order: StrEnum
+
+
+def ordered_paging_for(orders: dict[Any, Keyset], default: StrEnum, description: str) -> Any:
+    """A dependency reading ``order`` (one of ``orders``' keys, a ``StrEnum``), ``limit`` and
+    ``cursor`` for a list that pages in the keyset of the order asked: a cursor issued for
+    another order is refused like any cursor this list did not issue."""
+    order_type = type(default)
+
+    def page(
+        order: Any = default, limit: LimitQuery = 100, cursor: CursorQuery = None
+    ) -> OrderedPage:
+        return OrderedPage(limit=limit, cursor=orders[order].decode(cursor), order=order)
+
+    # The order's type is known only here: given as an object, not as the text this module's
+    # annotations are (FastAPI could not resolve a local name from text).
+    page.__annotations__["order"] = Annotated[order_type, Query(description=description)]
+    return Annotated[OrderedPage, Depends(page)]

@@ -20,6 +20,13 @@ figures a verifier has put their name to, counted by the public statistics) is n
 by a report: a new corroboration holds it for review (``incident_pending_reviews``: the
 proposal the rule would publish, since when) and its published row stays as it was, untouched.
 Only a verifier's acceptance (``review`` with ``accept_reports``) or a merge publishes again.
+
+**Versions.** Every write to an incident sets its ``updated_at`` to the time of the write
+(``clock_timestamp()``, not the transaction's start: two writes in one transaction differ
+too), and a held corroboration sets its pending review's ``updated_at`` (the published row
+stays untouched). The incident's strong ETag (``incident_etag``) is built from the id and
+both, so it moves on every write a verifier could have missed: a review, a merge (both
+incidents), a report joining or revised, an acceptance or a decline, an import's verdict.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from sqlalchemy import Integer, Select, column, func, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from service import caching
 from service.errors import NotFound
 from service.event.filters import EventFilters, bind, conditions
 from service.event.models import FACT_COLUMNS
@@ -101,7 +109,7 @@ _PUBLISH = text(
             killed = d.killed, injured = d.injured, civilians_killed = d.civilians_killed,
             casualties_range = d.casualties_range,
             report_count = d.report_count,
-            updated_at = now()
+            updated_at = clock_timestamp()
         FROM derived d
         WHERE i.id = d.incident_id AND (CAST(:all AS boolean) OR i.status = 'unverified')
         RETURNING i.id
@@ -117,7 +125,7 @@ _HOLD = text(
     WITH {CASUALTY_RULE},
     held AS (
         INSERT INTO incident_pending_reviews AS p (incident_id, since, updated_at, proposed)
-        SELECT d.incident_id, now(), now(),
+        SELECT d.incident_id, now(), clock_timestamp(),
                jsonb_build_object(
                    'report_count', d.report_count,
                    'casualties', jsonb_build_object(
@@ -199,6 +207,7 @@ def select_incidents(*extra: ColumnElement[Any]) -> Select:
         pr.c.incident_id.is_not(None).label("pending_review"),
         pr.c.since.label("pending_since"),
         pr.c.proposed,
+        pr.c.updated_at.label("pending_updated_at"),
         *extra,
     ).select_from(event_joins(i, i.outerjoin(pr, pr.c.incident_id == i.c.id)))
 
@@ -222,6 +231,32 @@ def incident_from_row(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at,
     }
     return incident
+
+
+def etag_of(incident_id: Any, updated_at: Any, pending_updated_at: Any) -> str:
+    """An incident's strong ETag: its id, its last write and its pending review's."""
+    return caching.strong_etag("incident", incident_id, updated_at, pending_updated_at)
+
+
+def incident_etag(row: Any) -> str:
+    """The ETag of an incident row selected with ``select_incidents``."""
+    return etag_of(row.id, row.updated_at, row.pending_updated_at)
+
+
+_VERSION = text(
+    """
+    SELECT i.id, i.updated_at, pr.updated_at AS pending_updated_at
+    FROM incidents i LEFT JOIN incident_pending_reviews pr ON pr.incident_id = i.id
+    WHERE i.id = :id
+    """
+)
+
+
+def current_etag(session: Session, incident_id: uuid.UUID) -> str | None:
+    """The incident's ETag as this statement sees it (None: no such incident). Read under
+    the incident's row lock, it is the version a conditional write is checked against."""
+    row = session.execute(_VERSION, {"id": incident_id}).first()
+    return None if row is None else incident_etag(row)
 
 
 # Latest occurrence first, by (occurred_at, id).
@@ -267,6 +302,11 @@ def list_incidents(
 
 def get_incident(*, session: Session, incident_id: uuid.UUID) -> dict[str, Any]:
     """One incident with the ids of its reports, oldest first."""
+    return read_incident(session=session, incident_id=incident_id)[0]
+
+
+def read_incident(*, session: Session, incident_id: uuid.UUID) -> tuple[dict[str, Any], str]:
+    """One incident with the ids of its reports, oldest first, and its ETag (one query)."""
     r = REPORTS
     report_ids = (
         select(r.c.id)
@@ -281,4 +321,4 @@ def get_incident(*, session: Session, incident_id: uuid.UUID) -> dict[str, Any]:
     ).first()
     if row is None:
         raise NotFound(f"no incident {incident_id}")
-    return {**incident_from_row(row), "report_ids": list(row.report_ids)}
+    return {**incident_from_row(row), "report_ids": list(row.report_ids)}, incident_etag(row)

@@ -64,6 +64,26 @@ def read_reports(
     return [report_from_row(row, with_reporter=with_reporter) for row in rows]
 
 
+def reports_of_incidents(
+    *, session: Session, incident_ids: list[uuid.UUID], with_reporter: bool = False
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The reports of several incidents in one query: by incident, oldest first."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    if not incident_ids:
+        return found
+    r = REPORTS
+    rows = session.execute(
+        _READ.where(r.c.incident_id == any_(bind("ids", incident_ids, ARRAY(Uuid)))).order_by(
+            r.c.incident_id, r.c.created_at, r.c.id
+        )
+    )
+    for row in rows:
+        found.setdefault(row.incident_id, []).append(
+            report_from_row(row, with_reporter=with_reporter)
+        )
+    return found
+
+
 # Newest first by (created_at, id), which never change.
 REPORT_ORDER = Keyset(("created_at", "id"), (Kind.time, Kind.uuid))
 

@@ -59,3 +59,10 @@ def assert_problem(response, status: int) -> dict[str, Any]:
     assert problem["status"] == status
     assert {"type", "title", "detail"} <= set(problem)
     return problem
+
+
+def submitted(client, secret: str, **fields: Any) -> dict[str, Any]:
+    """A report posted with ``report_body(**fields)`` (which must be stored): its JSON."""
+    response = client.post("/v1/reports", json=report_body(**fields), headers=auth(secret))
+    assert response.status_code == 201, response.text
+    return response.json()

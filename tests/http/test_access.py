@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("GET", "/v1/incidents/{incident}/candidates", READERS),
     ("POST", "/v1/incidents/{incident}/review", VERIFIERS),
     ("POST", "/v1/incidents/{incident}/merge", VERIFIERS),
+    ("GET", "/v1/review-queue", VERIFIERS),
     ("GET", "/v1/audit", {"admin"}),
 ]
 

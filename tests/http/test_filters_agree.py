@@ -13,6 +13,7 @@ from tests.http.report_helpers import auth, report_body
 READERS = [
     ("reports", "GET", "/v1/reports"),
     ("incidents", "GET", "/v1/incidents"),
+    ("review-queue", "GET", "/v1/review-queue"),
     ("items", "GET", "/collections/incidents/items"),
     ("stats-provinces", "GET", "/v1/stats/provinces"),
     ("stats-timeseries", "GET", "/v1/stats/timeseries"),
@@ -25,9 +26,9 @@ READERS = [
     ("districts", "GET", "/v1/districts"),
     ("district-items", "GET", "/collections/districts/items"),
 ]
-# These take a province only; reports have no review status.
+# These take a province only; reports have no review status, the queue its own statuses.
 _PROVINCE_ONLY = {"digests", "subscriptions", "districts", "district-items"}
-_NO_STATUS = {"reports"}
+_NO_STATUS = {"reports", "review-queue"}
 
 BAD_FILTERS = {
     "unknown province": {"province": "Atlantis"},
@@ -138,10 +139,14 @@ def _listed(client, secret, path: str, params: dict[str, str]) -> set[str]:
     body = response.json()
     if "features" in body:
         return {f["id"] for f in body["features"]}
-    return {item.get("incident_id") or item["id"] for item in body["items"]}
+    return {
+        item["incident"]["id"] if "incident" in item else item.get("incident_id") or item["id"]
+        for item in body["items"]
+    }
 
 
-LISTS = ["/v1/reports", "/v1/incidents", "/collections/incidents/items"]
+# (Every event here is unverified, so the verifiers' queue holds them all.)
+LISTS = ["/v1/reports", "/v1/incidents", "/v1/review-queue", "/collections/incidents/items"]
 
 
 def test_a_party_is_matched_as_resolved_for_each_events_own_date(client, admin, reporter):

@@ -175,6 +175,8 @@ def test_control_characters_in_a_path_id_are_400(client, admin, path, name, host
         ("/v1/audit", "actor"),
         ("/v1/reports", "party"),
         ("/v1/incidents", "province"),
+        ("/v1/review-queue", "province"),
+        ("/v1/review-queue", "order"),
         ("/v1/parties/resolve", "name"),
         ("/v1/districts", "province"),
         ("/collections/incidents/items", "party"),

@@ -24,7 +24,14 @@ from service.report.schemas import ReportCreate
 from service.report.service import Submitter, submit
 from tests.conftest import TEST_DATABASE_URL
 from tests.http.report_helpers import auth, new_key, report_body
-from tests.live import copy_database, drop_database, outcomes, serving, start_clients
+from tests.live import (
+    copy_database,
+    drop_database,
+    outcomes,
+    serving,
+    start_clients,
+    wait_until_a_session_waits_for_a_lock,
+)
 
 PORTS = [8101, 8102]
 RATE_LIMIT = 30
@@ -202,17 +209,7 @@ def test_a_report_joining_an_incident_being_merged_is_refused_naming_the_survivo
     racer = threading.Thread(target=corroborate)
     racer.start()
     try:
-        deadline = time.monotonic() + 15
-        while (
-            scalar(
-                engine,
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            == 0
-        ):
-            assert time.monotonic() < deadline, "the report never waited for the merge"
-            time.sleep(0.05)
+        wait_until_a_session_waits_for_a_lock(engine, "the report")
     finally:
         merging.commit()
         merging.close()

@@ -18,14 +18,12 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.audit.service import CONSOLE
 from service.auth.service import create_key
-from service.config import sqlalchemy_url
-from tests.conftest import TEST_DATABASE_URL
-from tests.live import LiveServer, copy_database, drop_database
+from tests.live import LiveServer, copied_database
 
 BODY_TIMEOUT_S = 2
 HEADER_TIMEOUT_S = 2
@@ -34,14 +32,8 @@ PER_CLIENT = 3
 
 @pytest.fixture(scope="module")
 def live_db(engine):
-    engine.dispose()  # the copy needs the template database to have no connections
-    url = copy_database(TEST_DATABASE_URL, "edge_live")
-    live_engine = create_engine(sqlalchemy_url(url))
-    try:
+    with copied_database(engine, "edge_live") as (url, live_engine):
         yield url, live_engine
-    finally:
-        live_engine.dispose()
-        drop_database(url)
 
 
 def _key(live_engine, role: str) -> str:

@@ -3,7 +3,7 @@
 import { getJSON, showProblem } from "../lib/api.js";
 import { bilingual } from "../lib/rtl.js";
 import { CEASEFIRE_STATUSES, REVIEW_STATUSES, VIOLATION_TYPES, label } from "../lib/vocabulary.js";
-import { figure, h } from "../lib/dom.js";
+import { h, withheld as figure } from "../lib/dom.js";
 
 let parties = null;
 

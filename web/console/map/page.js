@@ -8,7 +8,7 @@ import { bilingual } from "../lib/rtl.js";
 import { isoDate, oneOf, readState, writeState } from "../lib/urlstate.js";
 import { CEASEFIRE_STATUSES, REVIEW_STATUSES, VIOLATION_TYPES } from "../lib/vocabulary.js";
 import { Card } from "./card.js";
-import { figure, h, number, select } from "../lib/dom.js";
+import { h, number, select, withheld as figure } from "../lib/dom.js";
 import { Period, addDays } from "./histogram.js";
 import { renderLegend } from "./legend.js";
 import { buildStyle, choroplethBreaks, choroplethColor } from "./style.js";
