@@ -31,7 +31,7 @@ def test_a_public_visit_gets_a_clear_message(open_page):
     page.wait_for_function(GATED, timeout=30_000)
     assert "verifier and admin keys" in page.locator("#gate-message").inner_text()
     assert page.locator("#queue").is_hidden()
-    assert not [url for url in watched.requests if "/v1/review-queue" in url]
+    assert not watched.urls("/v1/review-queue")
 
 
 def test_a_verifier_verifies_an_incident_and_the_public_then_sees_it(open_page, live_console):
