@@ -50,7 +50,7 @@ test: provision lint
 test-fast: provision lint
 	$(VENV)/pytest -q --ignore=tests/fuzz --ignore=tests/http/test_live_servers.py \
 		--ignore=tests/http/test_slow_clients.py --ignore=tests/integration/test_scheduler_processes.py \
-		--ignore=tests/http/test_docs_browser.py
+		--ignore=tests/http/test_docs_browser.py --ignore=tests/browser
 
 ## Fault injection: restarts PostgreSQL and kills the server mid-run (never beside other tests)
 test-reliability: provision

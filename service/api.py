@@ -21,7 +21,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.caching import IfMatch
-from service.errors import BadRequest, Conflict, UnsupportedMediaType, problem_response
+from service.errors import (
+    BadRequest,
+    Conflict,
+    NotAcceptable,
+    UnsupportedMediaType,
+    problem_response,
+)
 from service.links import request_url
 
 # ---- body size ----
@@ -319,6 +325,35 @@ def next_link(request: Request, token: str | None) -> str | None:
 
 def link_header(next_url: str | None) -> dict[str, str]:
     return {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+
+
+def negotiate_format(
+    fmt: str | None, accept: str | None, *, accepted: dict[str, str], offered: str
+) -> str:
+    """The format asked for by a ``format`` query parameter, else by ``Accept`` (q-values
+    honoured): ``accepted`` maps media ranges to formats, in the order wildcards prefer;
+    ``offered`` says what is available when nothing matches (406)."""
+    if fmt is not None:
+        return fmt
+    if not accept:
+        return accepted["*/*"]
+    ranges = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranges.append((-q, position, media.lower()))
+    for _, _, media in sorted(ranges):
+        if media in accepted:
+            return accepted[media]
+    raise NotAcceptable(f"cannot produce {accept!r}: {offered}")
 
 
 def page_response(

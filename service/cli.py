@@ -91,6 +91,56 @@ def seed(theatre_file: Path | None) -> None:
             f" {b.unchanged} unchanged)"
         )
     click.echo(f"theatre {result.theatre}: {result.rows_written} rows written")
+    if result.rows_kept:
+        click.echo(
+            f"{result.rows_kept} rows of the file's parties differ from the database's"
+            " (curated at run time) and were left as the database has them"
+        )
+
+
+@main.group()
+def theatre() -> None:
+    """The theatre file."""
+
+
+@theatre.command("export")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--theatre-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the terms, sources and boundaries come from (default: CEASEFIRE_THEATRE_FILE).",
+)
+@fails_cleanly
+def theatre_export(path: Path | None, theatre_file: Path | None) -> None:
+    """Write the current theatre (parties, aliases, guarantors, coverage and coalitions as the
+    database holds them) in the theatre file's format, to PATH or stdout."""
+    from service.db import get_sessionmaker
+    from service.theatre.service import export_theatre
+
+    with get_sessionmaker()() as session:
+        document = export_theatre(session, theatre_file=theatre_file or get_settings().theatre_file)
+    if path is None:
+        click.echo(document, nl=False)
+        return
+    path.write_text(document, encoding="utf-8")
+    click.echo(f"theatre written to {path}", err=True)
+
+
+@main.group()
+def curation() -> None:
+    """Re-attribution after curation acts."""
+
+
+@curation.command("run")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@fails_cleanly
+def curation_run(batch_size: int) -> None:
+    """Run every pending re-attribution job now, batch by batch (resumable)."""
+    from service.curation.service import describe, run_pending
+    from service.db import get_sessionmaker
+
+    click.echo(describe(run_pending(get_sessionmaker(), batch_size=batch_size)))
 
 
 @main.group()

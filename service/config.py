@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # The npm packages `.ci/provision` installs (web/package-lock.json): /docs and /redoc
     # serve their scripts from here, so the pages load no file from another site.
     web_modules_dir: Path = PROJECT_ROOT / "web" / "node_modules"
+    # The console's build (web/build.mjs, run by `.ci/provision`), served at /console/.
+    console_dir: Path = PROJECT_ROOT / "web" / "dist" / "console"
 
     # Locating: a point outside every polygon but this close to one gets the nearest area.
     locate_max_distance_km: float = 5.0

@@ -22,6 +22,8 @@ from service.audit.router import router as audit_router
 from service.auth.dependencies import anonymous_rate_limit
 from service.caching import CacheHeadersMiddleware
 from service.config import get_settings
+from service.console.router import router as console_router
+from service.curation.router import router as curation_router
 from service.digest.router import router as digest_router
 from service.errors import install_error_handlers, problem_response
 from service.geography.router import router as geography_router
@@ -45,9 +47,11 @@ log = logging.getLogger("ceasefire")
 
 ROUTERS = (
     apidocs_router,
+    console_router,
     health_router,
     geography_router,
     party_router,
+    curation_router,
     report_router,
     incident_router,
     review_queue_router,

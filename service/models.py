@@ -2,6 +2,7 @@
 
 from service.audit.models import AuditEvent
 from service.auth.models import ApiKey
+from service.curation.models import CurationJob
 from service.db import Base
 from service.digest.models import DigestRevision
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
@@ -14,7 +15,15 @@ from service.maps.models import (
     IncidentDailyCount,
     IncidentTotal,
 )
-from service.party.models import Guarantor, Party, PartyAlias, PartyCoverage, PartyGuarantor
+from service.party.models import (
+    Guarantor,
+    Party,
+    PartyAlias,
+    PartyCoalition,
+    PartyCoalitionMember,
+    PartyCoverage,
+    PartyGuarantor,
+)
 from service.report.models import IdempotencyRecord, Report, ReportRevision
 from service.scheduler.models import JobRun
 from service.subscription.models import Delivery, DeliveryAttempt, Subscription
@@ -27,6 +36,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "CurationJob",
     "DataVersion",
     "Delivery",
     "DeliveryAttempt",
@@ -43,6 +53,8 @@ __all__ = [
     "JobRun",
     "Party",
     "PartyAlias",
+    "PartyCoalition",
+    "PartyCoalitionMember",
     "PartyCoverage",
     "PartyGuarantor",
     "Report",

@@ -15,3 +15,10 @@ def normalise_name(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     kept = (ch for ch in decomposed if not unicodedata.combining(ch))
     return "".join(ch for ch in "".join(kept).casefold() if ch.isalnum())
+
+
+def normalise_sql(column: str) -> str:
+    """The SQL twin of ``normalise_name`` over ``column`` (NFKD, lower case, letters and
+    digits only). Close, not identical (``lower`` is not ``casefold``): use it to find
+    candidate rows, and decide in Python."""
+    return f"regexp_replace(lower(normalize({column}, NFKD)), '[^[:alnum:]]+', '', 'g')"

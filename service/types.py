@@ -48,6 +48,21 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValida
 # A calendar day named in a path or query.
 Day = Annotated[dt.date, AfterValidator(_supported)]
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day_text(value: object) -> object:
+    # In a JSON body Pydantic would also read a number as Unix time: a day is YYYY-MM-DD.
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        raise ValueError("must be a day, YYYY-MM-DD")
+    return value
+
+
+# A calendar day given in a JSON body.
+BodyDay = Annotated[dt.date, BeforeValidator(_day_text), AfterValidator(_supported)]
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:

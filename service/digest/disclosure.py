@@ -222,4 +222,5 @@ def public_changes(changes: dict[str, Any], *, k: int, names: dict[str, str]) ->
     withheld = len(changes["totals"]) - len(totals)
     if withheld:
         parts.append(f"{withheld} changed total{'s' if withheld != 1 else ''} below {k} withheld")
-    return {**changes, "summary": "; ".join(parts) or "figures changed", "totals": totals}
+    kept = {key: value for key, value in changes.items() if key != "reason"}  # full view only
+    return {**kept, "summary": "; ".join(parts) or "figures changed", "totals": totals}

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response
 
 from service import links
+from service.api import negotiate_format
 from service.auth.dependencies import OptionalPrincipal
 from service.auth.models import Role
 from service.auth.service import Principal
@@ -17,7 +18,7 @@ from service.config import get_settings
 from service.db import SessionDep
 from service.digest import render, service
 from service.digest.schemas import DigestRange, DigestRead, DigestRevisionRead
-from service.errors import Forbidden, InvalidParameter, NotAcceptable, Unauthorized
+from service.errors import Forbidden, InvalidParameter, Unauthorized
 from service.geography.service import resolve_province
 from service.maps.view import FULL_VIEW_ROLES
 from service.theatre.terms import load_terms
@@ -84,29 +85,12 @@ Accept = Annotated[str | None, Header(include_in_schema=False)]
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
     """The format asked for by ``?format=``, else by ``Accept`` (q-values honoured)."""
-    if fmt is not None:
-        return fmt
-    if not accept:
-        return "json"
-    ranges = []
-    for position, part in enumerate(accept.split(",")):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q > 0:
-            ranges.append((-q, position, media.lower()))
-    for _, _, media in sorted(ranges):
-        if media in _ACCEPTED:
-            return _ACCEPTED[media]
-    raise NotAcceptable(
-        f"cannot produce {accept!r}: digests are available as application/json, text/csv and"
-        " text/markdown (or use ?format=json|csv|md)"
+    return negotiate_format(
+        fmt,
+        accept,
+        accepted=_ACCEPTED,
+        offered="digests are available as application/json, text/csv and text/markdown"
+        " (or use ?format=json|csv|md)",
     )
 
 

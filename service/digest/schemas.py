@@ -132,6 +132,11 @@ class AreaRef(BaseModel):
 class Changes(BaseModel):
     from_revision: int
     summary: str
+    reason: str | None = Field(
+        default=None,
+        description="Why the figures changed, when the service knows (e.g. a curation act's"
+        " re-attribution); never in the public view.",
+    )
     totals: dict[str, dict[str, int]]
     sections: list[str]
     provinces: list[str]

@@ -238,12 +238,15 @@ def build_days(
     last: dt.date,
     notify: bool = True,
     actor: Actor = SCHEDULER,
+    reason: str | None = None,
 ) -> list[BuildOutcome]:
     """Build the digests of ``first``..``last`` and store those whose figures changed.
 
     Does not commit; the caller commits (which also releases the builders' lock). With
     ``notify``, new revisions are queued for webhook delivery; a backfill of old days
-    usually does not want that.
+    usually does not want that. ``reason`` says why the figures changed (e.g. a curation
+    act's re-attribution): a new revision's ``changes`` carry it and its summary leads
+    with it.
     """
     terms = load_terms(session)
     _check_range(terms, theatre_today(session, terms), first, last)
@@ -302,6 +305,9 @@ def build_days(
             if before.content_hash == hashes[figures.day]:
                 # Only the public view moved: a verification changed what the public sees.
                 changes["summary"] = "these figures did not change; the public view did"
+            if reason is not None:
+                changes["reason"] = reason
+                changes["summary"] = f"{reason}: {changes['summary']}"
         header = {
             "date": figures.document["date"],
             "timezone": figures.document["timezone"],

@@ -73,6 +73,12 @@ def landing_page(request: Request, session: SessionDep) -> Response:
                 _link(f"{base}/", "self", schemas.JSON, "This document"),
                 _link(f"{base}/api", "service-desc", schemas.OPENAPI_MEDIA_TYPE, "The API (JSON)"),
                 _link(f"{base}/docs", "service-doc", "text/html", "The API documentation"),
+                _link(
+                    f"{base}/console/",
+                    "service-doc",
+                    "text/html",
+                    "The console: map, daily digests and the verifier queue",
+                ),
                 _link(f"{base}/conformance", "conformance", schemas.JSON, "Conformance classes"),
                 _link(f"{base}/collections", "data", schemas.JSON, "The collections"),
                 _link(

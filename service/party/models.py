@@ -6,11 +6,15 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     Enum,
     ForeignKey,
+    Identity,
+    Index,
+    Integer,
     String,
     Text,
     false,
@@ -43,19 +47,53 @@ class Party(Base):
     target_only: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
-class PartyAlias(Base):
-    __tablename__ = "party_aliases"
-
-    alias_norm: Mapped[str] = mapped_column(Text, primary_key=True)
-    alias: Mapped[str] = mapped_column(Text)
-    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"), index=True)
-
-
 class _Validity:
     """Inclusive validity dates; NULL means open-ended."""
 
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class PartyAlias(_Validity, Base):
+    """A name a party goes by, over a period: a normalised alias names at most one party on
+    any date (migration 0100's exclusion constraint)."""
+
+    __tablename__ = "party_aliases"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alias_norm: Mapped[str] = mapped_column(Text)
+    alias: Mapped[str] = mapped_column(Text)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (
+        Index("ix_party_aliases_alias_norm", "alias_norm"),
+        CheckConstraint(
+            "valid_to IS NULL OR valid_from IS NULL OR valid_from <= valid_to",
+            name="validity_ordered",
+        ),
+    )
+
+
+class PartyCoalition(Base):
+    """A name standing for several parties acting together ("National Front for Liberation,
+    SNA" spelled as one name), attributed by the coalition rule (``party.service``)."""
+
+    __tablename__ = "party_coalitions"
+
+    name_norm: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class PartyCoalitionMember(Base):
+    __tablename__ = "party_coalition_members"
+
+    coalition_norm: Mapped[str] = mapped_column(
+        ForeignKey("party_coalitions.name_norm", ondelete="CASCADE"), primary_key=True
+    )
+    party_id: Mapped[str] = mapped_column(
+        ForeignKey("parties.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class PartyGuarantor(_Validity, Base):

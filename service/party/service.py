@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
-from service.text import normalise_name
+from service.text import normalise_name, normalise_sql
 
 # Real data names coalitions in one field: "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front".
 _COMPOSITE_SEPARATORS = re.compile(r"\s*(?:[,;/&+]|\band\b)\s*", re.IGNORECASE)
@@ -35,6 +35,11 @@ class PartyStanding:
     guarantors: tuple[str, ...]
 
 
+def _in_period(valid_from: dt.date | None, valid_to: dt.date | None, on: dt.date) -> bool:
+    """Whether ``on`` lies in the inclusive period (None: open on that side)."""
+    return (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
+
+
 @dataclass(frozen=True)
 class _Span:
     value: str
@@ -42,9 +47,7 @@ class _Span:
     valid_to: dt.date | None
 
     def holds_on(self, on: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= on) and (
-            self.valid_to is None or on <= self.valid_to
-        )
+        return _in_period(self.valid_from, self.valid_to, on)
 
 
 @dataclass
@@ -56,12 +59,59 @@ class _Party:
     guarantors: list[_Span] = field(default_factory=list)
 
 
-class PartyDirectory:
-    """Every party, alias, coverage span and guarantor span, loaded once."""
+@dataclass(frozen=True)
+class _Alias:
+    party_id: str
+    alias: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
 
-    def __init__(self, parties: dict[str, _Party], aliases: dict[str, tuple[str, str]]) -> None:
+    def holds_on(self, on: dt.date) -> bool:
+        return _in_period(self.valid_from, self.valid_to, on)
+
+
+@dataclass(frozen=True)
+class Coalition:
+    name: str
+    members: tuple[str, ...]  # party ids, in the order declared
+
+
+def attribute_coalition(members: list[PartyStanding]) -> PartyStanding | None:
+    """The coalition rule: how parties acting together (a declared coalition, or several
+    names in one field) are attributed, at intake, by the resolver and on re-attribution.
+
+    The event is attributed to the *deciding member*: an excluded member if any (the event
+    is outside the ceasefire, as an excluded party's is), else the first covered member,
+    else the first member without standing. When the deciding member is covered, every
+    covered member's guarantors answer for the event (each guarantor for its own party).
+    One perpetrator is stored, so each event counts once per party in every tally.
+    """
+    if not members:
+        return None
+    _, deciding = min(
+        enumerate(members),
+        key=lambda pair: (_COVERAGE_PRIORITY.get(pair[1].ceasefire_coverage, 3), pair[0]),
+    )
+    if deciding.ceasefire_coverage != "covered":
+        return deciding
+    guarantors = sorted(
+        {g for m in members if m.ceasefire_coverage == "covered" for g in m.guarantors}
+    )
+    return replace(deciding, guarantors=tuple(guarantors))
+
+
+class PartyDirectory:
+    """Every party, alias, coalition, coverage span and guarantor span, loaded once."""
+
+    def __init__(
+        self,
+        parties: dict[str, _Party],
+        aliases: dict[str, list[_Alias]],
+        coalitions: dict[str, Coalition] | None = None,
+    ) -> None:
         self._parties = parties
-        self._aliases = aliases  # normalised alias -> (party id, alias as written)
+        self._aliases = aliases  # normalised alias -> its spans (one party at a time)
+        self._coalitions = coalitions or {}  # normalised name -> members
 
     @classmethod
     def load(cls, session: Session) -> PartyDirectory:
@@ -80,13 +130,26 @@ class PartyDirectory:
             )
         ):
             parties[row[0]].guarantors.append(_Span(row[1], row[2], row[3]))
-        aliases = {
-            row.alias_norm: (row.party_id, row.alias)
-            for row in session.execute(
-                text("SELECT alias_norm, alias, party_id FROM party_aliases")
+        aliases: dict[str, list[_Alias]] = {}
+        for row in session.execute(
+            text(
+                "SELECT alias_norm, alias, party_id, valid_from, valid_to FROM party_aliases"
+                " ORDER BY alias_norm, valid_from NULLS FIRST"
             )
-        }
-        return cls(parties, aliases)
+        ):
+            aliases.setdefault(row.alias_norm, []).append(
+                _Alias(row.party_id, row.alias, row.valid_from, row.valid_to)
+            )
+        coalitions: dict[str, Coalition] = {}
+        for row in session.execute(
+            text(
+                "SELECT c.name_norm, c.name, array_agg(m.party_id ORDER BY m.position) AS members"
+                " FROM party_coalitions c JOIN party_coalition_members m"
+                " ON m.coalition_norm = c.name_norm GROUP BY c.name_norm, c.name"
+            )
+        ):
+            coalitions[row.name_norm] = Coalition(row.name, tuple(row.members))
+        return cls(parties, aliases, coalitions)
 
     def standing(
         self, party_id: str, on: dt.date, matched_alias: str | None = None
@@ -106,42 +169,54 @@ class PartyDirectory:
 
     def resolve(self, name: str, on: dt.date) -> PartyStanding | None:
         """The party a name (id, name or alias) refers to, as of ``on``; None if unknown."""
-        hit = self._aliases.get(normalise_name(name))
-        if hit is None:
-            return None
-        return self.standing(hit[0], on, matched_alias=hit[1])
+        for span in self._aliases.get(normalise_name(name), ()):
+            if span.holds_on(on):
+                return self.standing(span.party_id, on, matched_alias=span.alias)
+        return None
+
+    def _members(self, name: str, on: dt.date) -> list[PartyStanding]:
+        """The parties one name stands for on ``on``: one party, a coalition's members, or
+        none."""
+        one = self.resolve(name, on)
+        if one is not None:
+            return [one]
+        coalition = self._coalitions.get(normalise_name(name))
+        if coalition is None:
+            return []
+        return [self.standing(m, on, matched_alias=coalition.name) for m in coalition.members]
 
     def resolve_actor(self, name: str, on: dt.date) -> PartyStanding | None:
-        """Like ``resolve``, and a coalition named in one field resolves to its deciding member.
-
-        "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front" resolves to Jabhat Fateh al-Sham:
-        an excluded member makes the operation excluded; otherwise the first covered member
-        (whose guarantors answer for it), then a non-party.
-        """
-        whole = self.resolve(name, on)
-        if whole is not None:
-            return whole
-        members = [
-            standing
-            for part in _COMPOSITE_SEPARATORS.split(name)
-            if part and (standing := self.resolve(part, on)) is not None
-        ]
-        if not members:
-            return None
-        return min(
-            enumerate(members),
-            key=lambda pair: (_COVERAGE_PRIORITY.get(pair[1].ceasefire_coverage, 3), pair[0]),
-        )[1]
+        """Like ``resolve``; a declared coalition, or several names in one field ("Ahrar
+        al-Sham, Jabhat Fateh al-Sham, Southern Front"), resolve to the set of their named
+        members, attributed by the coalition rule (``attribute_coalition``)."""
+        whole = self._members(name, on)
+        if len(whole) == 1:
+            return whole[0]
+        if not whole:
+            whole = [
+                member
+                for part in _COMPOSITE_SEPARATORS.split(name)
+                if part
+                for member in self._members(part, on)
+            ]
+        return attribute_coalition(whole)
 
 
 def resolve(*, session: Session, name: str, on: dt.date) -> PartyStanding | None:
-    return PartyDirectory.load(session).resolve(name, on)
+    """What intake would attribute ``name`` to on ``on``: a party, or a coalition (declared,
+    or several names in one field) by the coalition rule."""
+    return PartyDirectory.load(session).resolve_actor(name, on)
 
 
 _PARTIES = text(
     """
     SELECT p.id, p.name, p.side, p.target_only,
-      ARRAY(SELECT a.alias FROM party_aliases a WHERE a.party_id = p.id ORDER BY a.alias) AS aliases,
+      ARRAY(SELECT DISTINCT a.alias FROM party_aliases a WHERE a.party_id = p.id ORDER BY a.alias)
+          AS aliases,
+      coalesce((SELECT json_agg(json_build_object('alias', a.alias, 'valid_from', a.valid_from,
+                                                  'valid_to', a.valid_to)
+                                ORDER BY a.alias, a.valid_from NULLS FIRST)
+                FROM party_aliases a WHERE a.party_id = p.id), '[]') AS alias_validity,
       coalesce((SELECT json_agg(json_build_object('coverage', c.coverage, 'valid_from', c.valid_from,
                                                   'valid_to', c.valid_to)
                                 ORDER BY c.valid_from NULLS FIRST)
@@ -167,6 +242,18 @@ def get_party(*, session: Session, party_id: str) -> dict:
     return dict(row._mapping)
 
 
+def list_coalitions(*, session: Session) -> list[dict]:
+    """Every declared coalition: its name and its members, in deciding order."""
+    rows = session.execute(
+        text(
+            "SELECT c.name, array_agg(m.party_id ORDER BY m.position) AS members"
+            " FROM party_coalitions c JOIN party_coalition_members m"
+            " ON m.coalition_norm = c.name_norm GROUP BY c.name_norm, c.name ORDER BY c.name"
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 def list_guarantors(*, session: Session) -> list[dict]:
     rows = session.execute(
         text(
@@ -180,5 +267,64 @@ def list_guarantors(*, session: Session) -> list[dict]:
             FROM guarantors gu ORDER BY gu.id
             """
         )
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+# ---- the unresolved names' worklist ----
+
+# Each report's perpetrator and target that resolved to no party (the partial indexes of
+# migration 0100 hold exactly these rows), grouped by normalised name (the SQL twin of
+# ``normalise_name``); a perpetrator that names a target-only party (civilians) is known,
+# not unresolved. One statement.
+_UNRESOLVED = text(
+    f"""
+    WITH named AS (
+        SELECT r.perpetrator_raw AS name, r.id, r.occurred_at, r.province_pcode,
+               1 AS as_perpetrator, 0 AS as_target
+        FROM reports r
+        WHERE r.perpetrator_raw IS NOT NULL AND r.perpetrator_party_id IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM party_aliases a JOIN parties p ON p.id = a.party_id
+              WHERE p.target_only AND a.alias_norm = {normalise_sql("r.perpetrator_raw")})
+        UNION ALL
+        SELECT r.target_raw, r.id, r.occurred_at, r.province_pcode, 0, 1
+        FROM reports r
+        WHERE r.target_raw IS NOT NULL AND r.target_party_id IS NULL
+    ),
+    keyed AS (
+        SELECT {normalise_sql("name")} AS norm, * FROM named
+    ),
+    grouped AS (
+        SELECT norm, mode() WITHIN GROUP (ORDER BY name) AS name,
+               array_agg(DISTINCT name ORDER BY name) AS spellings,
+               count(DISTINCT id) AS report_count,
+               sum(as_perpetrator) AS as_perpetrator, sum(as_target) AS as_target,
+               CAST(min(occurred_at) AT TIME ZONE :tz AS date) AS first_date,
+               CAST(max(occurred_at) AT TIME ZONE :tz AS date) AS last_date,
+               array_agg(DISTINCT province_pcode) AS pcodes,
+               (array_agg(id ORDER BY occurred_at DESC, id))[1:CAST(:samples AS int)] AS report_ids
+        FROM keyed
+        WHERE norm <> ''
+        GROUP BY norm
+        ORDER BY report_count DESC, norm
+        LIMIT :limit
+    )
+    SELECT g.name, g.spellings, g.report_count, g.as_perpetrator, g.as_target, g.first_date,
+           g.last_date, g.report_ids,
+           (SELECT coalesce(json_agg(json_build_object('pcode', a.pcode, 'name', a.name_en)
+                                     ORDER BY a.pcode), '[]')
+            FROM admin_areas a WHERE a.pcode = ANY(g.pcodes)) AS provinces
+    FROM grouped g
+    ORDER BY g.report_count DESC, g.norm
+    """
+)
+UNRESOLVED_SAMPLES = 5
+
+
+def unresolved_names(*, session: Session, timezone: str, limit: int) -> list[dict]:
+    """Every perpetrator or target name that resolved to no party, most reported first."""
+    rows = session.execute(
+        _UNRESOLVED, {"tz": timezone, "limit": limit, "samples": UNRESOLVED_SAMPLES}
     )
     return [dict(row._mapping) for row in rows]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,6 +53,17 @@ class Report(EventColumns, Base):
         Index("ix_reports_incident_id", "incident_id"),
         Index("ix_reports_created_at_id", "created_at", "id"),
         Index("ix_reports_reporter_created_at", "reporter_key_id", "created_at"),
+        # The unresolved names' worklist (GET /v1/parties/unresolved) reads only these rows.
+        Index(
+            "ix_reports_unresolved_perpetrator",
+            "perpetrator_raw",
+            postgresql_where=text("perpetrator_raw IS NOT NULL AND perpetrator_party_id IS NULL"),
+        ),
+        Index(
+            "ix_reports_unresolved_target",
+            "target_raw",
+            postgresql_where=text("target_raw IS NOT NULL AND target_party_id IS NULL"),
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 # Every table, so that a foreign key column's type (given by the column it references) is
 # known to REPORT_COLUMNS.
 import service.models  # noqa: F401
+from service import locks
 from service.audit.service import Actor, record_many
 from service.config import get_settings
 from service.errors import Invalid, ServiceError
@@ -69,6 +70,45 @@ def invalid_field(field: str, message: str) -> Invalid:
 
 def _party_columns(prefix: str, raw: str | None, standing: PartyStanding | None) -> dict[str, Any]:
     return {f"{prefix}_raw": raw, f"{prefix}_party_id": standing.id if standing else None}
+
+
+# The columns ``attribute`` derives: who did it to whom, who answers, and the status.
+ATTRIBUTION_COLUMNS = (
+    "perpetrator_party_id",
+    "target_party_id",
+    "responsible_guarantors",
+    "ceasefire_status",
+)
+
+
+def attribute(
+    *,
+    occurred_at: dt.datetime,
+    perpetrator: str | None,
+    target: str | None,
+    directory: PartyDirectory,
+    terms: Terms,
+) -> dict[str, Any]:
+    """The event's parties as of its own local day, its responsible guarantors and its
+    ceasefire status: the one attribution of intake, revision and re-attribution after a
+    curation act (``service.curation``)."""
+    on = terms.local_date(occurred_at)
+    perpetrator_standing = directory.resolve_actor(perpetrator, on) if perpetrator else None
+    if perpetrator_standing is not None and perpetrator_standing.target_only:
+        perpetrator_standing = None  # e.g. civilians: only ever a target; the name is kept
+    target_standing = directory.resolve_actor(target, on) if target else None
+    verdict = classify(
+        occurred_at=occurred_at,
+        perpetrator=perpetrator_standing,
+        target=target_standing,
+        terms=terms,
+    )
+    return {
+        **_party_columns("perpetrator", perpetrator, perpetrator_standing),
+        **_party_columns("target", target, target_standing),
+        "responsible_guarantors": list(verdict.responsible_guarantors),
+        "ceasefire_status": verdict.ceasefire_status.value,
+    }
 
 
 def _check_time(report_in: ReportCreate, now: dt.datetime) -> Invalid | None:
@@ -132,16 +172,6 @@ def _derive(
     directory: PartyDirectory,
     terms: Terms,
 ) -> dict[str, Any]:
-    on = terms.local_date(report_in.occurred_at)
-    perpetrator = (
-        directory.resolve_actor(report_in.perpetrator, on) if report_in.perpetrator else None
-    )
-    if perpetrator is not None and perpetrator.target_only:
-        perpetrator = None  # e.g. civilians: only ever a target; the name is kept as written
-    target = directory.resolve_actor(report_in.target, on) if report_in.target else None
-    verdict = classify(
-        occurred_at=report_in.occurred_at, perpetrator=perpetrator, target=target, terms=terms
-    )
     casualties = report_in.casualties
     return {
         "occurred_at": report_in.occurred_at,
@@ -150,10 +180,13 @@ def _derive(
         "place_name": report_in.place_name,
         "violation_type": report_in.violation_type.value,
         **place,
-        **_party_columns("perpetrator", report_in.perpetrator, perpetrator),
-        **_party_columns("target", report_in.target, target),
-        "responsible_guarantors": list(verdict.responsible_guarantors),
-        "ceasefire_status": verdict.ceasefire_status.value,
+        **attribute(
+            occurred_at=report_in.occurred_at,
+            perpetrator=report_in.perpetrator,
+            target=report_in.target,
+            directory=directory,
+            terms=terms,
+        ),
         "killed": casualties.killed if casualties else 0,
         "injured": casualties.injured if casualties else 0,
         "civilians_killed": casualties.civilians_killed if casualties else 0,
@@ -192,8 +225,16 @@ class Lookups:
 
     @classmethod
     def load(cls, session: Session) -> Lookups:
+        # Shared with every intake, exclusive to a curation act (service.party.curation): an
+        # act waits for the intakes that read the directory before it, and the intakes after
+        # it read the act's directory, so its re-attribution job misses no report. Taken in
+        # the same round trip as the clock.
+        namespace, key = locks.advisory_key(locks.PARTY_CURATION)
         return cls(
-            now=session.execute(text("SELECT now()")).scalar_one(),
+            now=session.execute(
+                text("SELECT now() FROM pg_advisory_xact_lock_shared(:ns, :key)"),
+                {"ns": namespace, "key": key},
+            ).scalar_one(),
             terms=load_terms(session),
             directory=PartyDirectory.load(session),
             provinces=AreaNames.load(session),

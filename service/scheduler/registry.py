@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.config import Settings
+from service.curation import jobs as curation_jobs
 from service.digest import jobs as digest_jobs
 from service.report import jobs as report_jobs
 from service.scheduler import jobs as scheduler_jobs
@@ -57,6 +58,13 @@ def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
             subscription_jobs.deliver_pending,
             IntervalTrigger(seconds=settings.scheduler_deliver_interval_s, timezone=timezone),
             "send due webhook deliveries and retries",
+            catch_up=False,
+        ),
+        JobSpec(
+            "curation.run_pending",
+            curation_jobs.run_pending_jobs,
+            IntervalTrigger(seconds=60, timezone=timezone),
+            "re-attribute the events that pending curation acts affect",
             catch_up=False,
         ),
         JobSpec(

@@ -37,7 +37,18 @@ def count(db, table: str, where: str = "true", **params: Any) -> int:
 
 def counts(db) -> dict[str, int]:
     """Rows in every table a write may touch: compared before and after a refused request."""
-    tables = ("reports", "incidents", "report_revisions", "idempotency_keys", "audit_events")
+    tables = (
+        "reports",
+        "incidents",
+        "report_revisions",
+        "idempotency_keys",
+        "audit_events",
+        "parties",
+        "party_aliases",
+        "party_guarantors",
+        "party_coalitions",
+        "curation_jobs",
+    )
     return {table: count(db, table) for table in tables}
 
 

@@ -184,6 +184,9 @@ def test_control_characters_in_a_path_id_are_400(client, admin, path, name, host
         ("/v1/stats/provinces", "province"),
         ("/tiles/incidents.json", "guarantor"),
         ("/v1/digests/daily/latest", "province"),
+        ("/v1/parties/unresolved", "limit"),
+        ("/v1/parties/unresolved", "format"),
+        ("/v1/curation/jobs", "status"),
     ],
 )
 def test_control_characters_in_a_query_value_are_400(client, admin, path, name, hostile):
@@ -247,6 +250,7 @@ def test_a_nul_in_other_json_bodies_is_refused(client, db, make_key):
     _, monitor = make_key("monitor")
     _, verifier = make_key("verifier")
     _, reporter = make_key("reporter")
+    _, admin = make_key("admin")
     created = client.post("/v1/reports", json=report_body(), headers=auth(reporter)).json()
     before = counts(db)
     attempts = [
@@ -256,6 +260,12 @@ def test_a_nul_in_other_json_bodies_is_refused(client, db, make_key):
         ("PATCH", f"/v1/reports/{created['id']}", reporter, {"description": "\x00"}),
         ("POST", f"/v1/incidents/{created['incident_id']}/review", verifier, {"status": "verified", "note": "\x00"}),
         ("POST", f"/v1/incidents/{created['incident_id']}/merge", verifier, {"into": str(uuid.uuid4()), "note": "\x00"}),
+        ("POST", "/v1/parties", admin, {"id": "x", "name": "a\x00b", "side": "x"}),
+        ("POST", "/v1/parties/hezbollah/aliases", admin, {"alias": "\x00"}),
+        ("POST", "/v1/parties/hezbollah/aliases/Hizbollah/end", admin, {"valid_to": "2018-01-01", "reason": "\x00"}),
+        ("POST", "/v1/parties/hezbollah/guarantors", admin, {"guarantor": "R\x00S"}),
+        ("POST", "/v1/parties/hezbollah/guarantors/IRN/end", admin, {"valid_to": "2018-01-01", "reason": "\x00"}),
+        ("POST", "/v1/coalitions", admin, {"name": "X", "members": ["hezbollah", "\x00"]}),
     ]  # fmt: skip
     for method, path, secret, body in attempts:
         response = client.request(method, path, json=body, headers=auth(secret))
@@ -293,6 +303,9 @@ def test_an_over_long_header_is_431(client, reporter):
         ("/v1/reports", {"party": "p" * 3000}),
         ("/collections/incidents/items", {"province": "p" * 3000}),
         ("/v1/digests/daily/latest", {"province": "p" * 3000}),
+        ("/v1/parties/unresolved", {"limit": "9" * 3000}),
+        ("/v1/curation/jobs", {"status": "s" * 3000}),
+        ("/v1/curation/jobs/" + "9" * 1500, {}),
     ],
 )
 def test_long_values_within_the_uri_limit_are_4xx(client, admin, path, params):
@@ -343,6 +356,12 @@ BODY_ENDPOINTS = [
     ("POST", "/v1/incidents/{id}/review"),
     ("POST", "/v1/incidents/{id}/merge"),
     ("POST", "/v1/subscriptions"),
+    ("POST", "/v1/parties"),
+    ("POST", "/v1/parties/{id}/aliases"),
+    ("POST", "/v1/parties/{id}/aliases/{alias}/end"),
+    ("POST", "/v1/parties/{id}/guarantors"),
+    ("POST", "/v1/parties/{id}/guarantors/{guarantor}/end"),
+    ("POST", "/v1/coalitions"),
 ]
 
 

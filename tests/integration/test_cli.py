@@ -25,12 +25,26 @@ def test_seed_is_idempotent_on_a_seeded_database(run):
     assert "0 rows written" in result.stdout
 
 
+def test_the_exported_theatre_seeds_to_nothing_and_curation_runs_what_is_pending(run, tmp_path):
+    path = tmp_path / "exported.toml"
+    result = run("theatre", "export", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "[[parties]]" in path.read_text()
+    result = run("seed", "--theatre-file", str(path))
+    assert result.exit_code == 0
+    assert "0 rows written" in result.stdout
+    result = run("curation", "run")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "no curation job pending"
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
         (("boundaries", "load", "/nonexistent.geojson", "--level", "1"), "no such file"),
         (("seed", "--theatre-file", "/nonexistent.toml"), "not found"),
         (("restore", "/nonexistent.dump"), "no such backup file"),
+        (("theatre", "export", "--theatre-file", "/nonexistent.toml"), "not found"),
     ],
 )
 def test_failures_are_one_line_and_non_zero(run, args, reason):

@@ -200,3 +200,61 @@ def test_0080_backfills_the_cell_rollups_and_goes_back_cleanly(config, engine):
         conn.execute(text("DELETE FROM incidents"))
         conn.execute(text("DELETE FROM admin_areas"))  # leave the database as the others expect
     command.upgrade(config, "heads")
+
+
+def test_0100_gives_aliases_periods_and_goes_back_to_one_row_per_alias(config, engine):
+    command.upgrade(config, "heads")
+    command.downgrade(config, "0080")
+    assert not {"party_coalitions", "party_coalition_members", "curation_jobs"} & tables(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM party_aliases"))
+        conn.execute(
+            text(
+                "INSERT INTO parties (id, name, side) VALUES ('p-a', 'A', 'x'), ('p-b', 'B', 'x')"
+                " ON CONFLICT DO NOTHING"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO party_aliases (alias_norm, alias, party_id) VALUES ('sna', 'SNA', 'p-a')"
+            )
+        )
+    command.upgrade(config, "0100")
+    with engine.begin() as conn:
+        assert conn.execute(
+            text("SELECT alias, party_id, valid_from, valid_to FROM party_aliases")
+        ).all() == [("SNA", "p-a", None, None)]
+        # One party at a time: an overlapping period for another party is refused ...
+        with (
+            pytest.raises(Exception, match="ex_party_aliases_one_party_at_a_time"),
+            conn.begin_nested(),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO party_aliases (alias_norm, alias, party_id, valid_from)"
+                    " VALUES ('sna', 'SNA', 'p-b', '2018-01-01')"
+                )
+            )
+        # ... a later one, once the first has ended, is not.
+        conn.execute(text("UPDATE party_aliases SET valid_to = '2017-12-31'"))
+        conn.execute(
+            text(
+                "INSERT INTO party_aliases (alias_norm, alias, party_id, valid_from)"
+                " VALUES ('sna', 'SNA', 'p-b', '2018-01-01')"
+            )
+        )
+    command.downgrade(config, "0080")
+    with engine.begin() as conn:
+        # The alias is the key again: its current row (open-ended) is the one kept.
+        assert conn.execute(text("SELECT alias_norm, party_id FROM party_aliases")).all() == [
+            ("sna", "p-b")
+        ]
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM pg_extension WHERE extname = 'btree_gist'")
+            ).scalar()
+            == 0
+        )
+        conn.execute(text("DELETE FROM party_aliases"))
+        conn.execute(text("DELETE FROM parties WHERE id IN ('p-a', 'p-b')"))
+    command.upgrade(config, "heads")

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from service.config import DEFAULT_THEATRE_FILE
-from service.theatre.service import TheatreFileError, read_theatre_file
+from service.theatre.service import TheatreFileError, read_theatre_file, to_toml
 
 MINIMAL = """
 [theatre]
@@ -80,3 +80,48 @@ coverage = [{ coverage = "not_party" }]
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(TheatreFileError, match="not found"):
         read_theatre_file(tmp_path / "nope.toml")
+
+
+SECOND = """
+[[parties]]
+id = "b"
+name = "Party B"
+side = "opposition"
+aliases = [{ alias = "Alpha Front", valid_from = 2018-01-01 }, "Beta"]
+coverage = [{ coverage = "covered" }]
+"""
+
+
+def test_aliases_over_periods_and_coalitions_read_and_write_back(tmp_path):
+    body = (
+        MINIMAL.replace(
+            'aliases = ["Alpha"]', 'aliases = ["Alpha", { alias = "AF", valid_to = 2017-12-31 }]'
+        )
+        + SECOND.replace('"Beta"]', '"Beta", { alias = "af", valid_from = 2018-01-01 }]')
+        + '\n[[coalitions]]\nname = "Alpha and Beta Room"\nmembers = ["a", "b"]\n'
+    )
+    theatre = read_theatre_file(write(tmp_path, body))
+    assert [s.alias for s in theatre.parties[1].alias_spans()] == [
+        "Party B", "Alpha Front", "Beta", "af", "b",
+    ]  # fmt: skip
+    assert theatre.coalitions[0].members == ("a", "b")
+    again = tmp_path / "again.toml"
+    again.write_text(to_toml(theatre))
+    assert read_theatre_file(again) == theatre
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # "AF" names party a open-ended; b may not take it at any time.
+        (SECOND.replace('"Beta"]', '"AF"]'), "alias 'AF' names both a and b"),
+        (SECOND.replace('valid_from = 2018-01-01', 'valid_from = 2018-01-01, valid_to = 2017-01-01'), "ending before"),
+        (SECOND + '\n[[coalitions]]\nname = "Room"\nmembers = ["a", "c"]\n', "unknown parties c"),
+        (SECOND + '\n[[coalitions]]\nname = "Alpha"\nmembers = ["a", "b"]\n', "also a party's alias"),
+        (SECOND + '\n[[coalitions]]\nname = "Room"\nmembers = ["a"]\n', "members"),
+    ],
+)  # fmt: skip
+def test_bad_aliases_and_coalitions_are_refused(tmp_path, extra, message):
+    body = MINIMAL.replace('aliases = ["Alpha"]', 'aliases = ["Alpha", "AF"]') + extra
+    with pytest.raises(TheatreFileError, match=message):
+        read_theatre_file(write(tmp_path, body))

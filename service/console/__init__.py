@@ -1,0 +1,1 @@
+"""The commission's console: browser pages served at /console/ from the built assets."""
