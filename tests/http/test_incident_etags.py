@@ -14,6 +14,7 @@ from service.audit.service import CONSOLE
 from service.curation.service import run_pending
 from service.incident.verification import record_verdicts
 from tests.http.report_helpers import assert_problem, auth, counts, submitted
+from tests.http.test_curation import PARTY as CURATED_PARTY
 
 
 @pytest.fixture
@@ -155,14 +156,7 @@ def test_a_re_attribution_by_party_curation_moves_the_etag(
     _, admin = make_key("admin", "curation admin")
     incident_id = submitted(client, secret, perpetrator="SNA")["incident_id"]
     tag = tag_of(client, verifier, incident_id)
-    party = {
-        "id": "syrian-national-army",
-        "name": "Syrian National Army",
-        "side": "opposition",
-        "guarantors": [{"id": "TUR"}],
-        "coverage": [{"coverage": "covered"}],
-        "reason": "regrouped opposition factions",
-    }
+    party = CURATED_PARTY  # the curation tests' party, which "SNA" names once aliased
     assert client.post("/v1/parties", json=party, headers=auth(admin)).status_code == 201
     added = client.post(
         f"/v1/parties/{party['id']}/aliases", json={"alias": "SNA"}, headers=auth(admin)
