@@ -37,6 +37,7 @@ from service.openapi import build_openapi, operation_id
 from service.party.router import router as party_router
 from service.report.router import router as report_router
 from service.request_guard import RequestGuardMiddleware
+from service.review_queue.router import router as review_queue_router
 from service.stats.router import router as stats_router
 from service.subscription.router import router as subscription_router
 from service.tiles.router import router as tiles_router
@@ -53,6 +54,7 @@ ROUTERS = (
     curation_router,
     report_router,
     incident_router,
+    review_queue_router,
     audit_router,
     digest_router,
     subscription_router,

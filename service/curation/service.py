@@ -144,7 +144,7 @@ def _candidates(table: str) -> str:
 _UPDATE = (
     "UPDATE {table} t SET perpetrator_party_id = x.perpetrator_party_id,"
     " target_party_id = x.target_party_id, responsible_guarantors = x.responsible_guarantors,"
-    " ceasefire_status = x.ceasefire_status, updated_at = now()"
+    " ceasefire_status = x.ceasefire_status, updated_at = clock_timestamp()"
     " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, perpetrator_party_id text,"
     " target_party_id text, responsible_guarantors varchar[], ceasefire_status text)"
     " WHERE t.id = x.id"

@@ -16,17 +16,16 @@ from service.api import (
 )
 from service.auth.dependencies import KEY_ERRORS, Reader, Verifier
 from service.db import SessionDep
-from service.event.dependencies import EventFiltersDep, IncidentFiltersDep
-from service.event.paging import ordered_paging_for, paging_for
+from service.event.dependencies import IncidentFiltersDep
+from service.event.paging import paging_for
 from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, filter_parameters
-from service.incident import queue, service, verification
+from service.incident import service, verification
 from service.incident.schemas import (
     IncidentCandidate,
     IncidentDetail,
     IncidentMerge,
     IncidentPage,
     IncidentReview,
-    QueuePage,
 )
 
 router = APIRouter(prefix="/v1", tags=["incidents"], route_class=StrictJSONRoute)
@@ -44,12 +43,6 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Paging = paging_for(service.INCIDENT_ORDER)
-QueuePaging = ordered_paging_for(
-    queue.QUEUE_ORDERS,
-    queue.QueueOrder.oldest,
-    "`oldest`: by the time the event occurred, earliest first; `casualties`: killed plus"
-    " injured, most first (ties: latest occurrence first).",
-)
 _ETAG_HEADER = {"ETag": {"description": "The incident's strong ETag", "schema": {"type": "string"}}}
 
 
@@ -106,34 +99,6 @@ def get_incident(
         media_type=JSON_MEDIA_TYPE,
         build=lambda: IncidentDetail.model_validate(incident).model_dump_json().encode(),
     )
-
-
-@router.get(
-    "/review-queue",
-    response_model=QueuePage,
-    responses=KEY_ERRORS,
-    openapi_extra={"parameters": filter_parameters(FILTER_PARAMS)},
-)
-def review_queue(
-    principal: Verifier,
-    session: SessionDep,
-    filters: EventFiltersDep,
-    paging: QueuePaging,
-    request: Request,
-) -> Response:
-    """The verifiers' queue: incidents waiting for a verdict (`unverified`, and reviewed ones
-    holding reports for review, `pending_review`), `oldest` first by the time they occurred
-    (default) or by `casualties`. Each item: the incident, its ETag (for `If-Match`), its
-    reports (reporter, sources and grades, figures, description) and its nearest candidates
-    (duplicates to merge, with their points). Keyset pages: follow `next`."""
-    items, following = queue.review_queue(
-        session=session,
-        filters=filters,
-        order=paging.order,
-        cursor=paging.cursor,
-        limit=paging.limit,
-    )
-    return page_response(request, QueuePage, items, following)
 
 
 @router.get(

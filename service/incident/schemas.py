@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.event.schemas import CasualtiesOut, EventRead
 from service.event.terms import IncidentStatus
-from service.report.schemas import ReportRead
 from service.types import Text
 
 
@@ -96,23 +95,3 @@ class IncidentCandidate(BaseModel):
     incident: IncidentRead
     distance_km: float | None = Field(description="Null when either has no point.")
     hours_apart: float = Field(description="Signed: positive when the candidate is later.")
-
-
-class QueueItem(BaseModel):
-    incident: IncidentRead
-    etag: str = Field(
-        description="The incident's strong ETag, as `GET /v1/incidents/{id}` answers it: send"
-        " it as `If-Match` with a review or a merge."
-    )
-    reports: list[ReportRead] = Field(
-        description="Its reports, oldest first, with their reporter, sources (and their"
-        " grades), casualty figures and description."
-    )
-    candidates: list[IncidentCandidate] = Field(
-        description="Its nearest likely duplicates (at most 5; `/candidates` lists them all)."
-    )
-
-
-class QueuePage(BaseModel):
-    items: list[QueueItem]
-    next: str | None = Field(description="The URL of the next page; null on the last page.")

@@ -5,13 +5,16 @@ changed; RFC 9110's reading of `*`, lists, weak tags and garbage)."""
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 
 import pytest
 from sqlalchemy import text
 
 from service.audit.service import CONSOLE
+from service.curation.service import run_pending
 from service.incident.verification import record_verdicts
 from tests.http.report_helpers import assert_problem, auth, counts, submitted
+from tests.http.test_curation import PARTY as CURATED_PARTY
 
 
 @pytest.fixture
@@ -144,6 +147,26 @@ def test_the_etag_moves_on_every_write_to_the_incident(client, db, reporter, ver
     moved("absorbed a merged incident")
     moved("merged away", victim)
     moved("its survivor changed", earlier)
+
+
+def test_a_re_attribution_by_party_curation_moves_the_etag(
+    client, db, reporter, verifier, make_key
+):
+    _, secret = reporter
+    _, admin = make_key("admin", "curation admin")
+    incident_id = submitted(client, secret, perpetrator="SNA")["incident_id"]
+    tag = tag_of(client, verifier, incident_id)
+    party = CURATED_PARTY  # the curation tests' party, which "SNA" names once aliased
+    assert client.post("/v1/parties", json=party, headers=auth(admin)).status_code == 201
+    added = client.post(
+        f"/v1/parties/{party['id']}/aliases", json={"alias": "SNA"}, headers=auth(admin)
+    )
+    assert added.status_code == 201, added.text
+    assert all(o.status == "done" for o in run_pending(lambda: nullcontext(db)))
+    incident, new = read(client, verifier, incident_id)
+    assert incident["perpetrator"]["party_id"] == party["id"]
+    assert new != tag
+    assert_problem(review(client, verifier, incident_id, if_match=tag), 412)
 
 
 # ---- If-Match ----

@@ -1,4 +1,4 @@
-"""The verifiers' queue: the incidents waiting for a verifier, each with what a verdict needs.
+"""The queue's SQL: the incidents waiting for a verifier, each with what a verdict needs.
 
 An incident waits when it is ``unverified``, or when it holds corroborations for review
 (``pending_review``: a verified or disputed incident that reports joined since a verifier
