@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.event.terms import ViolationType
+from service.event.terms import ConfidenceBand, ViolationType
 from service.theatre.terms import Terms
 
 ALL = "*"  # the scope of the whole theatre
@@ -211,7 +211,7 @@ def _breakdowns_sql(hotspots: int, public: bool = False) -> str:
     return f"""
     WITH counted AS (
         SELECT {_LOCAL_DAY} AS day, province_pcode, perpetrator_party_id, violation_type,
-               district_pcode, status, ceasefire_status, killed, injured, civilians_killed
+               confidence_band, district_pcode, status, ceasefire_status, killed, injured, civilians_killed
         FROM incidents
         WHERE occurred_at >= :first_from AND occurred_at < :until AND {_counted(public)}
     ),
@@ -219,14 +219,16 @@ def _breakdowns_sql(hotspots: int, public: bool = False) -> str:
         SELECT day, {_SCOPE} AS scope,
                CASE WHEN GROUPING(perpetrator_party_id) = 0 THEN 'party'
                     WHEN GROUPING(violation_type) = 0 THEN 'type'
+                    WHEN GROUPING(confidence_band) = 0 THEN 'confidence'
                     ELSE 'district' END AS kind,
-               CAST(coalesce(perpetrator_party_id, violation_type, district_pcode) AS varchar)
-                   AS key,
+               CAST(coalesce(perpetrator_party_id, violation_type, confidence_band,
+                             district_pcode) AS varchar) AS key,
                {_FIGURES_SQL}
         FROM counted
         GROUP BY GROUPING SETS (
             (day, province_pcode, perpetrator_party_id), (day, perpetrator_party_id),
             (day, province_pcode, violation_type), (day, violation_type),
+            (day, province_pcode, confidence_band), (day, confidence_band),
             (day, province_pcode, district_pcode), (day, district_pcode))
     ),
     ranked AS (
@@ -433,6 +435,16 @@ def _scope_sections(
         }
         for vt in ViolationType
     ]
+    bands = {b.key: b for b in rows.breakdowns.get((day, scope, "confidence"), [])}
+    by_confidence = [
+        {
+            "band": band.value,
+            "incidents": int(bands[band.value].incidents) if band.value in bands else 0,
+            "violations": int(bands[band.value].violations) if band.value in bands else 0,
+            "verified": int(bands[band.value].verified) if band.value in bands else 0,
+        }
+        for band in ConfidenceBand
+    ]
     hotspots = [
         {
             "pcode": h.key,
@@ -457,6 +469,7 @@ def _scope_sections(
         "by_guarantor": by_guarantor,
         "by_party": by_party,
         "by_type": by_type,
+        "by_confidence": by_confidence,
         "hotspots": hotspots,
         "running_total": {
             "since": start.isoformat(),

@@ -63,15 +63,43 @@ def candidates(*, session: Session, incident_id: uuid.UUID, limit: int = 50) -> 
         )
         .limit(bind("limit", limit))
     )
-    rows = session.execute(query)
+    rows = session.execute(query).all()
+    scores = _correlation_scores(session, incident_id, [row.id for row in rows])
     return [
         {
             "incident": incident_from_row(row),
             "distance_km": row.distance_km,
             "hours_apart": float(row.hours_apart),
+            "correlation_score": scores.get(row.id),
         }
         for row in rows
     ]
+
+
+def _correlation_scores(
+    session: Session, incident_id: uuid.UUID, others: list[uuid.UUID]
+) -> dict[uuid.UUID, float]:
+    """The best score automatic correlation gave each pair (this incident, another), when a
+    report of either arrived (stored with the report: ``correlation.candidates``)."""
+    if not others:
+        return {}
+    rows = session.execute(
+        text(
+            """
+            SELECT CASE WHEN r.incident_id = :id THEN (c->>'incident_id')::uuid
+                        ELSE r.incident_id END AS other,
+                   max((c->>'score')::float8) AS score
+            FROM reports r
+            CROSS JOIN LATERAL jsonb_array_elements(r.correlation->'candidates') c
+            WHERE r.correlation IS NOT NULL
+              AND ((r.incident_id = :id AND (c->>'incident_id')::uuid = ANY(:others))
+                   OR (r.incident_id = ANY(:others) AND (c->>'incident_id')::uuid = :id))
+            GROUP BY 1
+            """
+        ),
+        {"id": incident_id, "others": others},
+    )
+    return {row.other: row.score for row in rows}
 
 
 def review(

@@ -175,6 +175,8 @@ def test_control_characters_in_a_path_id_are_400(client, admin, path, name, host
         ("/v1/audit", "actor"),
         ("/v1/reports", "party"),
         ("/v1/incidents", "province"),
+        ("/v1/incidents", "confidence"),
+        ("/collections/incidents/items", "confidence"),
         ("/v1/parties/resolve", "name"),
         ("/v1/districts", "province"),
         ("/collections/incidents/items", "party"),
@@ -254,6 +256,7 @@ def test_a_nul_in_other_json_bodies_is_refused(client, db, make_key):
         ("PATCH", f"/v1/reports/{created['id']}", reporter, {"description": "\x00"}),
         ("POST", f"/v1/incidents/{created['incident_id']}/review", verifier, {"status": "verified", "note": "\x00"}),
         ("POST", f"/v1/incidents/{created['incident_id']}/merge", verifier, {"into": str(uuid.uuid4()), "note": "\x00"}),
+        ("POST", f"/v1/reports/{created['id']}/split", verifier, {"note": "\x00"}),
     ]  # fmt: skip
     for method, path, secret, body in attempts:
         response = client.request(method, path, json=body, headers=auth(secret))
@@ -290,6 +293,7 @@ def test_an_over_long_header_is_431(client, reporter):
         ("/v1/audit", {"entity_id": "e" * 3000}),
         ("/v1/reports", {"party": "p" * 3000}),
         ("/collections/incidents/items", {"province": "p" * 3000}),
+        ("/v1/incidents", {"confidence": "h" * 3000}),
         ("/v1/digests/daily/latest", {"province": "p" * 3000}),
     ],
 )
@@ -340,6 +344,7 @@ BODY_ENDPOINTS = [
     ("PATCH", "/v1/reports/{id}"),
     ("POST", "/v1/incidents/{id}/review"),
     ("POST", "/v1/incidents/{id}/merge"),
+    ("POST", "/v1/reports/{id}/split"),
     ("POST", "/v1/subscriptions"),
 ]
 
