@@ -17,8 +17,10 @@ Counting rules (also in the README):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import text
@@ -376,6 +378,23 @@ def _figures(row: Any, prefix: str = "") -> dict[str, int]:
     return {f: int(getattr(row, prefix + f)) for f in FIGURES}
 
 
+def _every(
+    rows: _Rows, at: tuple[dt.date, str, str], label: str, values: Iterable[StrEnum]
+) -> list[dict[str, Any]]:
+    """A breakdown's rows for every value of a term, zeros included, in the term's order."""
+    found = {row.key: row for row in rows.breakdowns.get(at, [])}
+    return [
+        {
+            label: value.value,
+            **{
+                figure: int(getattr(found[value.value], figure)) if value.value in found else 0
+                for figure in ("incidents", "violations", "verified")
+            },
+        }
+        for value in values
+    ]
+
+
 def _scope_sections(
     rows: _Rows,
     *,
@@ -425,26 +444,8 @@ def _scope_sections(
             key=lambda p: (-p.violations, -p.incidents, p.key is None, p.key or ""),
         )
     ]
-    types = {t.key: t for t in rows.breakdowns.get((day, scope, "type"), [])}
-    by_type = [
-        {
-            "violation_type": vt.value,
-            "incidents": int(types[vt.value].incidents) if vt.value in types else 0,
-            "violations": int(types[vt.value].violations) if vt.value in types else 0,
-            "verified": int(types[vt.value].verified) if vt.value in types else 0,
-        }
-        for vt in ViolationType
-    ]
-    bands = {b.key: b for b in rows.breakdowns.get((day, scope, "confidence"), [])}
-    by_confidence = [
-        {
-            "band": band.value,
-            "incidents": int(bands[band.value].incidents) if band.value in bands else 0,
-            "violations": int(bands[band.value].violations) if band.value in bands else 0,
-            "verified": int(bands[band.value].verified) if band.value in bands else 0,
-        }
-        for band in ConfidenceBand
-    ]
+    by_type = _every(rows, (day, scope, "type"), "violation_type", ViolationType)
+    by_confidence = _every(rows, (day, scope, "confidence"), "band", ConfidenceBand)
     hotspots = [
         {
             "pcode": h.key,

@@ -26,7 +26,8 @@ never join each other automatically, so an import of distinct events stays disti
 0.2 when one side involves an excluded party and the other does not (``ceasefire_status``
 ``excluded``; flagged ``excluded_mismatch`` whatever the decision).
 
-**The decision**: the best candidate at or above ``CEASEFIRE_CORRELATION_THRESHOLD`` (0.65;
+**The decision** (the score is computed in SQL, and only the ``LISTED`` best candidates of
+each report come back): the best of those at or above ``CEASEFIRE_CORRELATION_THRESHOLD`` (0.65;
 chosen with ``bench/correlation.py`` on one half of a labelled set and measured on the
 other) among *unverified* incidents is joined. A verified or
 disputed incident is never joined automatically: it is listed as a likely duplicate (flag
@@ -49,10 +50,11 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.event.terms import CeasefireStatus, IncidentStatus
-from service.incident.corroboration import FAMILY_OF, bounds, plausible_sql
+from service.incident.corroboration import bounds, family_sql, plausible_sql
 
 VERSION = 1
-CANDIDATES_PER_REPORT = 10
+CANDIDATES_PER_REPORT = 5
+KM_PER_DEGREE = 111.32
 LISTED = 3
 WEIGHTS = {
     "distance": 0.15,
@@ -71,7 +73,32 @@ assert abs(sum(WEIGHTS.values()) - 1) < 1e-9
 
 _EXCLUDED = CeasefireStatus.excluded.value
 
-# One row per (report of the batch, candidate): the candidate's identity and raw factors.
+
+def _party_sql(mine: str, theirs: str) -> str:
+    return f"(CASE WHEN {mine} IS NULL OR {theirs} IS NULL THEN {UNKNOWN} WHEN {mine} = {theirs} THEN 1.0 ELSE 0.0 END)"
+
+
+# Each factor (0-1) over a candidate ``n`` (with its similarities) and the report ``x``.
+FACTORS_SQL = {
+    "distance": f"CASE WHEN n.distance_km IS NULL THEN {NO_POINT}"
+    " ELSE greatest(0.0, 1 - n.distance_km / :max_km) END",
+    "time": "greatest(0.0, 1 - abs(n.hours_apart) / :max_hours)",
+    "type": "CASE WHEN n.violation_type = x.violation_type THEN 1.0 ELSE 0.5 END",
+    "parties": f"({_party_sql('x.perpetrator_party_id', 'n.perpetrator_party_id')}"
+    f" + {_party_sql('x.target_party_id', 'n.target_party_id')}) / 2",
+    "place": f"coalesce(s.place_sim, {UNKNOWN})",
+    "text": f"coalesce(s.text_sim, {UNKNOWN})",
+    "independence": "CASE WHEN s.same_key THEN 0.0 WHEN s.same_source THEN 0.5 ELSE 1.0 END",
+}
+_SCORE_SQL = (
+    " + ".join(f"{WEIGHTS[name]} * f.{name}" for name in WEIGHTS)
+    + f" - CASE WHEN f.same_key THEN {SAME_KEY_PENALTY} ELSE 0 END"
+    + f" - CASE WHEN f.excluded_mismatch THEN {EXCLUDED_MISMATCH_PENALTY} ELSE 0 END"
+)
+
+# The best ``LISTED`` candidates of each report of the batch, scored. Stored incidents and
+# earlier reports of the batch are found by the corroboration rule, the nearest
+# ``CANDIDATES_PER_REPORT`` kept; only those are compared by text (the costly part).
 _CANDIDATES = f"""
     WITH x AS MATERIALIZED (
         SELECT c.idx, c.occurred_at, c.violation_type, c.province_pcode,
@@ -81,38 +108,84 @@ _CANDIDATES = f"""
             idx int, occurred_at timestamptz, violation_type text, province_pcode text,
             geom text, perpetrator_party_id text, target_party_id text, ceasefire_status text,
             place_name text, description text, publishers text[])
-    )
-    SELECT x.idx, k.*
-    FROM x CROSS JOIN LATERAL (
-        SELECT * FROM (
-            SELECT i.id AS incident_id, NULL::int AS batch_idx, i.status, i.violation_type,
-                   i.perpetrator_party_id, i.target_party_id, i.ceasefire_status,
-                   ST_Distance(x.geom::geography, i.geom::geography) / 1000 AS distance_km,
-                   extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart,
-                   rs.place_sim, rs.text_sim, rs.same_key, rs.same_source
-            FROM incidents i
-            CROSS JOIN LATERAL (
-                SELECT max(similarity(r.place_name, x.place_name)) AS place_sim,
-                       max(similarity(r.description, x.description)) AS text_sim,
-                       bool_or(r.reporter_key_id = :key) AS same_key,
-                       bool_or(EXISTS (
-                           SELECT 1 FROM jsonb_array_elements(r.sources) s
-                           WHERE lower(s->>'publisher') = ANY(x.publishers))) AS same_source
-                FROM reports r WHERE r.incident_id = i.id
-            ) rs
-            WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
+    ),
+    -- Pairs within the batch, found by a hash join on (family, period of the window's
+    -- length) rather than by comparing every report with every other.
+    xb AS MATERIALIZED (
+        SELECT x.*, {family_sql("x.violation_type")} AS family,
+               floor(extract(epoch FROM x.occurred_at) / (:max_hours * 3600))::bigint AS period
+        FROM x
+    ),
+    xn AS MATERIALIZED (
+        SELECT xb.*, xb.period + d.d AS near_period
+        FROM xb CROSS JOIN (VALUES (-1), (0), (1)) AS d(d)
+    ),
+    pairs AS MATERIALIZED (
+        SELECT x.idx, y.idx AS batch_idx, y.violation_type, y.perpetrator_party_id,
+               y.target_party_id, y.ceasefire_status,
+               ST_Distance(x.geom::geography, y.geom::geography) / 1000 AS distance_km,
+               extract(epoch FROM y.occurred_at - x.occurred_at) / 3600 AS hours_apart,
+               y.place_name, y.description, y.publishers
+        FROM xb x JOIN xn y ON y.family = x.family AND y.near_period = x.period
+        WHERE y.idx < x.idx AND {plausible_sql("y", "x")}
+          AND (y.geom IS NULL OR x.geom IS NULL OR y.geom && ST_Expand(x.geom, :box))
+    ),
+    near AS (
+        SELECT x.idx, k.* FROM x CROSS JOIN LATERAL (
+            SELECT * FROM (
+                SELECT i.id AS incident_id, NULL::int AS batch_idx, i.status, i.violation_type,
+                       i.perpetrator_party_id, i.target_party_id, i.ceasefire_status,
+                       ST_Distance(x.geom::geography, i.geom::geography) / 1000 AS distance_km,
+                       extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart,
+                       NULL AS place_name, NULL AS description, NULL::text[] AS publishers
+                FROM incidents i
+                WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
+                  -- a cheap box first: the exact (geography) distance only inside it
+                  AND (i.geom IS NULL OR x.geom IS NULL OR i.geom && ST_Expand(x.geom, :box))
+                UNION ALL
+                SELECT NULL, p.batch_idx, 'unverified', p.violation_type,
+                       p.perpetrator_party_id, p.target_party_id, p.ceasefire_status,
+                       p.distance_km, p.hours_apart, p.place_name, p.description, p.publishers
+                FROM pairs p WHERE p.idx = x.idx
+            ) found
+            ORDER BY distance_km NULLS LAST, abs(hours_apart), incident_id, batch_idx
+            LIMIT {CANDIDATES_PER_REPORT}
+        ) k
+    ),
+    factored AS (
+        SELECT n.idx, n.incident_id, n.batch_idx, n.status, n.distance_km, n.hours_apart,
+               s.same_key,
+               (x.ceasefire_status = '{_EXCLUDED}') <> (n.ceasefire_status = '{_EXCLUDED}')
+                   AS excluded_mismatch,
+               {", ".join(f"{sql} AS {name}" for name, sql in FACTORS_SQL.items())}
+        FROM near n
+        JOIN x ON x.idx = n.idx
+        CROSS JOIN LATERAL (
+            SELECT max(similarity(r.place_name, x.place_name)) AS place_sim,
+                   max(similarity(r.description, x.description)) AS text_sim,
+                   bool_or(r.reporter_key_id = :key) AS same_key,
+                   bool_or(EXISTS (
+                       SELECT 1 FROM jsonb_array_elements(r.sources) src
+                       WHERE lower(src->>'publisher') = ANY(x.publishers))) AS same_source
+            FROM reports r WHERE r.incident_id = n.incident_id
+            HAVING n.incident_id IS NOT NULL
             UNION ALL
-            SELECT NULL, y.idx, 'unverified', y.violation_type, y.perpetrator_party_id,
-                   y.target_party_id, y.ceasefire_status,
-                   ST_Distance(x.geom::geography, y.geom::geography) / 1000,
-                   extract(epoch FROM y.occurred_at - x.occurred_at) / 3600,
-                   similarity(y.place_name, x.place_name), similarity(y.description, x.description),
-                   true, y.publishers && x.publishers
-            FROM x y WHERE y.idx < x.idx AND {plausible_sql("y", "x")}
-        ) found
-        ORDER BY distance_km NULLS LAST, abs(hours_apart), incident_id, batch_idx
-        LIMIT {CANDIDATES_PER_REPORT}
-    ) k
+            SELECT similarity(n.place_name, x.place_name),
+                   similarity(n.description, x.description), true,
+                   n.publishers && x.publishers
+            WHERE n.batch_idx IS NOT NULL
+        ) s
+    ),
+    scored AS (
+        SELECT f.*, greatest(0.0, {_SCORE_SQL}) AS score FROM factored f
+    )
+    SELECT * FROM (
+        SELECT scored.*, row_number() OVER (
+            PARTITION BY idx ORDER BY score DESC, distance_km NULLS LAST, incident_id, batch_idx
+        ) AS rank
+        FROM scored
+    ) ranked
+    WHERE rank <= {LISTED}
 """
 
 
@@ -130,53 +203,22 @@ def _publishers(sources: list[dict[str, Any]]) -> list[str]:
     return sorted({s["publisher"].lower() for s in sources if s.get("publisher")})
 
 
-def _party(mine: str | None, theirs: str | None) -> float:
-    if mine is None or theirs is None:
-        return UNKNOWN
-    return 1.0 if mine == theirs else 0.0
-
-
-def score(report: dict[str, Any], row: Any) -> Candidate:
-    """One candidate's factors, flags and score for a derived report."""
-    settings = get_settings()
-    if row.distance_km is None:
-        distance = NO_POINT
-    else:
-        distance = max(0.0, 1 - row.distance_km / settings.corroboration_max_distance_km)
-    hours = abs(float(row.hours_apart))
-    same_type = row.violation_type == report["violation_type"]
-    independence = 0.0 if row.same_key else 0.5 if row.same_source else 1.0
-    factors = {
-        "distance": distance,
-        "time": max(0.0, 1 - hours / settings.corroboration_max_hours),
-        "type": 1.0 if same_type else 0.5,
-        "parties": (
-            _party(report["perpetrator_party_id"], row.perpetrator_party_id)
-            + _party(report["target_party_id"], row.target_party_id)
-        )
-        / 2,
-        "place": UNKNOWN if row.place_sim is None else float(row.place_sim),
-        "text": UNKNOWN if row.text_sim is None else float(row.text_sim),
-        "independence": independence,
-    }
-    total = sum(WEIGHTS[name] * value for name, value in factors.items())
+def _candidate(row: Any) -> Candidate:
+    """One scored candidate row as the decision and the stored correlation read it."""
     flags = []
     if row.same_key:
-        total -= SAME_KEY_PENALTY
         flags.append("same_reporter_key")
-    if (report["ceasefire_status"] == _EXCLUDED) != (row.ceasefire_status == _EXCLUDED):
-        total -= EXCLUDED_MISMATCH_PENALTY
+    if row.excluded_mismatch:
         flags.append("excluded_mismatch")
     if row.status != IncidentStatus.unverified:
         flags.append("reviewed")
-    assert FAMILY_OF[row.violation_type] == FAMILY_OF[report["violation_type"]]
     return Candidate(
         incident_id=row.incident_id,
         batch_idx=row.batch_idx,
         status=row.status,
-        score=round(max(0.0, total), 4),
+        score=round(float(row.score), 4),
         factors={
-            **{name: round(value, 4) for name, value in factors.items()},
+            **{name: round(float(getattr(row, name)), 4) for name in WEIGHTS},
             "distance_km": None if row.distance_km is None else round(row.distance_km, 3),
             "hours_apart": round(float(row.hours_apart), 3),
         },
@@ -211,11 +253,20 @@ def find_candidates(
     # The planner's estimates (a JSON recordset, PostGIS's costs) would call for JIT, which
     # costs far more (~200 ms) than the statement (~2 ms per report); as digests do.
     session.execute(text("SET LOCAL jit = off"))
+    settings = get_settings()
     for row in session.execute(
         text(_CANDIDATES),
-        {"rows": orjson.dumps(payload).decode(), "key": reporter_key_id, **bounds()},
+        {
+            "rows": orjson.dumps(payload).decode(),
+            "key": reporter_key_id,
+            "max_km": settings.corroboration_max_distance_km,
+            "max_hours": settings.corroboration_max_hours,
+            # Degrees that hold the distance in any direction up to 60 degrees of latitude.
+            "box": settings.corroboration_max_distance_km / KM_PER_DEGREE * 2,
+            **bounds(),
+        },
     ):
-        found[row.idx].append(score(reports[row.idx], row))
+        found[row.idx].append(_candidate(row))
     for candidates in found:
         candidates.sort(key=lambda c: -c.score)
     return found
@@ -257,7 +308,7 @@ def correlate(
             ),
             None,
         )
-        listed = [_listed(c, incident_of(c)) for c in candidates[:LISTED]]
+        listed = [_listed(c, incident_of(c)) for c in candidates]
         correlation: dict[str, Any] = {
             "version": VERSION,
             "threshold": threshold,

@@ -237,6 +237,13 @@ def test_a_confidence_band_selects_the_same_incidents_on_every_reader(
             headers=auth(admin),
         )
         assert totals.status_code == 200, totals.text
-        counted = sum(b["incidents"] for b in totals.json()["items"] if b.get("incidents"))
-        assert counted == len(expected), (band, totals.json())
+        assert sum(b["incidents"] for b in totals.json()["buckets"]) == len(expected), band
+        provinces = client.get(
+            "/v1/stats/provinces",
+            params={"confidence": band, "datetime": "2017-01-01/2017-01-31"},
+            headers=auth(admin),
+        )
+        assert provinces.status_code == 200, provinces.text
+        counted = sum(f["properties"]["incidents"] for f in provinces.json()["features"])
+        assert counted == len(expected), band
     assert _listed(client, admin, "/v1/incidents", {"confidence": "low,high"}) == {low, high}
