@@ -1,7 +1,7 @@
 """Precision and recall of automatic correlation, on a labelled set built from real events.
 
 Each real UCDP event of ``../shared/data/events/`` (a sample of ``--events``; rows repeating
-another's day, place, parties and headline count once) is reported 1-4
+another's day and headline count once) is reported 1-4
 times by different reporter keys: the first report as the GED gives it, the others moved
 0-3 km and 0-6 hours, naming the parties by another alias, the place in another spelling (or
 not at all), the text reworded, and citing a source of their own. A share of the events
@@ -12,7 +12,7 @@ real events themselves are often close too (the GED dates to the day, at noon he
 The events are split in two halves (by event, neighbours with theirs):
 
 1. **tuning**: the first half goes through the real intake (``submit``, batches per key,
-   keys interleaved) with automatic links switched off (threshold above 1), so every report
+   keys interleaved) with automatic links switched off (``correlate(link=False)``), so every report
    opens an incident and stores its scored candidates; the threshold is the lowest that
    keeps precision >= ``--target-precision`` on this half (of "link to the best candidate
    at or above it");
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import math
 import os
 import random
@@ -48,6 +49,7 @@ from service.config import get_settings, sqlalchemy_url
 from service.incident.corroboration import FAMILY_OF
 from service.report.schemas import PointIn, ReportCreate, SourceIn
 
+GRID = [step / 100 for step in range(40, 101)]
 NAMESPACE = uuid.UUID("6a1f1d3e-2f7b-5c55-9d0e-3b9e2a1c7f10")
 KEYS = 8
 BATCH = 40
@@ -153,13 +155,9 @@ def build(
 ) -> list[Labelled]:
     """The labelled reports: event ids 0.. for the sampled events, then their neighbours."""
     rng = random.Random(seed)  # noqa: S311 - reproducible, not secret
-    # The GED splits one article's toll into several rows of the same day, place, parties
-    # and headline: no report could tell those apart, so each such group counts once.
-    distinct = list(
-        {
-            (r.occurred_at, r.place_name, r.description, r.perpetrator, r.target): r for r in real
-        }.values()
-    )
+    # The GED splits one article's toll into several rows of the same day and headline (at
+    # several places or precisions): no report could tell those apart; each counts once.
+    distinct = list({(r.occurred_at, r.description): r for r in real}.values())
     sample = rng.sample(distinct, min(events, len(distinct)))
     by_family: dict[str, list[ReportCreate]] = defaultdict(list)
     for r in real:
@@ -280,8 +278,7 @@ def tune(url: str, stored: dict[uuid.UUID, Labelled], target: float) -> tuple[fl
             scored.append((None, False, should))
     table = []
     chosen = None
-    for step in range(40, 101):
-        t = step / 100
+    for t in GRID:
         links = [(s, r) for s, r, _ in scored if s is not None and s >= t]
         right = sum(1 for _, r in links if r)
         should = sum(1 for _, _, sh in scored if sh)
@@ -358,9 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
 
-    os.environ["CEASEFIRE_CORRELATION_THRESHOLD"] = "2"
-    get_settings.cache_clear()
+    # Scores only: nothing is linked, texts compared wherever a score could reach 0.40.
+    from service.incident import correlation
+
+    linking = correlation.correlate
+    correlation.correlate = functools.partial(linking, link=False, compare_from=GRID[0])
     threshold, table = tune(url, run_intake(url, tuning), args.target_precision)
+    correlation.correlate = linking
     print("threshold  precision  recall  links   (tuning half, never linked)")
     for t, p, r, n in table:
         if abs(t * 20 - round(t * 20)) < 1e-9 or t == threshold:

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     corroboration_max_hours: float = Field(default=6.0, gt=0)
     # A report without an incident_id joins the best-scoring unverified candidate at or
     # above this score (``service.incident.correlation``); above 1: never automatically.
-    correlation_threshold: float = Field(default=0.65, ge=0)
+    correlation_threshold: float = Field(default=0.69, ge=0)
 
     # Every absolute link the service writes (paging, OGC and TileJSON links, Atom, Location)
     # starts with this URL (scheme, host, port and any path prefix); the request's Host

@@ -3,9 +3,10 @@ describes, or opens its own and lists its likely duplicates.
 
 **Candidates** are found by the corroboration rule (``corroboration.plausible_sql``: the same
 type family, within 5 km and 6 hours, the same governorate when either has no point), among
-stored incidents that are neither merged nor rejected and among the earlier reports of the
-same batch, for every report of a batch in **one statement** (walking the incidents' time
-index), at most ``CANDIDATES_PER_REPORT`` nearest each.
+stored incidents that are neither merged nor rejected, for every report of a batch in **one
+statement** (walking the incidents' time index, a box before the exact distance), at most
+``CANDIDATES_PER_REPORT`` nearest each. The reports of one batch are never candidates of
+each other: they share a reporter key, which the same-key rule below keeps apart anyway.
 
 **The score** (0-1) is a weighted sum of factors, each 0-1 (``WEIGHTS``):
 
@@ -27,7 +28,7 @@ never join each other automatically, so an import of distinct events stays disti
 ``excluded``; flagged ``excluded_mismatch`` whatever the decision).
 
 **The decision** (the score is computed in SQL, and only the ``LISTED`` best candidates of
-each report come back): the best of those at or above ``CEASEFIRE_CORRELATION_THRESHOLD`` (0.65;
+each report come back): the best of those at or above ``CEASEFIRE_CORRELATION_THRESHOLD`` (0.69;
 chosen with ``bench/correlation.py`` on one half of a labelled set and measured on the
 other) among *unverified* incidents is joined. A verified or
 disputed incident is never joined automatically: it is listed as a likely duplicate (flag
@@ -35,7 +36,8 @@ disputed incident is never joined automatically: it is listed as a likely duplic
 has put their name to, not even as a pending review. Otherwise the report opens a new
 incident. Either way the report stores ``correlation``: the rule's ``version``, the
 ``threshold``, the ``decision`` (``linked`` or ``opened``), the incident joined with its
-``score``, ``factors`` and ``flags``, and the top ``LISTED`` candidates with theirs.
+``score``, ``factors`` and ``flags``, and the top ``LISTED`` candidates with their scores and
+flags.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.event.terms import CeasefireStatus, IncidentStatus
-from service.incident.corroboration import bounds, family_sql, plausible_sql
+from service.incident.corroboration import bounds, plausible_sql
 
 VERSION = 1
 CANDIDATES_PER_REPORT = 5
@@ -78,27 +80,36 @@ def _party_sql(mine: str, theirs: str) -> str:
     return f"(CASE WHEN {mine} IS NULL OR {theirs} IS NULL THEN {UNKNOWN} WHEN {mine} = {theirs} THEN 1.0 ELSE 0.0 END)"
 
 
-# Each factor (0-1) over a candidate ``n`` (with its similarities) and the report ``x``.
-FACTORS_SQL = {
+# Each factor (0-1) over a candidate ``n`` and the report ``x``: first the cheap ones...
+CHEAP_FACTORS_SQL = {
     "distance": f"CASE WHEN n.distance_km IS NULL THEN {NO_POINT}"
     " ELSE greatest(0.0, 1 - n.distance_km / :max_km) END",
     "time": "greatest(0.0, 1 - abs(n.hours_apart) / :max_hours)",
     "type": "CASE WHEN n.violation_type = x.violation_type THEN 1.0 ELSE 0.5 END",
     "parties": f"({_party_sql('x.perpetrator_party_id', 'n.perpetrator_party_id')}"
     f" + {_party_sql('x.target_party_id', 'n.target_party_id')}) / 2",
+}
+# ... then those read from the incident's reports (``s``): texts are compared only when the
+# candidate could still reach the threshold with perfect similarity (the costly part).
+REPORT_FACTORS_SQL = {
     "place": f"coalesce(s.place_sim, {UNKNOWN})",
     "text": f"coalesce(s.text_sim, {UNKNOWN})",
     "independence": "CASE WHEN s.same_key THEN 0.0 WHEN s.same_source THEN 0.5 ELSE 1.0 END",
 }
+_CHEAP_SQL = (
+    " + ".join(f"{WEIGHTS[name]} * c.{name}" for name in CHEAP_FACTORS_SQL)
+    + f" - CASE WHEN c.excluded_mismatch THEN {EXCLUDED_MISMATCH_PENALTY} ELSE 0 END"
+)
+_AT_BEST = sum(WEIGHTS[name] for name in REPORT_FACTORS_SQL)
 _SCORE_SQL = (
-    " + ".join(f"{WEIGHTS[name]} * f.{name}" for name in WEIGHTS)
+    "f.cheap + "
+    + " + ".join(f"{WEIGHTS[name]} * f.{name}" for name in REPORT_FACTORS_SQL)
     + f" - CASE WHEN f.same_key THEN {SAME_KEY_PENALTY} ELSE 0 END"
-    + f" - CASE WHEN f.excluded_mismatch THEN {EXCLUDED_MISMATCH_PENALTY} ELSE 0 END"
 )
 
-# The best ``LISTED`` candidates of each report of the batch, scored. Stored incidents and
-# earlier reports of the batch are found by the corroboration rule, the nearest
-# ``CANDIDATES_PER_REPORT`` kept; only those are compared by text (the costly part).
+# The best ``LISTED`` candidates of each report of the batch, scored: incidents found by the
+# corroboration rule, the nearest ``CANDIDATES_PER_REPORT`` kept; only those are compared by
+# text (the costly part).
 _CANDIDATES = f"""
     WITH x AS MATERIALIZED (
         SELECT c.idx, c.occurred_at, c.violation_type, c.province_pcode,
@@ -109,71 +120,50 @@ _CANDIDATES = f"""
             geom text, perpetrator_party_id text, target_party_id text, ceasefire_status text,
             place_name text, description text, publishers text[])
     ),
-    -- Pairs within the batch, found by a hash join on (family, period of the window's
-    -- length) rather than by comparing every report with every other.
-    xb AS MATERIALIZED (
-        SELECT x.*, {family_sql("x.violation_type")} AS family,
-               floor(extract(epoch FROM x.occurred_at) / (:max_hours * 3600))::bigint AS period
-        FROM x
-    ),
-    xn AS MATERIALIZED (
-        SELECT xb.*, xb.period + d.d AS near_period
-        FROM xb CROSS JOIN (VALUES (-1), (0), (1)) AS d(d)
-    ),
-    pairs AS MATERIALIZED (
-        SELECT x.idx, y.idx AS batch_idx, y.violation_type, y.perpetrator_party_id,
-               y.target_party_id, y.ceasefire_status,
-               ST_Distance(x.geom::geography, y.geom::geography) / 1000 AS distance_km,
-               extract(epoch FROM y.occurred_at - x.occurred_at) / 3600 AS hours_apart,
-               y.place_name, y.description, y.publishers
-        FROM xb x JOIN xn y ON y.family = x.family AND y.near_period = x.period
-        WHERE y.idx < x.idx AND {plausible_sql("y", "x")}
-          AND (y.geom IS NULL OR x.geom IS NULL OR y.geom && ST_Expand(x.geom, :box))
-    ),
     near AS (
         SELECT x.idx, k.* FROM x CROSS JOIN LATERAL (
-            SELECT * FROM (
-                SELECT i.id AS incident_id, NULL::int AS batch_idx, i.status, i.violation_type,
-                       i.perpetrator_party_id, i.target_party_id, i.ceasefire_status,
-                       ST_Distance(x.geom::geography, i.geom::geography) / 1000 AS distance_km,
-                       extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart,
-                       NULL AS place_name, NULL AS description, NULL::text[] AS publishers
-                FROM incidents i
-                WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
-                  -- a cheap box first: the exact (geography) distance only inside it
-                  AND (i.geom IS NULL OR x.geom IS NULL OR i.geom && ST_Expand(x.geom, :box))
-                UNION ALL
-                SELECT NULL, p.batch_idx, 'unverified', p.violation_type,
-                       p.perpetrator_party_id, p.target_party_id, p.ceasefire_status,
-                       p.distance_km, p.hours_apart, p.place_name, p.description, p.publishers
-                FROM pairs p WHERE p.idx = x.idx
-            ) found
-            ORDER BY distance_km NULLS LAST, abs(hours_apart), incident_id, batch_idx
+            SELECT i.id AS incident_id, i.status, i.violation_type,
+                   i.perpetrator_party_id, i.target_party_id, i.ceasefire_status,
+                   ST_Distance(x.geom::geography, i.geom::geography) / 1000 AS distance_km,
+                   extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart
+            FROM incidents i
+            WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
+              -- a cheap box first: the exact (geography) distance only inside it
+              AND (i.geom IS NULL OR x.geom IS NULL OR i.geom && ST_Expand(x.geom, :box))
+            ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - x.occurred_at)),
+                     i.id
             LIMIT {CANDIDATES_PER_REPORT}
         ) k
     ),
-    factored AS (
-        SELECT n.idx, n.incident_id, n.batch_idx, n.status, n.distance_km, n.hours_apart,
-               s.same_key,
+    cheap AS (
+        SELECT n.idx, n.incident_id, n.status, n.distance_km, n.hours_apart,
                (x.ceasefire_status = '{_EXCLUDED}') <> (n.ceasefire_status = '{_EXCLUDED}')
                    AS excluded_mismatch,
-               {", ".join(f"{sql} AS {name}" for name, sql in FACTORS_SQL.items())}
-        FROM near n
-        JOIN x ON x.idx = n.idx
+               {", ".join(f"{sql} AS {name}" for name, sql in CHEAP_FACTORS_SQL.items())}
+        FROM near n JOIN x ON x.idx = n.idx
+    ),
+    factored AS (
+        SELECT c.*, {_CHEAP_SQL} AS cheap, s.same_key, s.compared,
+               {", ".join(f"{sql} AS {name}" for name, sql in REPORT_FACTORS_SQL.items())}
+        FROM cheap c
+        JOIN x ON x.idx = c.idx
         CROSS JOIN LATERAL (
-            SELECT max(similarity(r.place_name, x.place_name)) AS place_sim,
-                   max(similarity(r.description, x.description)) AS text_sim,
+            SELECT max(CASE WHEN b.compare THEN similarity(r.place_name, x.place_name) END)
+                       AS place_sim,
+                   max(CASE WHEN b.compare THEN similarity(r.description, x.description) END)
+                       AS text_sim,
+                   bool_or(b.compare) AS compared,
                    bool_or(r.reporter_key_id = :key) AS same_key,
-                   bool_or(EXISTS (
+                   bool_or(b.compare AND EXISTS (
                        SELECT 1 FROM jsonb_array_elements(r.sources) src
                        WHERE lower(src->>'publisher') = ANY(x.publishers))) AS same_source
-            FROM reports r WHERE r.incident_id = n.incident_id
-            HAVING n.incident_id IS NOT NULL
-            UNION ALL
-            SELECT similarity(n.place_name, x.place_name),
-                   similarity(n.description, x.description), true,
-                   n.publishers && x.publishers
-            WHERE n.batch_idx IS NOT NULL
+            FROM reports r
+            CROSS JOIN LATERAL (
+                SELECT {_CHEAP_SQL} + {_AT_BEST}
+                       - CASE WHEN r.reporter_key_id = :key THEN {SAME_KEY_PENALTY} ELSE 0 END
+                       >= :compare_from AS compare
+            ) b
+            WHERE r.incident_id = c.incident_id
         ) s
     ),
     scored AS (
@@ -181,7 +171,7 @@ _CANDIDATES = f"""
     )
     SELECT * FROM (
         SELECT scored.*, row_number() OVER (
-            PARTITION BY idx ORDER BY score DESC, distance_km NULLS LAST, incident_id, batch_idx
+            PARTITION BY idx ORDER BY score DESC, distance_km NULLS LAST, incident_id
         ) AS rank
         FROM scored
     ) ranked
@@ -191,8 +181,7 @@ _CANDIDATES = f"""
 
 @dataclass(frozen=True)
 class Candidate:
-    incident_id: uuid.UUID | None  # a stored incident
-    batch_idx: int | None  # or an earlier report of the batch
+    incident_id: uuid.UUID
     status: str
     score: float
     factors: dict[str, Any]
@@ -212,9 +201,10 @@ def _candidate(row: Any) -> Candidate:
         flags.append("excluded_mismatch")
     if row.status != IncidentStatus.unverified:
         flags.append("reviewed")
+    if not row.compared:
+        flags.append("not_compared")  # could not reach the threshold: texts not compared
     return Candidate(
         incident_id=row.incident_id,
-        batch_idx=row.batch_idx,
         status=row.status,
         score=round(float(row.score), 4),
         factors={
@@ -227,10 +217,15 @@ def _candidate(row: Any) -> Candidate:
 
 
 def find_candidates(
-    session: Session, *, reporter_key_id: uuid.UUID, reports: list[dict[str, Any]]
+    session: Session,
+    *,
+    reporter_key_id: uuid.UUID,
+    reports: list[dict[str, Any]],
+    compare_from: float = 1.0,
 ) -> list[list[Candidate]]:
     """Each report's scored candidates (best first), in order, from one statement. Each
-    report is a derived row (``derive_many``) in batch order."""
+    report is a derived row (``derive_many``) in batch order. Texts are compared where a
+    candidate could still reach the threshold (or ``compare_from``, if lower)."""
     if not reports:
         return []
     payload = [
@@ -261,6 +256,7 @@ def find_candidates(
             "key": reporter_key_id,
             "max_km": settings.corroboration_max_distance_km,
             "max_hours": settings.corroboration_max_hours,
+            "compare_from": min(settings.correlation_threshold, compare_from),
             # Degrees that hold the distance in any direction up to 60 degrees of latitude.
             "box": settings.corroboration_max_distance_km / KM_PER_DEGREE * 2,
             **bounds(),
@@ -273,42 +269,45 @@ def find_candidates(
 
 
 def _listed(candidate: Candidate, incident_id: uuid.UUID) -> dict[str, Any]:
+    """A likely duplicate as stored: its score and flags (the factors are kept for the
+    incident joined only: every report stores this, so it stays small)."""
     return {
         "incident_id": str(incident_id),
         "score": candidate.score,
         "status": candidate.status,
-        "factors": candidate.factors,
         "flags": list(candidate.flags),
     }
 
 
 def correlate(
-    session: Session, *, reporter_key_id: uuid.UUID, reports: list[dict[str, Any]]
+    session: Session,
+    *,
+    reporter_key_id: uuid.UUID,
+    reports: list[dict[str, Any]],
+    link: bool = True,
+    compare_from: float = 1.0,
 ) -> set[uuid.UUID]:
     """Decide each report's incident: sets ``incident_id`` (an existing incident, or a new
-    id) and ``correlation`` on each derived row, in batch order. Returns the new ids."""
+    id) and ``correlation`` on each derived row, in batch order. Returns the new ids.
+    ``link`` false only scores (``bench/correlation.py`` tunes the threshold that way)."""
     minted: set[uuid.UUID] = set()
     threshold = get_settings().correlation_threshold
     for report, candidates in zip(
         reports,
-        find_candidates(session, reporter_key_id=reporter_key_id, reports=reports),
+        find_candidates(
+            session, reporter_key_id=reporter_key_id, reports=reports, compare_from=compare_from
+        ),
         strict=True,
     ):
-
-        def incident_of(c: Candidate) -> uuid.UUID:
-            if c.incident_id is not None:
-                return c.incident_id
-            return reports[c.batch_idx]["incident_id"]  # type: ignore[index]
-
         chosen = next(
             (
                 c
                 for c in candidates
-                if c.score >= threshold and c.status == IncidentStatus.unverified
+                if link and c.score >= threshold and c.status == IncidentStatus.unverified
             ),
             None,
         )
-        listed = [_listed(c, incident_of(c)) for c in candidates]
+        listed = [_listed(c, c.incident_id) for c in candidates]
         correlation: dict[str, Any] = {
             "version": VERSION,
             "threshold": threshold,
@@ -316,7 +315,7 @@ def correlate(
             "candidates": listed,
         }
         if chosen is not None:
-            report["incident_id"] = incident_of(chosen)
+            report["incident_id"] = chosen.incident_id
             correlation.update(
                 decision="linked",
                 incident_id=str(report["incident_id"]),

@@ -102,7 +102,7 @@ class IncidentCorrelation(BaseModel):
     flags: list[str]
     candidates: list[dict[str, Any]] = Field(
         description="The likely duplicates weighed, each with its incident_id, score,"
-        " status, factors and flags."
+        " status and flags."
     )
 
 

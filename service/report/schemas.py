@@ -193,7 +193,6 @@ class CorrelationCandidate(BaseModel):
     incident_id: uuid.UUID
     score: float
     status: str
-    factors: CorrelationFactors
     flags: list[str]
 
 
@@ -211,7 +210,8 @@ class CorrelationOut(BaseModel):
         default=None,
         description="excluded_mismatch (one side involves an excluded party, the other"
         " not), same_reporter_key, reviewed (verified or disputed: never joined"
-        " automatically).",
+        " automatically), not_compared (could not reach the threshold even with identical"
+        " texts, so place and text were not compared: 0.5 each).",
     )
     candidates: list[CorrelationCandidate] | None = Field(
         default=None,

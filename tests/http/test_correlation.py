@@ -81,8 +81,10 @@ def test_a_duplicate_is_linked_with_its_score_and_factors_stored(client, db, key
     # The incident holds both, and shows what correlation decided for each report.
     detail = incident(client, verifier, first["incident_id"])
     assert detail["report_count"] == 2
-    assert [c["decision"] for c in detail["correlations"]] == ["opened", "linked"]
-    assert detail["correlations"][1]["score"] == correlation["score"]
+    decided = {c["report_id"]: c for c in detail["correlations"]}
+    assert decided[first["id"]]["decision"] == "opened"
+    assert decided[second["id"]]["decision"] == "linked"
+    assert decided[second["id"]]["score"] == correlation["score"]
     # A verifier reading the report sees the candidates too.
     read = client.get(f"/v1/reports/{second['id']}", headers=auth(verifier)).json()
     assert read["correlation"]["candidates"][0]["incident_id"] == first["incident_id"]
@@ -165,9 +167,13 @@ def test_excluded_and_covered_parties_are_flagged(client, keys, verifier):
         assert "excluded_mismatch" in read["correlation"]["flags"]
 
 
-def test_reports_of_one_batch_correlate_with_each_other(client, db, reporter, monkeypatch):
+def test_a_batch_is_correlated_with_stored_incidents_not_within_itself(
+    client, db, keys, reporter, monkeypatch
+):
     _, secret = reporter
+    # Even with a low threshold, one key's reports (a batch's) stay apart.
     monkeypatch.setattr(get_settings(), "correlation_threshold", 0.5)
+    stored = first_report(client, keys[0])
     items = [
         report_body(client_report_id=str(uuid.uuid4()), place_name=PLACE, description=TEXT)
         for _ in range(2)
@@ -178,14 +184,13 @@ def test_reports_of_one_batch_correlate_with_each_other(client, db, reporter, mo
     response = client.post("/v1/reports/batch", json={"reports": items}, headers=auth(secret))
     assert response.status_code == 200, response.text
     results = [r["report"] for r in response.json()["results"]]
-    assert results[0]["incident_id"] == results[1]["incident_id"] != results[2]["incident_id"]
-    assert results[1]["correlation"]["decision"] == "linked"
-    assert "same_reporter_key" in results[1]["correlation"]["flags"]
+    # Both duplicates join the stored incident (another key's); the far one opens its own.
+    assert [r["incident_id"] == stored["incident_id"] for r in results] == [True, True, False]
+    assert [r["correlation"]["decision"] for r in results] == ["linked", "linked", "opened"]
     count = db.execute(
-        text("SELECT report_count FROM incidents WHERE id = :id"),
-        {"id": results[0]["incident_id"]},
+        text("SELECT report_count FROM incidents WHERE id = :id"), {"id": stored["incident_id"]}
     ).scalar_one()
-    assert count == 2
+    assert count == 3
     # Sent again: replayed, nothing new.
     again = client.post("/v1/reports/batch", json={"reports": items}, headers=auth(secret))
     assert [r["report"]["id"] for r in again.json()["results"]] == [r["id"] for r in results]
