@@ -83,9 +83,10 @@ CONFIDENCE_RULE = f"""
     )
 """
 
-# One report's sources alone (an incident it opens), over a reports row aliased ``r``.
-SINGLE_REPORT = score_sql(
-    f"coalesce((SELECT max({grade_sql('s')}) FROM jsonb_array_elements(r.sources) s), 0)",
-    f"(SELECT count(DISTINCT {who_sql('s')}) FROM jsonb_array_elements(r.sources) s)",
-    "1",
+# One report's sources alone (an incident it opens), over a reports row aliased ``r``: one
+# pass over its sources.
+_BEST = "coalesce(max(" + grade_sql("s") + "), 0)"
+_SOURCES = "count(DISTINCT " + who_sql("s") + ")"
+SINGLE_REPORT = (
+    "(SELECT " + score_sql(_BEST, _SOURCES, "1") + " FROM jsonb_array_elements(r.sources) s)"
 )
