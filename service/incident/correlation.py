@@ -25,7 +25,9 @@ reporter who files twice near one place and time more likely saw two events: a s
 of the same event names its ``incident_id``; with the default threshold a key's reports
 never join each other automatically, so an import of distinct events stays distinct), and
 0.2 when one side involves an excluded party and the other does not (``ceasefire_status``
-``excluded``; flagged ``excluded_mismatch`` whatever the decision).
+``excluded``; flagged ``excluded_mismatch`` whatever the decision). Place and text, the
+costly part, are compared only where the candidate could still reach the threshold with
+identical texts; elsewhere they count 0.5 each and the candidate is flagged ``not_compared``.
 
 **The decision** (the score is computed in SQL, and only the ``LISTED`` best candidates of
 each report come back): the best of those at or above ``CEASEFIRE_CORRELATION_THRESHOLD`` (0.69;
