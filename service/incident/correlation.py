@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.event.terms import CeasefireStatus, IncidentStatus
-from service.incident.corroboration import bounds, plausible_sql
+from service.incident.corroboration import FAMILIES, FAMILY_OF, bounds, plausible_sql
 
 VERSION = 1
 CANDIDATES_PER_REPORT = 5
@@ -116,11 +116,11 @@ _CANDIDATES = f"""
     WITH x AS MATERIALIZED (
         SELECT c.idx, c.occurred_at, c.violation_type, c.province_pcode,
                ST_GeomFromEWKT(c.geom) AS geom, c.perpetrator_party_id, c.target_party_id,
-               c.ceasefire_status, c.place_name, c.description, c.publishers
+               c.ceasefire_status, c.place_name, c.description, c.publishers, c.family_types
         FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS c(
             idx int, occurred_at timestamptz, violation_type text, province_pcode text,
             geom text, perpetrator_party_id text, target_party_id text, ceasefire_status text,
-            place_name text, description text, publishers text[])
+            place_name text, description text, publishers text[], family_types text[])
     ),
     near AS (
         SELECT x.idx, k.* FROM x CROSS JOIN LATERAL (
@@ -130,6 +130,8 @@ _CANDIDATES = f"""
                    extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart
             FROM incidents i
             WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
+              -- the family's types, so the (type, time) index finds them
+              AND i.violation_type = ANY(x.family_types) AND i.status <> 'merged'
               -- a cheap box first: the exact (geography) distance only inside it
               AND (i.geom IS NULL OR x.geom IS NULL OR i.geom && ST_Expand(x.geom, :box))
             ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - x.occurred_at)),
@@ -186,8 +188,17 @@ class Candidate:
     incident_id: uuid.UUID
     status: str
     score: float
-    factors: dict[str, Any]
     flags: tuple[str, ...]
+    row: Any  # the scored row: its factors are read for the incident joined only
+
+    @property
+    def factors(self) -> dict[str, Any]:
+        row = self.row
+        return {
+            **{name: round(float(getattr(row, name)), 4) for name in WEIGHTS},
+            "distance_km": None if row.distance_km is None else round(row.distance_km, 3),
+            "hours_apart": round(float(row.hours_apart), 3),
+        }
 
 
 def _publishers(sources: list[dict[str, Any]]) -> list[str]:
@@ -209,12 +220,8 @@ def _candidate(row: Any) -> Candidate:
         incident_id=row.incident_id,
         status=row.status,
         score=round(float(row.score), 4),
-        factors={
-            **{name: round(float(getattr(row, name)), 4) for name in WEIGHTS},
-            "distance_km": None if row.distance_km is None else round(row.distance_km, 3),
-            "hours_apart": round(float(row.hours_apart), 3),
-        },
         flags=tuple(flags),
+        row=row,
     )
 
 
@@ -243,6 +250,7 @@ def find_candidates(
             "place_name": r["place_name"],
             "description": r["description"],
             "publishers": _publishers(r["sources"]),
+            "family_types": [t.value for t in FAMILIES[FAMILY_OF[r["violation_type"]]]],
         }
         for n, r in enumerate(reports)
     ]
