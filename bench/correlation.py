@@ -24,6 +24,9 @@ Precision = right links / links; recall = right links / reports that had a repor
 same event stored before them (those that should link).
 
     .venv/bin/python -m bench.correlation [--database-url URL] [--events 3000] [--seed 7]
+
+Measured on 2026-11-29 with ``--events 3000``: threshold 0.69 chosen on the tuning half
+(precision 0.990, recall 0.939 there); on the measured half precision 0.981, recall 0.919.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.ingest import DEFAULT_EVENTS, KM_PER_DEGREE, prepare, real_reports
@@ -315,10 +319,16 @@ def measure(url: str, stored: dict[uuid.UUID, Labelled]) -> Stats:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    base = make_url(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/ceasefire")
+    )
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/ceasefire_bench_correlation",
+        default=base.set(database=f"{base.database}_bench_correlation").render_as_string(
+            hide_password=False
+        ),
+        help="scratch database, dropped and recreated (default: $DATABASE_URL's name"
+        " + _bench_correlation)",
     )
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--neighbours", type=float, default=0.5)
