@@ -18,6 +18,15 @@ paths stored the same places and classifications.
 
     .venv/bin/python -m bench.ingest [--database-url URL] [--reports N] [--batch 500]
 
+With ``--against CHECKOUT`` (another checkout beside this one, e.g. ``../main``, with its
+own ``.venv``), the two checkouts' ``submit()`` run side by side instead: each in a process of
+its own (``bench/ingest_worker.py``) on its own scratch database (``_a`` and ``_b``), the same
+replicated reports, batches alternating between them (which goes first alternating too), so
+both see the same machine load and the same table sizes. It prints reports/s, median batch
+times and their ratio (this checkout / the other):
+
+    .venv/bin/python -m bench.ingest --against ../main [--reports 20000]
+
 POST mode measures single-report ``POST /v1/reports`` latency against a running server
 (bodies per the documented contract; 201 expected), at ``--concurrency`` (default 8):
 
@@ -390,6 +399,61 @@ def post_mode(args: argparse.Namespace) -> None:
         )
 
 
+def against_mode(args: argparse.Namespace) -> None:
+    import subprocess
+
+    here = Path(__file__).resolve().parent.parent
+    other = args.against.resolve()
+    base = make_url(args.database_url)
+    lanes = []
+    for name, checkout, suffix in (("this", here, "a"), (other.name, other, "b")):
+        url = base.set(database=f"{base.database}_{suffix}").render_as_string(hide_password=False)
+        command = [
+            str(checkout / ".venv" / "bin" / "python"),
+            str(here / "bench" / "ingest_worker.py"),
+            *("--database-url", url, "--reports", str(args.reports)),
+            *("--batch", str(args.batch), "--seed", str(args.seed), "--events", str(args.events)),
+        ]
+        process = subprocess.Popen(  # noqa: S603 - our own worker, arguments we built
+            command,
+            cwd=checkout,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "DATABASE_URL": url},
+        )
+        lanes.append((name, process, Lane(name, [])))
+    for name, process, _ in lanes:
+        ready = process.stdout.readline()  # type: ignore[union-attr]
+        if not ready.startswith("ready"):
+            raise SystemExit(f"lane {name} did not start")
+    batches = math.ceil(args.reports / args.batch)
+    for n in range(batches):
+        for _, process, lane in lanes if n % 2 == 0 else reversed(lanes):
+            process.stdin.write(f"{n}\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+            seconds, stored = process.stdout.readline().split()  # type: ignore[union-attr]
+            lane.seconds.append(float(seconds))
+            lane.stored += int(stored)
+        if (n + 1) % 10 == 0:
+            print(f"  {(n + 1) * args.batch:>7} reports", file=sys.stderr, flush=True)
+    for _, process, _ in lanes:
+        process.stdin.close()  # type: ignore[union-attr]
+        process.wait()
+    print(f"{'':12} {'reports/s':>10} {'total s':>8} {'batch p50 ms':>13} {'batch p90 ms':>13}")
+    for name, _, lane in lanes:
+        cuts = statistics.quantiles(lane.seconds, n=10)
+        print(
+            f"{name:12} {lane.stored / lane.total:10.0f} {lane.total:8.1f}"
+            f" {statistics.median(lane.seconds) * 1000:13.1f} {cuts[8] * 1000:13.1f}"
+        )
+    (_, _, mine), (other_name, _, theirs) = lanes
+    print(
+        f"ratio this/{other_name}: total time {mine.total / theirs.total:.2f}x,"
+        f" median batch {statistics.median(mine.seconds) / statistics.median(theirs.seconds):.2f}x"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ingest", description=__doc__.split("\n")[0]
@@ -406,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=None, help="default 1 (batch), random (POST)")
     parser.add_argument("--events", type=Path, default=get_settings().data_dir / DEFAULT_EVENTS)
+    parser.add_argument(
+        "--against", type=Path, default=None, help="another checkout to compare batch ingest with"
+    )
     parser.add_argument("--post-url", default=None, help="measure POST /v1/reports on this server")
     parser.add_argument(
         "--key", default=os.environ.get("CEASEFIRE_BENCH_KEY"), help="Bearer secret"
@@ -414,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=120, help="stop POSTing after this")
     args = parser.parse_args(argv)
-    if args.post_url:
+    if args.against:
+        args.seed = 1 if args.seed is None else args.seed
+        against_mode(args)
+    elif args.post_url:
         if not args.key:
             parser.error("--post-url needs --key (or CEASEFIRE_BENCH_KEY): a reporter's secret")
         post_mode(args)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # close to the incident, in distance and in time, to be linked to it.
     corroboration_max_distance_km: float = Field(default=5.0, gt=0)
     corroboration_max_hours: float = Field(default=6.0, gt=0)
+    # A report without an incident_id joins the best-scoring unverified candidate at or
+    # above this score (``service.incident.correlation``); above 1: never automatically.
+    correlation_threshold: float = Field(default=0.69, ge=0)
 
     # Every absolute link the service writes (paging, OGC and TileJSON links, Atom, Location)
     # starts with this URL (scheme, host, port and any path prefix); the request's Host

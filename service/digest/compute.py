@@ -17,14 +17,16 @@ Counting rules (also in the README):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.event.terms import ViolationType
+from service.event.terms import ConfidenceBand, ViolationType
 from service.theatre.terms import Terms
 
 ALL = "*"  # the scope of the whole theatre
@@ -211,7 +213,7 @@ def _breakdowns_sql(hotspots: int, public: bool = False) -> str:
     return f"""
     WITH counted AS (
         SELECT {_LOCAL_DAY} AS day, province_pcode, perpetrator_party_id, violation_type,
-               district_pcode, status, ceasefire_status, killed, injured, civilians_killed
+               confidence_band, district_pcode, status, ceasefire_status, killed, injured, civilians_killed
         FROM incidents
         WHERE occurred_at >= :first_from AND occurred_at < :until AND {_counted(public)}
     ),
@@ -219,14 +221,16 @@ def _breakdowns_sql(hotspots: int, public: bool = False) -> str:
         SELECT day, {_SCOPE} AS scope,
                CASE WHEN GROUPING(perpetrator_party_id) = 0 THEN 'party'
                     WHEN GROUPING(violation_type) = 0 THEN 'type'
+                    WHEN GROUPING(confidence_band) = 0 THEN 'confidence'
                     ELSE 'district' END AS kind,
-               CAST(coalesce(perpetrator_party_id, violation_type, district_pcode) AS varchar)
-                   AS key,
+               CAST(coalesce(perpetrator_party_id, violation_type, confidence_band,
+                             district_pcode) AS varchar) AS key,
                {_FIGURES_SQL}
         FROM counted
         GROUP BY GROUPING SETS (
             (day, province_pcode, perpetrator_party_id), (day, perpetrator_party_id),
             (day, province_pcode, violation_type), (day, violation_type),
+            (day, province_pcode, confidence_band), (day, confidence_band),
             (day, province_pcode, district_pcode), (day, district_pcode))
     ),
     ranked AS (
@@ -374,6 +378,23 @@ def _figures(row: Any, prefix: str = "") -> dict[str, int]:
     return {f: int(getattr(row, prefix + f)) for f in FIGURES}
 
 
+def _every(
+    rows: _Rows, at: tuple[dt.date, str, str], label: str, values: Iterable[StrEnum]
+) -> list[dict[str, Any]]:
+    """A breakdown's rows for every value of a term, zeros included, in the term's order."""
+    found = {row.key: row for row in rows.breakdowns.get(at, [])}
+    return [
+        {
+            label: value.value,
+            **{
+                figure: int(getattr(found[value.value], figure)) if value.value in found else 0
+                for figure in ("incidents", "violations", "verified")
+            },
+        }
+        for value in values
+    ]
+
+
 def _scope_sections(
     rows: _Rows,
     *,
@@ -423,16 +444,8 @@ def _scope_sections(
             key=lambda p: (-p.violations, -p.incidents, p.key is None, p.key or ""),
         )
     ]
-    types = {t.key: t for t in rows.breakdowns.get((day, scope, "type"), [])}
-    by_type = [
-        {
-            "violation_type": vt.value,
-            "incidents": int(types[vt.value].incidents) if vt.value in types else 0,
-            "violations": int(types[vt.value].violations) if vt.value in types else 0,
-            "verified": int(types[vt.value].verified) if vt.value in types else 0,
-        }
-        for vt in ViolationType
-    ]
+    by_type = _every(rows, (day, scope, "type"), "violation_type", ViolationType)
+    by_confidence = _every(rows, (day, scope, "confidence"), "band", ConfidenceBand)
     hotspots = [
         {
             "pcode": h.key,
@@ -457,6 +470,7 @@ def _scope_sections(
         "by_guarantor": by_guarantor,
         "by_party": by_party,
         "by_type": by_type,
+        "by_confidence": by_confidence,
         "hotspots": hotspots,
         "running_total": {
             "since": start.isoformat(),

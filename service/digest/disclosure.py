@@ -163,11 +163,19 @@ def public_view(
                 _blank(g, _GUARANTOR_FIGURES)
             else:
                 g["suppressed"] = False
+        for b in doc.get("by_confidence") or []:
+            if b["incidents"]:
+                _blank(b, _TYPE_FIGURES)
+            else:
+                b["suppressed"] = False
         cells += len(doc["by_party"]) + sum(1 for t in doc["by_type"] if t["suppressed"])
+        cells += sum(1 for b in doc.get("by_confidence") or [] if b["suppressed"])
         cells += sum(1 for g in doc["by_guarantor"] if g["suppressed"])
     else:
         cells += _mark(doc["by_party"], "incidents", _PARTY_FIGURES, k)
         cells += _mark(doc["by_type"], "incidents", _TYPE_FIGURES, k)
+        if doc.get("by_confidence") is not None:
+            cells += _mark(doc["by_confidence"], "incidents", _TYPE_FIGURES, k)
         cells += _mark(doc["by_guarantor"], "violations", _GUARANTOR_FIGURES, k)
 
     # The compliance window's counts (the rate counts days, not incidents).

@@ -74,6 +74,10 @@ def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
         for metric, value in t.items():
             if metric != "violation_type":
                 yield "by_type", t["violation_type"], t["violation_type"], metric, value
+    for b in doc.get("by_confidence") or []:
+        for metric, value in b.items():
+            if metric != "band":
+                yield "by_confidence", b["band"], b["band"], metric, value
     for rank, h in enumerate(doc["hotspots"], start=1):
         yield "hotspots", h["pcode"], h["name_en"], "rank", rank
         for metric, value in h.items():
@@ -131,6 +135,26 @@ def _signed(value: float | None, suffix: str = "") -> str:
     if value is None:
         return "–"
     return f"{value:+g}{suffix}"
+
+
+def _confidence_section(doc: dict[str, Any]) -> list[str]:
+    """Incidents by confidence band (absent from revisions built before the section)."""
+    rows = doc.get("by_confidence")
+    if rows is None:
+        return []
+    shown = [x for x in rows if x["incidents"] or x.get("suppressed")]
+    return [
+        "## By confidence",
+        _table(
+            ["confidence", "violations", "verified", "incidents"],
+            [
+                [x["band"], *(_shown(x, k) for k in ("violations", "verified", "incidents"))]
+                for x in shown
+            ],
+        )
+        if shown
+        else "No incidents.",
+    ]
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1) -> str:
@@ -251,6 +275,7 @@ def to_markdown(doc: dict[str, Any], links: list[dict[str, str]] | None = None) 
         )
         if any(x["incidents"] or x.get("suppressed") for x in doc["by_type"])
         else "No incidents.",
+        *_confidence_section(doc),
         "## Hotspots",
         _table(
             ["district", "P-code", "violations", "verified", "incidents", "killed"],

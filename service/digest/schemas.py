@@ -99,6 +99,13 @@ class TypeEntry(Suppressible):
     verified: int | None
 
 
+class ConfidenceEntry(Suppressible):
+    band: str = Field(description="low, medium or high (the incidents' confidence).")
+    incidents: int | None
+    violations: int | None
+    verified: int | None
+
+
 class Disclosure(BaseModel):
     """Present in the public view only: how small numbers were kept private."""
 
@@ -170,6 +177,10 @@ class DigestRead(BaseModel):
     by_guarantor: list[GuarantorEntry]
     by_party: list[PartyEntry]
     by_type: list[TypeEntry]
+    by_confidence: list[ConfidenceEntry] | None = Field(
+        default=None,
+        description="Incidents by confidence band; absent from revisions built before it.",
+    )
     hotspots: list[Hotspot]
     running_total: RunningTotal
     compliance_formula: str

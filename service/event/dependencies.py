@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from service.db import SessionDep
 from service.event.filters import EventFilters
-from service.event.parameters import FILTER_PARAMS, STATUS_PARAM
+from service.event.parameters import FILTER_PARAMS, INCIDENT_PARAMS
 from service.event.resolve import read_filters
 
 
@@ -32,7 +32,7 @@ def event_filters(request: Request, session: SessionDep) -> EventFilters:
 
 def incident_filters(request: Request, session: SessionDep) -> EventFilters:
     """The event filters of a list of incidents, with their review ``status``."""
-    return read_filters(session=session, raw=_raw(request, FILTER_PARAMS | {STATUS_PARAM}))
+    return read_filters(session=session, raw=_raw(request, FILTER_PARAMS | INCIDENT_PARAMS))
 
 
 EventFiltersDep = Annotated[EventFilters, Depends(event_filters)]

@@ -215,6 +215,7 @@ class EventFilters:
     guarantor: str | None = None
     party: str | None = None  # perpetrator or target
     statuses: tuple[str, ...] | None = None  # incidents only
+    confidences: tuple[str, ...] | None = None  # incidents only: confidence bands
     since: dt.datetime | None = None  # occurred at or after
     until: dt.datetime | None = None  # occurred before
     bbox: BBox | None = None
@@ -244,6 +245,7 @@ def category_conditions(
     guarantors: ColumnElement[Any] | None,
     violation_type: ColumnElement[Any] | None = None,
     parties: tuple[ColumnElement[Any], ColumnElement[Any]] | None = None,
+    confidence_band: ColumnElement[Any] | None = None,
 ) -> list[ColumnElement[bool]]:
     """The conditions incidents and the rollups share (every filter but time, box and
     reporter), over the given columns of either table (None: a column the table lacks,
@@ -254,6 +256,7 @@ def category_conditions(
         (province, "f_provinces", filters.provinces),
         (status, "f_statuses", filters.statuses),
         (ceasefire_status, "f_cstatuses", filters.ceasefire_statuses),
+        (confidence_band, "f_confidences", filters.confidences),
     ):
         if values is not None:
             conditions.append(_any_of(_given(column, name), name, values))
@@ -305,6 +308,7 @@ def conditions(
         guarantors=c.responsible_guarantors,
         violation_type=c.violation_type,
         parties=(c.perpetrator_party_id, c.target_party_id),
+        confidence_band=c.get("confidence_band"),  # reports have none
     )
     if filters.since is not None:
         found.append(c.occurred_at >= bind("f_since", filters.since))

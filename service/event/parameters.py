@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.errors import InvalidParameter
-from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
+from service.event.terms import CeasefireStatus, ConfidenceBand, IncidentStatus, ViolationType
 
 # The names every event filter understands; a reader adds its own (paging, format...).
 FILTER_PARAMS = frozenset(
@@ -29,6 +29,9 @@ FILTER_PARAMS = frozenset(
     }
 )
 STATUS_PARAM = "status"
+CONFIDENCE_PARAM = "confidence"
+# The filters only incidents take (reports have no review status and no confidence).
+INCIDENT_PARAMS = frozenset({STATUS_PARAM, CONFIDENCE_PARAM})
 MAX_VALUE_LENGTH = 500
 
 
@@ -199,7 +202,13 @@ STATUS_FILTER = form_parameter(
     " `verified` is allowed (and applied).",
     _choices(IncidentStatus),
 )
-INCIDENT_FILTERS = [*EVENT_FILTERS, STATUS_FILTER]
+# Not a feature property of the OGC items: a plain query parameter (QGIS offers only those).
+CONFIDENCE_FILTER = query_parameter(
+    "confidence",
+    "Confidence bands (low, medium, high; see the README's Confidence), comma-separated.",
+    _choices(ConfidenceBand),
+)
+INCIDENT_FILTERS = [*EVENT_FILTERS, STATUS_FILTER, CONFIDENCE_FILTER]
 
 
 def filter_parameters(names: Iterable[str]) -> list[dict[str, Any]]:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import InvalidParameter
 from service.event.filters import BBox, EventFilters, TimeRange, parse_instant
-from service.event.parameters import STATUS_PARAM
-from service.event.terms import CeasefireStatus, IncidentStatus, ViolationType
+from service.event.parameters import CONFIDENCE_PARAM, STATUS_PARAM
+from service.event.terms import CeasefireStatus, ConfidenceBand, IncidentStatus, ViolationType
 from service.geography.service import AreaNames, resolve_province
 from service.text import normalise_name
 
@@ -153,6 +153,7 @@ def read_filters(
         guarantor=_guarantor(session, raw.get("guarantor")),
         party=_party(session, raw.get("party")),
         statuses=_terms(STATUS_PARAM, raw.get(STATUS_PARAM), IncidentStatus),
+        confidences=_terms(CONFIDENCE_PARAM, raw.get(CONFIDENCE_PARAM), ConfidenceBand),
         since=times.since,
         until=times.until,
         bbox=BBox.parse_ogc(_one("bbox", bbox)) if bbox is not None else None,

@@ -35,3 +35,5 @@ TimePrecision = enum.StrEnum("TimePrecision", ["exact", "hour", "day", "week"], 
 LocationMatch = enum.StrEnum(
     "LocationMatch", ["inside", "nearest", "province_only"], module=__name__
 )
+# An incident's confidence band (``service.incident.confidence``): incidents only.
+ConfidenceBand = enum.StrEnum("ConfidenceBand", ["low", "medium", "high"], module=__name__)

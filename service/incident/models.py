@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, TimestampNow, UuidKey
 from service.event.models import EventColumns, event_checks, known
-from service.event.terms import IncidentStatus
+from service.event.terms import ConfidenceBand, IncidentStatus
 
 
 class Incident(EventColumns, Base):
@@ -35,12 +36,16 @@ class Incident(EventColumns, Base):
     # [low, high] of each published figure across reporter keys (the casualty rule); null
     # until the incident is derived again after this column was added.
     casualties_range: Mapped[dict | None] = mapped_column(JSONB)
+    # How far it can be believed (``service.incident.confidence``), kept with its figures.
+    confidence: Mapped[float] = mapped_column(Float, server_default="0")
+    confidence_band: Mapped[str] = mapped_column(String(8), server_default="low")
     created_at: Mapped[TimestampNow]
     updated_at: Mapped[TimestampNow]
 
     __table_args__ = (
         *event_checks(),
         CheckConstraint(known("status", IncidentStatus), name="status_known"),
+        CheckConstraint(known("confidence_band", ConfidenceBand), name="confidence_band_known"),
         CheckConstraint(
             "(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_survivor"
         ),
@@ -52,6 +57,12 @@ class Incident(EventColumns, Base):
         Index(
             "ix_incidents_type_occurred_at",
             "violation_type",
+            "occurred_at",
+            postgresql_where=text("status <> 'merged'"),
+        ),
+        Index(
+            "ix_incidents_confidence_band_occurred_at",
+            "confidence_band",
             "occurred_at",
             postgresql_where=text("status <> 'merged'"),
         ),

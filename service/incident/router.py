@@ -18,7 +18,7 @@ from service.auth.dependencies import KEY_ERRORS, Reader, Verifier
 from service.db import SessionDep
 from service.event.dependencies import IncidentFiltersDep
 from service.event.paging import paging_for
-from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, filter_parameters
+from service.event.parameters import FILTER_PARAMS, INCIDENT_PARAMS, filter_parameters
 from service.incident import service, verification
 from service.incident.schemas import (
     IncidentCandidate,
@@ -50,7 +50,7 @@ _ETAG_HEADER = {"ETag": {"description": "The incident's strong ETag", "schema": 
     "/incidents",
     response_model=IncidentPage,
     responses=KEY_ERRORS,
-    openapi_extra={"parameters": filter_parameters(FILTER_PARAMS | {STATUS_PARAM})},
+    openapi_extra={"parameters": filter_parameters(FILTER_PARAMS | INCIDENT_PARAMS)},
 )
 def list_incidents(
     principal: Reader,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.event.schemas import CasualtiesOut, EventRead
-from service.event.terms import IncidentStatus
+from service.event.terms import ConfidenceBand, IncidentStatus
 from service.types import Text
 
 
@@ -35,6 +35,12 @@ class IncidentMerge(_Input):
     into: uuid.UUID = Field(description="The surviving incident.")
     note: Text(2000) | None = Field(  # type: ignore[valid-type]
         default=None, description="Why: kept in the audit trail."
+    )
+
+
+class ReportSplit(_Input):
+    note: Text(2000, 1) = Field(  # type: ignore[valid-type]
+        description="Why the report is not of this incident: kept in the audit trail."
     )
 
 
@@ -68,6 +74,12 @@ class IncidentRead(EventRead, _IncidentIdentity):
         description="[low, high] of each figure across reporter keys; null until the incident"
         " is next derived."
     )
+    confidence: float = Field(
+        description="0-1, from the best source grades (Admiralty reliability A-F,"
+        " credibility 1-6), the number of independent sources and of reporter keys (the"
+        ' README\'s "Confidence" gives the formula).'
+    )
+    confidence_band: ConfidenceBand = Field(description="high from 0.7, medium from 0.4.")
     pending_review: bool = Field(
         description="Reports joined this reviewed incident since a verifier last decided:"
         " its published figures wait for a verifier (`accept_reports`)."
@@ -82,8 +94,24 @@ class IncidentRead(EventRead, _IncidentIdentity):
     updated_at: dt.datetime
 
 
+class IncidentCorrelation(BaseModel):
+    report_id: uuid.UUID
+    decision: Literal["linked", "opened"]
+    score: float | None = Field(description="The score of the incident joined, if linked.")
+    factors: dict[str, float | None] | None
+    flags: list[str]
+    candidates: list[dict[str, Any]] = Field(
+        description="The likely duplicates weighed, each with its incident_id, score,"
+        " status and flags."
+    )
+
+
 class IncidentDetail(IncidentRead):
     report_ids: list[uuid.UUID] = Field(description="Its reports, oldest first.")
+    correlations: list[IncidentCorrelation] = Field(
+        description="What automatic correlation decided for each of its reports that named"
+        " no incident, oldest first."
+    )
 
 
 class IncidentPage(BaseModel):
@@ -95,3 +123,13 @@ class IncidentCandidate(BaseModel):
     incident: IncidentRead
     distance_km: float | None = Field(description="Null when either has no point.")
     hours_apart: float = Field(description="Signed: positive when the candidate is later.")
+    correlation_score: float | None = Field(
+        description="The score automatic correlation gave this pair when either's report"
+        " arrived (the best, either way); null when never scored."
+    )
+
+
+class ReportSplitResult(BaseModel):
+    report_id: uuid.UUID
+    incident: IncidentDetail = Field(description="The report's new incident.")
+    from_incident: IncidentDetail = Field(description="The incident it left, derived again.")

@@ -36,7 +36,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Integer, Select, column, func, select, table, text
+from sqlalchemy import Integer, Select, column, func, literal_column, select, table, text
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +49,7 @@ from service.event.paging import Keyset, Kind, Position
 from service.event.reads import event_fields, event_joins, event_row
 from service.event.statements import cached, shape, values
 from service.event.terms import IncidentStatus
+from service.incident.confidence import CONFIDENCE_RULE, SINGLE_REPORT, band_sql
 from service.incident.models import Incident, IncidentPendingReview
 
 _FACTS = ", ".join(FACT_COLUMNS)
@@ -56,10 +58,10 @@ _R_FACTS = ", ".join(f"r.{c}" for c in FACT_COLUMNS)
 _OPEN_FROM_REPORTS = text(
     f"""
     INSERT INTO incidents (id, {_FACTS}, killed, injured, civilians_killed, report_count,
-                           created_at, updated_at)
+                           confidence, confidence_band, created_at, updated_at)
     SELECT r.incident_id, {_R_FACTS}, r.killed, r.injured, r.civilians_killed, 1,
-           r.created_at, r.created_at
-    FROM reports r
+           c.confidence, {band_sql("c.confidence")}, r.created_at, r.created_at
+    FROM reports r CROSS JOIN LATERAL (SELECT {SINGLE_REPORT} AS confidence) c
     WHERE r.id = ANY(:report_ids)
     """
 )
@@ -100,7 +102,7 @@ CASUALTY_RULE = """
 # unverified incidents (a report's doing); true is a verifier's (acceptance, merge).
 _PUBLISH = text(
     f"""
-    WITH {CASUALTY_RULE},
+    WITH {CASUALTY_RULE}, {CONFIDENCE_RULE},
     published AS (
         UPDATE incidents i
         SET ({_FACTS}) = (
@@ -109,8 +111,9 @@ _PUBLISH = text(
             killed = d.killed, injured = d.injured, civilians_killed = d.civilians_killed,
             casualties_range = d.casualties_range,
             report_count = d.report_count,
+            confidence = cf.confidence, confidence_band = {band_sql("cf.confidence")},
             updated_at = clock_timestamp()
-        FROM derived d
+        FROM derived d JOIN confidence cf ON cf.incident_id = d.incident_id
         WHERE i.id = d.incident_id AND (CAST(:all AS boolean) OR i.status = 'unverified')
         RETURNING i.id
     )
@@ -190,12 +193,26 @@ def refresh(
 INCIDENTS = Incident.__table__.alias("i")
 PENDING = IncidentPendingReview.__table__.alias("pr")
 # What incidents read of their reports (this package does not import the report package).
-REPORTS = table("reports", column("id"), column("incident_id"), column("created_at")).alias("r")
+REPORTS = table(
+    "reports",
+    column("id"),
+    column("incident_id"),
+    column("created_at"),
+    column("correlation", JSONB),
+).alias("r")
 
 
 # An incident's own columns around its event's (``event_row``).
 _IDENTITY = ("id", "status", "merged_into_id", "report_count")
-_REVIEW = ("review_note", "reviewed_at", "created_at", "updated_at", "casualties_range")
+_REVIEW = (
+    "review_note",
+    "reviewed_at",
+    "created_at",
+    "updated_at",
+    "casualties_range",
+    "confidence",
+    "confidence_band",
+)
 
 
 def select_incidents(*extra: ColumnElement[Any]) -> Select:
@@ -222,6 +239,8 @@ def incident_from_row(row: Any) -> dict[str, Any]:
         "report_count": row.report_count,
         **event_fields(row),
         "casualties_range": row.casualties_range,
+        "confidence": row.confidence,
+        "confidence_band": row.confidence_band,
         "pending_review": row.pending_review,
         "pending_since": row.pending_since,
         "proposed": row.proposed,
@@ -314,11 +333,42 @@ def read_incident(*, session: Session, incident_id: uuid.UUID) -> tuple[dict[str
         .order_by(r.c.created_at, r.c.id)
         .scalar_subquery()
     )
-    row = session.execute(
-        select_incidents(func.array(report_ids).label("report_ids")).where(
-            INCIDENTS.c.id == bind("id", incident_id)
+    correlations = (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    aggregate_order_by(
+                        func.jsonb_build_object("report_id", r.c.id, "c", r.c.correlation),
+                        r.c.created_at,
+                        r.c.id,
+                    )
+                ),
+                literal_column("'[]'::jsonb"),
+            )
         )
+        .where(r.c.incident_id == INCIDENTS.c.id, r.c.correlation.is_not(None))
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select_incidents(
+            func.array(report_ids).label("report_ids"), correlations.label("correlations")
+        ).where(INCIDENTS.c.id == bind("id", incident_id))
     ).first()
     if row is None:
         raise NotFound(f"no incident {incident_id}")
-    return {**incident_from_row(row), "report_ids": list(row.report_ids)}, incident_etag(row)
+    detail = {
+        **incident_from_row(row),
+        "report_ids": list(row.report_ids),
+        "correlations": [
+            {
+                "report_id": item["report_id"],
+                "decision": item["c"]["decision"],
+                "score": item["c"].get("score"),
+                "factors": item["c"].get("factors"),
+                "flags": item["c"].get("flags", []),
+                "candidates": item["c"]["candidates"],
+            }
+            for item in row.correlations
+        ],
+    }
+    return detail, incident_etag(row)

@@ -90,16 +90,50 @@ def candidates_of(
     # page of 50 looks costly enough for JIT, whose compilation (~1 s) dwarfs the few ms of
     # work (as for the digests' windows).
     session.execute(text("SET LOCAL jit = off"))
+    rows = session.execute(query).all()
+    scores = _correlation_scores(session, incident_ids, [row.id for row in rows])
     found: dict[uuid.UUID, list[dict]] = {incident_id: [] for incident_id in incident_ids}
-    for row in session.execute(query):
+    for row in rows:
+        scored = [
+            scores[p]
+            for p in ((row.candidate_of, row.id), (row.id, row.candidate_of))
+            if p in scores
+        ]
         found[row.candidate_of].append(
             {
                 "incident": incident_from_row(row),
                 "distance_km": row.distance_km,
                 "hours_apart": float(row.hours_apart),
+                "correlation_score": max(scored, default=None),
             }
         )
     return found
+
+
+def _correlation_scores(
+    session: Session, incident_ids: list[uuid.UUID], others: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], float]:
+    """The best score automatic correlation gave each pair (incident of a report, candidate
+    scored for it) between ``incident_ids`` and ``others``, either way round, as stored with
+    the reports (``correlation.candidates``) when they arrived. One query for a whole page."""
+    if not others:
+        return {}
+    rows = session.execute(
+        text(
+            """
+            SELECT r.incident_id AS scored, (c->>'incident_id')::uuid AS candidate,
+                   max((c->>'score')::float8) AS score
+            FROM reports r
+            CROSS JOIN LATERAL jsonb_array_elements(r.correlation->'candidates') c
+            WHERE r.correlation IS NOT NULL
+              AND ((r.incident_id = ANY(:ids) AND (c->>'incident_id')::uuid = ANY(:others))
+                   OR (r.incident_id = ANY(:others) AND (c->>'incident_id')::uuid = ANY(:ids)))
+            GROUP BY 1, 2
+            """
+        ),
+        {"ids": list(incident_ids), "others": others},
+    )
+    return {(row.scored, row.candidate): row.score for row in rows}
 
 
 def review(

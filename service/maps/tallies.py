@@ -48,6 +48,7 @@ def _rollup_answers(filters: EventFilters) -> bool:
         filters.bbox is None
         and filters.violation_types is None
         and filters.party is None
+        and filters.confidences is None
         and filters.reporter_key_id is None
     )
 

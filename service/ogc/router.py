@@ -19,7 +19,7 @@ from service.config import get_settings
 from service.db import SessionDep
 from service.errors import InvalidParameter
 from service.event.filters import BBox, TimeRange
-from service.event.parameters import FILTER_PARAMS, STATUS_PARAM, Params
+from service.event.parameters import FILTER_PARAMS, INCIDENT_PARAMS, Params
 from service.event.resolve import read_filters
 from service.geography.service import resolve_province
 from service.maps.context import MapContext, MapDep
@@ -31,7 +31,7 @@ from service.theatre.service import Attribution, attribution
 router = APIRouter(tags=["ogc"])
 
 PAGING = frozenset({"limit", "bbox", "cursor", "f", "datetime"})
-INCIDENT_ITEM_PARAMS = PAGING | FILTER_PARAMS | {STATUS_PARAM, "count"}
+INCIDENT_ITEM_PARAMS = PAGING | FILTER_PARAMS | INCIDENT_PARAMS | {"count"}
 FORMATS = ("json", "geojson", schemas.JSON, schemas.GEOJSON)
 
 

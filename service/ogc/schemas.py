@@ -14,14 +14,14 @@ from service.event.parameters import (
     BBOX_PARAMETER,
     DATETIME_PARAMETER,
     FILTER_PARAMS,
-    STATUS_PARAM,
+    INCIDENT_PARAMS,
     filter_parameters,
     form_parameter,
     query_parameter,
     ref_parameter,
 )
 
-INCIDENT_FILTER_NAMES = FILTER_PARAMS | {STATUS_PARAM}
+INCIDENT_FILTER_NAMES = FILTER_PARAMS | INCIDENT_PARAMS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"

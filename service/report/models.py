@@ -42,6 +42,9 @@ class Report(EventColumns, Base):
     revision: Mapped[int] = mapped_column(Integer, server_default="1")
     description: Mapped[str | None] = mapped_column(Text)
     sources: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    # What automatic correlation decided at intake (``service.incident.correlation``); null
+    # when the report named its incident.
+    correlation: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[TimestampNow]
     updated_at: Mapped[TimestampNow]
 

@@ -22,7 +22,14 @@ KEYS = ApiKey.__table__.alias("k")
 
 
 # A report's own columns after its event's (``event_row``).
-_AFTER = ("description", "sources", "created_at", "updated_at", "reporter_key_id")
+_AFTER = (
+    "description",
+    "sources",
+    "correlation",
+    "created_at",
+    "updated_at",
+    "reporter_key_id",
+)
 
 
 def _read() -> Select:
@@ -37,6 +44,14 @@ def _read() -> Select:
 _READ = _read()
 
 
+def _correlation(stored: dict[str, Any] | None, *, with_candidates: bool) -> Any:
+    """What correlation decided; the other incidents it weighed are for verifiers and
+    admins (those who see reporters) only."""
+    if stored is None or with_candidates:
+        return stored
+    return {k: v for k, v in stored.items() if k != "candidates"}
+
+
 def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
     """The API's view of one report row selected with ``_READ``."""
     report = {
@@ -47,6 +62,7 @@ def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:
         **event_fields(row),
         "description": row.description,
         "sources": row.sources,
+        "correlation": _correlation(row.correlation, with_candidates=with_reporter),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }

@@ -16,13 +16,15 @@ from service.api import (
     json_bytes_response,
     page_response,
 )
-from service.auth.dependencies import KEY_ERRORS, AnyKey, Reporter
+from service.auth.dependencies import KEY_ERRORS, AnyKey, Reporter, Verifier
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.db import SessionDep
 from service.event.dependencies import EventFiltersDep
 from service.event.paging import paging_for
 from service.event.parameters import FILTER_PARAMS, filter_parameters
+from service.incident import split
+from service.incident.schemas import ReportSplit, ReportSplitResult
 from service.report import intake, reads, revision
 from service.report.idempotency import StoredResponse
 from service.report.schemas import (
@@ -194,3 +196,19 @@ def report_history(report_id: uuid.UUID, principal: AnyKey, session: SessionDep)
     return revision.report_history(
         session=session, report_id=report_id, reporter_key_id=_own_only(principal)
     )
+
+
+@router.post(
+    "/reports/{report_id:uuid}/split", response_model=ReportSplitResult, responses=_WRITE_ERRORS
+)
+def split_report(
+    report_id: uuid.UUID, principal: Verifier, session: SessionDep, body: ReportSplit
+) -> dict:
+    """Move a wrongly linked report into a new incident of its own (verifiers, admins):
+    both incidents are derived again (casualty rule), audited with the note. 409 when the
+    report is its incident's only one, or the incident is merged, rejected or holds
+    reports for review."""
+    with committing(session):
+        return split.split(
+            session=session, report_id=report_id, note=body.note, actor=principal.actor
+        )

@@ -177,11 +177,57 @@ class _ReportIdentity(BaseModel):
     client_report_id: uuid.UUID | None
 
 
+class CorrelationFactors(BaseModel):
+    distance: float
+    time: float
+    type: float
+    parties: float
+    place: float
+    text: float
+    independence: float
+    distance_km: float | None
+    hours_apart: float
+
+
+class CorrelationCandidate(BaseModel):
+    incident_id: uuid.UUID
+    score: float
+    status: str
+    flags: list[str]
+
+
+class CorrelationOut(BaseModel):
+    """What automatic correlation decided when the report arrived without an incident_id
+    (the README's "Automatic correlation" gives the rule)."""
+
+    version: int = Field(description="The rule's version.")
+    threshold: float = Field(description="The score at or above which a report is linked.")
+    decision: Literal["linked", "opened"]
+    incident_id: uuid.UUID | None = Field(default=None, description="The incident joined.")
+    score: float | None = None
+    factors: CorrelationFactors | None = None
+    flags: list[str] | None = Field(
+        default=None,
+        description="excluded_mismatch (one side involves an excluded party, the other"
+        " not), same_reporter_key, reviewed (verified or disputed: never joined"
+        " automatically), not_compared (could not reach the threshold even with identical"
+        " texts, so place and text were not compared: 0.5 each).",
+    )
+    candidates: list[CorrelationCandidate] | None = Field(
+        default=None,
+        description="The best-scoring candidates (likely duplicates), for verifiers and"
+        " admins only.",
+    )
+
+
 class ReportRead(EventRead, _ReportIdentity):
     # Fields in order: its identity, the event, then what only a report carries (the
     # OpenAPI document and the JSON keep the order they had before ``EventRead``).
     description: str | None
     sources: list[SourceOut]
+    correlation: CorrelationOut | None = Field(
+        default=None, description="Null when the report named its incident."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     reporter: ReporterOut | None = Field(

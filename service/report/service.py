@@ -26,7 +26,7 @@ from service.config import get_settings
 from service.errors import Invalid, ServiceError
 from service.event.models import recordset_type
 from service.geography.service import AreaNames, Location, OutsideArea, locate_many
-from service.incident import corroboration
+from service.incident import correlation, corroboration
 from service.incident import service as incidents
 from service.incident.classify import classify
 from service.party.service import PartyDirectory, PartyStanding
@@ -356,6 +356,23 @@ def record_refusals(session: Session, *, actor: Actor, outcomes: list[Outcome]) 
     )
 
 
+def _opening(
+    new_rows: dict[int, dict[str, Any]], minted: set[uuid.UUID]
+) -> tuple[list[uuid.UUID], list[dict[str, Any]]]:
+    """The stored reports that open an incident (the first stored report of each incident
+    id correlation minted: the report that opened it may be a replay, not stored), and the
+    rows that join one."""
+    opened, joined, seen = [], [], set()
+    for i in sorted(new_rows):
+        row = new_rows[i]
+        if row["incident_id"] in minted and row["incident_id"] not in seen:
+            seen.add(row["incident_id"])
+            opened.append(row["id"])
+        else:
+            joined.append(row)
+    return opened, joined
+
+
 def submit(
     *, session: Session, submitter: Submitter, reports_in: list[ReportCreate]
 ) -> list[Outcome]:
@@ -392,7 +409,8 @@ def submit(
             id=uuid.uuid4(),
             reporter_key_id=submitter.key_id,
             client_report_id=report_in.client_report_id,
-            incident_id=report_in.incident_id or uuid.uuid4(),
+            incident_id=report_in.incident_id,
+            correlation=None,
             request_hash=request_hash(report_in),
             revision=1,
             created_at=now,
@@ -400,15 +418,20 @@ def submit(
         )
         rows[i] = row
 
+    # Reports naming no incident: automatic correlation picks one, or a new id.
+    minted = correlation.correlate(
+        session,
+        reporter_key_id=submitter.key_id,
+        reports=[row for i, row in rows.items() if reports_in[i].incident_id is None],
+    )
     inserted: set[uuid.UUID] = set()
     if rows:
         inserted = set(
             session.execute(_INSERT_REPORTS, {"rows": _rows_json(list(rows.values()))}).scalars()
         )
     new_rows = {i: row for i, row in rows.items() if row["id"] in inserted}
-    opened = [row["id"] for i, row in new_rows.items() if reports_in[i].incident_id is None]
+    opened, joined = _opening(new_rows, minted)
     incidents.open_for_reports(session, opened)
-    joined = [row for i, row in new_rows.items() if reports_in[i].incident_id is not None]
     held = incidents.refresh(session, [row["incident_id"] for row in joined])
     # A reviewed incident's published figures stay; each report held for review is audited.
     record_many(

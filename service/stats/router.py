@@ -13,7 +13,7 @@ from service.config import get_settings
 from service.errors import InvalidParameter
 from service.event.parameters import (
     FILTER_PARAMS,
-    STATUS_PARAM,
+    INCIDENT_PARAMS,
     Params,
     filter_parameters,
     query_parameter,
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
 # Every aggregate reads every filter (a bad value is refused as on every reader); those the
 # daily rollup cannot answer are then refused by the service.
-FILTERS = FILTER_PARAMS | {STATUS_PARAM}
+FILTERS = FILTER_PARAMS | INCIDENT_PARAMS
 _FILTERS = filter_parameters(FILTERS)
 _STATUS_NOTE = (
     " Counts cover unverified, verified and disputed incidents (merged ones count in their"

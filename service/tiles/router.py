@@ -11,7 +11,7 @@ from service.config import get_settings
 from service.errors import BadRequest, InvalidParameter
 from service.event.parameters import (
     FILTER_PARAMS,
-    STATUS_PARAM,
+    INCIDENT_PARAMS,
     Params,
     filter_parameters,
     query_parameter,
@@ -25,7 +25,7 @@ from service.tiles import service
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
-TILE_PARAMS = FILTER_PARAMS | {STATUS_PARAM}
+TILE_PARAMS = FILTER_PARAMS | INCIDENT_PARAMS
 _TILE_PARAMETERS = filter_parameters(TILE_PARAMS)
 
 

@@ -30,6 +30,7 @@ ENDPOINTS = [
     ("POST", "/v1/incidents/{incident}/review", VERIFIERS),
     ("POST", "/v1/incidents/{incident}/merge", VERIFIERS),
     ("GET", "/v1/review-queue", VERIFIERS),
+    ("POST", "/v1/reports/{linked_report}/split", VERIFIERS),
     ("GET", "/v1/audit", {"admin"}),
 ]
 
@@ -41,6 +42,8 @@ def body_for(path: str, other_incident: str):
         return {"status": "verified", "note": "seen"}
     if path.endswith("/merge"):
         return {"into": other_incident}
+    if path.endswith("/split"):
+        return {"note": "another event"}
     if path.startswith("/v1/reports/"):
         return {"place_name": "Saraqib"}
     return report_body()
@@ -48,18 +51,24 @@ def body_for(path: str, other_incident: str):
 
 @pytest.fixture
 def world(client, make_key):
-    """A report of the caller's own where it may submit, and two incidents."""
+    """A report of the caller's own where it may submit, and two incidents (apart: not
+    correlated), the other with a second report that correlation linked to it."""
     _, reporter_secret = make_key("reporter", "someone else")
+    _, third_secret = make_key("reporter", "a third")
+    elsewhere = report_body(location={"type": "Point", "coordinates": [36.74, 35.93]})
 
     def make(role):
         _, secret = make_key(role, f"caller {role}")
         owner = secret if role in SUBMITTERS else reporter_secret
         own_report = client.post("/v1/reports", json=report_body(), headers=auth(owner)).json()
-        other = client.post("/v1/reports", json=report_body(), headers=auth(reporter_secret))
+        other = client.post("/v1/reports", json=elsewhere, headers=auth(reporter_secret)).json()
+        linked = client.post("/v1/reports", json=elsewhere, headers=auth(third_secret)).json()
+        assert linked["incident_id"] == other["incident_id"] != own_report["incident_id"]
         return secret, {
             "own_report": own_report["id"],
             "incident": own_report["incident_id"],
-            "other_incident": other.json()["incident_id"],
+            "other_incident": other["incident_id"],
+            "linked_report": linked["id"],
         }
 
     return make
@@ -91,7 +100,12 @@ def test_role_matrix(client, db, world, role, method, path, allowed):
 def test_missing_or_unknown_keys_are_401_with_a_challenge(
     client, db, method, path, allowed, authorization
 ):
-    url = path.format(own_report=uuid.uuid4(), incident=uuid.uuid4(), other_incident=uuid.uuid4())
+    url = path.format(
+        own_report=uuid.uuid4(),
+        incident=uuid.uuid4(),
+        other_incident=uuid.uuid4(),
+        linked_report=uuid.uuid4(),
+    )
     headers = {"Authorization": authorization} if authorization is not None else {}
     before = counts(db)
     json_body = body_for(url, str(uuid.uuid4())) if method != "GET" else None

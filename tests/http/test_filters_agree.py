@@ -37,6 +37,8 @@ BAD_FILTERS = {
     "bad violation_type": {"violation_type": "tickling"},
     "bad ceasefire_status": {"ceasefire_status": "maybe"},
     "bad status": {"status": "lost"},
+    "bad confidence": {"confidence": "certain"},
+    "empty confidence": {"confidence": "high,"},
     "malformed bbox": {"bbox": "36,35,37"},
     "non-finite bbox": {"bbox": "nan,35,37,36"},
     "inverted bbox": {"bbox": "36,36,37,35"},
@@ -53,7 +55,7 @@ def _applies(reader: str, params: dict[str, str]) -> bool:
     if reader in _PROVINCE_ONLY:
         return set(params) == {"province"}
     if reader in _NO_STATUS:
-        return "status" not in params
+        return "status" not in params and "confidence" not in params
     return True
 
 
@@ -202,3 +204,51 @@ def test_the_same_filters_select_the_same_events_on_every_list(client, admin, re
     for params, expected in cases:
         for path in LISTS:
             assert _listed(client, admin, path, params) == expected, (path, params)
+
+
+def test_a_confidence_band_selects_the_same_incidents_on_every_reader(
+    client, admin, reporter, make_key
+):
+    """The band is stored on the incident (kept with its figures), so every incident
+    reader filters on the same column: lists, items, aggregates and tiles agree."""
+    _, secret = reporter
+    _, other = make_key("reporter", "second key")
+    graded = [{"kind": "media", "publisher": "Agency", "reliability": "A", "credibility": 1}]
+    low = _submit(client, secret)
+    high = _submit(
+        client,
+        secret,
+        location={"type": "Point", "coordinates": [37.16, 36.2]},
+        occurred_at="2017-01-20T10:00:00+02:00",
+        sources=graded,
+    )
+    joined = client.post(
+        "/v1/reports",
+        json=report_body(
+            location={"type": "Point", "coordinates": [37.16, 36.2]},
+            occurred_at="2017-01-20T10:00:00+02:00",
+            sources=[{"kind": "witness", "publisher": "Neighbour", "reliability": "C"}],
+            incident_id=high,
+        ),
+        headers=auth(other),
+    )
+    assert joined.status_code == 201, joined.text
+    for band, expected in (("high", {high}), ("low", {low}), ("medium", set())):
+        for path in ("/v1/incidents", "/collections/incidents/items"):
+            assert _listed(client, admin, path, {"confidence": band}) == expected, (path, band)
+        totals = client.get(
+            "/v1/stats/timeseries",
+            params={"confidence": band, "interval": "month", "datetime": "2017-01-01/2017-01-31"},
+            headers=auth(admin),
+        )
+        assert totals.status_code == 200, totals.text
+        assert sum(b["incidents"] for b in totals.json()["buckets"]) == len(expected), band
+        provinces = client.get(
+            "/v1/stats/provinces",
+            params={"confidence": band, "datetime": "2017-01-01/2017-01-31"},
+            headers=auth(admin),
+        )
+        assert provinces.status_code == 200, provinces.text
+        counted = sum(f["properties"]["incidents"] for f in provinces.json()["features"])
+        assert counted == len(expected), band
+    assert _listed(client, admin, "/v1/incidents", {"confidence": "low,high"}) == {low, high}

@@ -177,6 +177,8 @@ def test_control_characters_in_a_path_id_are_400(client, admin, path, name, host
         ("/v1/incidents", "province"),
         ("/v1/review-queue", "province"),
         ("/v1/review-queue", "order"),
+        ("/v1/incidents", "confidence"),
+        ("/collections/incidents/items", "confidence"),
         ("/v1/parties/resolve", "name"),
         ("/v1/districts", "province"),
         ("/collections/incidents/items", "party"),
@@ -266,6 +268,7 @@ def test_a_nul_in_other_json_bodies_is_refused(client, db, make_key):
         ("POST", "/v1/parties/hezbollah/guarantors", admin, {"guarantor": "R\x00S"}),
         ("POST", "/v1/parties/hezbollah/guarantors/IRN/end", admin, {"valid_to": "2018-01-01", "reason": "\x00"}),
         ("POST", "/v1/coalitions", admin, {"name": "X", "members": ["hezbollah", "\x00"]}),
+        ("POST", f"/v1/reports/{created['id']}/split", verifier, {"note": "\x00"}),
     ]  # fmt: skip
     for method, path, secret, body in attempts:
         response = client.request(method, path, json=body, headers=auth(secret))
@@ -302,6 +305,7 @@ def test_an_over_long_header_is_431(client, reporter):
         ("/v1/audit", {"entity_id": "e" * 3000}),
         ("/v1/reports", {"party": "p" * 3000}),
         ("/collections/incidents/items", {"province": "p" * 3000}),
+        ("/v1/incidents", {"confidence": "h" * 3000}),
         ("/v1/digests/daily/latest", {"province": "p" * 3000}),
         ("/v1/parties/unresolved", {"limit": "9" * 3000}),
         ("/v1/curation/jobs", {"status": "s" * 3000}),
@@ -355,6 +359,7 @@ BODY_ENDPOINTS = [
     ("PATCH", "/v1/reports/{id}"),
     ("POST", "/v1/incidents/{id}/review"),
     ("POST", "/v1/incidents/{id}/merge"),
+    ("POST", "/v1/reports/{id}/split"),
     ("POST", "/v1/subscriptions"),
     ("POST", "/v1/parties"),
     ("POST", "/v1/parties/{id}/aliases"),

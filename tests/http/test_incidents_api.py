@@ -141,7 +141,13 @@ def test_merge_moves_reports_and_points_to_the_survivor(client, db, reporter, ve
     _, v = verifier
     _, other = make_key("reporter", "field reporter B")
     survivor = submit(client, secret)
-    victim = submit(client, other, casualties={"killed": 9, "injured": 0, "civilians_killed": 0})
+    # Far enough apart that correlation keeps them apart: the verifier merges them.
+    victim = submit(
+        client,
+        other,
+        location=at(36.74, 35.93),
+        casualties={"killed": 9, "injured": 0, "civilians_killed": 0},
+    )
     response = client.post(
         f"/v1/incidents/{victim['incident_id']}/merge",
         json={"into": survivor["incident_id"], "note": "same strike"},
