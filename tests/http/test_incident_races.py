@@ -5,6 +5,8 @@ threads."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import threading
 import uuid
 
@@ -38,14 +40,20 @@ def committed_key(engine, role: str) -> tuple[uuid.UUID, str]:
     return key["id"], secret
 
 
+# Each incident a day apart from the others: reports of one place and time from different
+# keys would be joined into one incident by automatic correlation.
+_DAYS = itertools.count()
+
+
 def committed_incident(engine) -> uuid.UUID:
     key_id, _ = committed_key(engine, "reporter")
+    occurred = dt.datetime(2017, 1, 10, 9, 30, tzinfo=dt.UTC) + dt.timedelta(days=next(_DAYS))
     submitter = Submitter(key_id=key_id, actor=Actor(key_id=key_id, label="key:race reporter"))
     with Session(engine) as session:
         [outcome] = submit(
             session=session,
             submitter=submitter,
-            reports_in=[ReportCreate.model_validate(report_body())],
+            reports_in=[ReportCreate.model_validate(report_body(occurred_at=occurred.isoformat()))],
         )
         session.commit()
     return outcome.report["incident_id"]
