@@ -22,6 +22,10 @@ import pytest
 
 from tests.live import LiveServer, create_key, prepare_database, sibling_database_url
 
+# Starts a server: not in `make test-fast`; beside other tests in `make test` (own database,
+# free port).
+pytestmark = pytest.mark.live
+
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
     f"{method.upper()} {path}"

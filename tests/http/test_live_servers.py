@@ -26,6 +26,9 @@ from tests.conftest import TEST_DATABASE_URL
 from tests.http.report_helpers import auth, new_key, report_body
 from tests.live import copy_database, drop_database, outcomes, serving, start_clients
 
+# Servers on fixed ports, rate limits by the clock: alone, after the parallel run.
+pytestmark = [pytest.mark.live, pytest.mark.serial]
+
 PORTS = [8101, 8102]
 RATE_LIMIT = 30
 

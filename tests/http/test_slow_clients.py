@@ -27,6 +27,9 @@ from service.config import sqlalchemy_url
 from tests.conftest import TEST_DATABASE_URL
 from tests.live import LiveServer, copy_database, drop_database
 
+# Deadlines of seconds and a starved pool, timed: alone, after the parallel run.
+pytestmark = [pytest.mark.live, pytest.mark.serial]
+
 BODY_TIMEOUT_S = 2
 HEADER_TIMEOUT_S = 2
 PER_CLIENT = 3

@@ -27,6 +27,9 @@ from tests.conftest import TEST_DATABASE_URL, recreate_database
 from tests.incidents import make_incidents, report, submitter_for
 from tests.webhook_receiver import Receiver
 
+# Scheduler processes: not in `make test-fast`.
+pytestmark = pytest.mark.live
+
 SCHEDULER_DATABASE_URL = TEST_DATABASE_URL + "_sched"
 SECRET = "two-schedulers-share-one-secret"  # noqa: S105 - a test subscription's secret
 DEADLINE_S = 120  # a bound on waiting, not a speed check
