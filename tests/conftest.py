@@ -67,6 +67,17 @@ SERIAL = "serial"
 SERIAL_DIRECTORIES = ("browser",)
 
 
+def _long_first(item: pytest.Item) -> int:
+    """Tests that run long (servers and fuzzing, then property tests of many examples) start
+    first, so that no worker begins one when the others are almost done."""
+    if item.get_closest_marker(LIVE):
+        return 0
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        return 1
+    return 2
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
     for item in items:
@@ -74,6 +85,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if relative[0] in SERIAL_DIRECTORIES:
             item.add_marker(SERIAL)
             item.add_marker(LIVE)
+    items.sort(key=_long_first)  # stable: each group keeps its order
 
 
 def _admin(url: str) -> Engine:
