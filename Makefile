@@ -50,13 +50,13 @@ WORKERS ?= 3
 ## on $(WORKERS) workers (fuzzing included), then the tests marked `serial` (fixed ports,
 ## timing) alone
 test: provision lint
-	$(VENV)/pytest -n $(WORKERS) -m "not serial"
+	$(VENV)/pytest -n $(WORKERS) --dist loadgroup -m "not serial"
 	$(VENV)/pytest -m serial
 
 ## The everyday loop: lint and every test not marked `live` (no fuzzing, no server process,
 ## no scheduler process, no browser), on $(WORKERS) workers; run `make test` before pushing
 test-fast: provision lint
-	$(VENV)/pytest -q -n $(WORKERS) -m "not live"
+	$(VENV)/pytest -q -n $(WORKERS) --dist loadgroup -m "not live"
 
 ## Fault injection: restarts PostgreSQL and kills the server mid-run (never beside other tests)
 test-reliability: provision

@@ -77,6 +77,15 @@ def _long_first(item: pytest.Item) -> int:
     return 2
 
 
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        definition.scope in ("module", "class")
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
@@ -85,6 +94,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if relative[0] in SERIAL_DIRECTORIES:
             item.add_marker(SERIAL)
             item.add_marker(LIVE)
+        # Under `--dist loadgroup`, the tests of a module that share a module- or class-scoped
+        # fixture (a seeded data set, a database migrated step by step) run on one worker, in
+        # order, the fixture made once; every other test goes to whichever worker is free. Live
+        # tests are spread: each worker starts its own server on its own database.
+        if _shares_a_module_fixture(item) and not item.get_closest_marker(LIVE):
+            item.add_marker(pytest.mark.xdist_group("/".join(relative)))
     items.sort(key=_long_first)  # stable: each group keeps its order
 
 
