@@ -42,8 +42,9 @@ run: demo-data
 	$(VENV)/ceasefire serve --host $(HOST) --port $(PORT)
 
 ## pytest-xdist workers for `make test` and `make test-fast`; each worker has databases of its
-## own (tests/conftest.py). On this 2-core machine the database and the CPU are the bottleneck:
-## 3 workers measured best (README, Testing). WORKERS=0 runs everything in one process.
+## own (tests/conftest.py). 3 on this 2-core machine: a worker waits on PostgreSQL (or on its
+## fuzzing server) for much of each test, so one more worker than cores keeps both busy; 2 and
+## 4 are not yet compared on a quiet machine. WORKERS=0 runs everything in one process.
 WORKERS ?= 3
 
 ## Set up everything, then lint and run the whole test suite against real PostGIS: every test
@@ -54,7 +55,8 @@ test: provision lint
 	$(VENV)/pytest -m serial
 
 ## The everyday loop: lint and every test not marked `live` (no fuzzing, no server process,
-## no scheduler process, no browser), on $(WORKERS) workers; run `make test` before pushing
+## no scheduler process, no browser), on $(WORKERS) workers; run `make test` before pushing.
+## 2.1 times faster than one process, side by side on a busy machine (README, Two commands)
 test-fast: provision lint
 	$(VENV)/pytest -q -n $(WORKERS) --dist loadgroup -m "not live"
 
