@@ -56,7 +56,7 @@ test: provision lint
 
 ## The everyday loop: lint and every test not marked `live` (no fuzzing, no server process,
 ## no scheduler process, no browser), on $(WORKERS) workers; run `make test` before pushing.
-## 2.1 times faster than one process, side by side on a busy machine (README, Two commands)
+## 2 min 26 s for 1,614 tests, 1.8 times faster than one process (README, Two commands)
 test-fast: provision lint
 	$(VENV)/pytest -q -n $(WORKERS) --dist loadgroup -m "not live"
 
