@@ -49,7 +49,7 @@ WORKERS ?= 3
 
 ## Set up everything, then lint and run the whole test suite against real PostGIS: every test
 ## on $(WORKERS) workers (fuzzing included), then the tests marked `serial` (fixed ports,
-## timing) alone
+## timing) alone. 5 min 37 s for 1,638 tests on a nearly quiet machine (README, Two commands)
 test: provision lint
 	$(VENV)/pytest -n $(WORKERS) --dist loadgroup -m "not serial"
 	$(VENV)/pytest -m serial
