@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count
+from itertools import cycle
 
-# The ports this branch may use (8401-8429), handed out one per receiver.
-_PORTS = count(8401)
+# The ports this branch may use (8401-8429), handed out one per receiver. Under pytest-xdist
+# each worker cycles through a slice of its own (gw0 the first, gw1 the next, ...), and any
+# port something else is listening on is passed over.
+FIRST_PORT, LAST_PORT = 8401, 8429
+
+
+def _worker_ports() -> list[int]:
+    ports = list(range(FIRST_PORT, LAST_PORT + 1))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = len(ports) // workers
+    if size < 2:
+        raise RuntimeError(f"{workers} workers are too many for the test ports")
+    return ports[worker * size : (worker + 1) * size]
+
+
+_PORTS = cycle(_worker_ports())
+
+
+def _free(port: int) -> bool:
+    """Nothing listens on ``port`` on either loopback address the receivers use."""
+    for host in ("127.0.0.1", "127.0.0.2"):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def next_port() -> int:
-    port = next(_PORTS)
-    if port > 8429:
-        raise RuntimeError("out of test ports")
-    return port
+    for _ in range(LAST_PORT - FIRST_PORT + 1):
+        port = next(_PORTS)
+        if _free(port):
+            return port
+    raise RuntimeError("out of test ports")
 
 
 class Received:

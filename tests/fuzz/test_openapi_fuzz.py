@@ -19,8 +19,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
-from tests.live import LiveServer, create_key, prepare_database, sibling_database_url
+from service.audit.service import CONSOLE
+from service.auth.service import create_key
+from service.config import sqlalchemy_url
+from tests.conftest import copy_of_template
+from tests.live import LiveServer, sibling_database_url
+
+# Starts a server: not in `make test-fast`; beside other tests in `make test` (own database,
+# free port).
+pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
@@ -34,13 +44,30 @@ MAX_EXAMPLES = 20
 HOSTILE_EXAMPLES = 12
 
 
+def make_keys(database_url: str) -> dict[str, str]:
+    """A key of each role but the public's: their secrets."""
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with Session(engine) as session:
+            keys = {
+                role: create_key(session=session, role=role, name=f"fuzz {role}", actor=CONSOLE)[1]
+                for role in ROLES
+                if role != "public"
+            }
+            session.commit()
+    finally:
+        engine.dispose()
+    return keys
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(run_id, tmp_path_factory):
+    # A copy of the run's migrated, seeded template and keys made in process: a console
+    # subprocess per step cost each worker over a minute on a busy machine (the console
+    # commands have tests of their own).
     database_url = sibling_database_url("fuzz")
-    prepare_database(database_url)
-    keys = {
-        role: create_key(database_url, role, f"fuzz {role}") for role in ROLES if role != "public"
-    }
+    copy_of_template(database_url, run_id)
+    keys = make_keys(database_url)
     live = LiveServer(
         database_url,
         workers=1,

@@ -33,6 +33,9 @@ from tests.live import (
     wait_until_a_session_waits_for_a_lock,
 )
 
+# Servers on fixed ports, rate limits by the clock: alone, after the parallel run.
+pytestmark = [pytest.mark.live, pytest.mark.serial]
+
 PORTS = [8101, 8102]
 RATE_LIMIT = 30
 

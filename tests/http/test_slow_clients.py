@@ -25,6 +25,9 @@ from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from tests.live import LiveServer, copied_database
 
+# Deadlines of seconds and a starved pool, timed: alone, after the parallel run.
+pytestmark = [pytest.mark.live, pytest.mark.serial]
+
 BODY_TIMEOUT_S = 2
 HEADER_TIMEOUT_S = 2
 PER_CLIENT = 3

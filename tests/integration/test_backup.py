@@ -1,7 +1,6 @@
 """Backups: pg_dump custom format restored into an empty database gives identical data."""
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -9,13 +8,11 @@ from sqlalchemy.orm import Session
 from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.backup.service import backup, fingerprint, restore
-from service.cli import alembic_config
-from service.config import get_settings, sqlalchemy_url
+from service.config import sqlalchemy_url
 from service.errors import Conflict
 from service.report.schemas import ReportCreate
 from service.report.service import Submitter, submit
-from service.theatre.service import seed
-from tests.conftest import TEST_DATABASE_URL, recreate_database
+from tests.conftest import TEST_DATABASE_URL, migrate_and_seed, recreate_database
 
 
 def sibling_url(suffix: str) -> str:
@@ -27,14 +24,9 @@ def sibling_url(suffix: str) -> str:
 def source_url():
     """A committed database with reference data and a few reports (tests roll back theirs)."""
     url = sibling_url("backup_src")
-    recreate_database(url)
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "heads")
-    engine = create_engine(url)
-    settings = get_settings()
+    migrate_and_seed(url)
+    engine = create_engine(sqlalchemy_url(url))
     with Session(engine) as session:
-        seed(session, theatre_file=settings.theatre_file, data_dir=settings.data_dir)
         key, _ = create_key(session=session, role="reporter", name="backup test", actor=CONSOLE)
         reports = [
             ReportCreate.model_validate(

@@ -19,13 +19,16 @@ from sqlalchemy.orm import Session
 from service.audit.service import CONSOLE
 from service.auth.models import Role
 from service.auth.service import Principal, create_key
-from service.config import Settings, get_settings, sqlalchemy_url
+from service.config import Settings, sqlalchemy_url
 from service.subscription import signing
 from service.subscription.schemas import SubscriptionCreate
 from service.subscription.service import create as create_subscription
-from tests.conftest import TEST_DATABASE_URL, recreate_database
+from tests.conftest import TEST_DATABASE_URL, migrate_and_seed
 from tests.incidents import make_incidents, report, submitter_for
 from tests.webhook_receiver import Receiver
+
+# Scheduler processes: not in `make test-fast`.
+pytestmark = pytest.mark.live
 
 SCHEDULER_DATABASE_URL = TEST_DATABASE_URL + "_sched"
 SECRET = "two-schedulers-share-one-secret"  # noqa: S105 - a test subscription's secret
@@ -34,20 +37,8 @@ DEADLINE_S = 120  # a bound on waiting, not a speed check
 
 @pytest.fixture(scope="module")
 def sched_engine():
-    from alembic import command
-
-    from service.cli import alembic_config
-    from service.theatre.service import seed
-
-    recreate_database(SCHEDULER_DATABASE_URL)
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", sqlalchemy_url(SCHEDULER_DATABASE_URL))
-    command.upgrade(config, "heads")
+    migrate_and_seed(SCHEDULER_DATABASE_URL)
     engine = create_engine(sqlalchemy_url(SCHEDULER_DATABASE_URL))
-    settings = get_settings()
-    with Session(engine) as session:
-        seed(session, theatre_file=settings.theatre_file, data_dir=settings.data_dir)
-        session.commit()
     yield engine
     engine.dispose()
     target = make_url(sqlalchemy_url(SCHEDULER_DATABASE_URL))

@@ -1,7 +1,6 @@
 """The real migrations: a full round trip, and no drift between them and the models."""
 
 import datetime as dt
-import os
 
 import pytest
 from alembic import command
@@ -13,12 +12,8 @@ from service.cli import alembic_config
 from service.config import sqlalchemy_url
 from service.db import include_in_migrations
 from service.models import Base
+from tests.conftest import TEST_MIGRATIONS_DATABASE_URL as MIGRATIONS_URL
 from tests.conftest import recreate_database
-
-MIGRATIONS_URL = os.environ.get(
-    "TEST_MIGRATIONS_DATABASE_URL",
-    "postgresql://postgres@127.0.0.1:5432/ceasefire_test_migrations",
-)
 
 
 @pytest.fixture(scope="module")
