@@ -113,6 +113,17 @@ def test_the_public_map_draws_filters_and_shows_a_card(open_page, live_console):
         live_console.url, violation_type="shelling", province=pcode
     )
 
+    # A confidence band (sources' grades, independent sources and keys) likewise.
+    before = len(watched.requests)
+    page.select_option("#confidence", "low")
+    page.wait_for_function("() => location.search.includes('confidence=low')")
+    wait_idle(page)
+    queries = tile_queries(watched, before)
+    assert queries and all(q.get("confidence") == ["low"] for q in queries)
+    assert shown_count(page) == api_count(
+        live_console.url, violation_type="shelling", province=pcode, confidence="low"
+    )
+
     # Zoomed in, incidents are points; a click opens the card the public may see.
     page.click("text=Clear filters")
     page.evaluate("() => consoleMap.jumpTo({center: [37.16, 36.2], zoom: 10})")

@@ -23,6 +23,14 @@ export const CEASEFIRE_STATUSES = [
   ["outside_period", "Outside the ceasefire"],
 ];
 
+// Bands of an incident's confidence (sources' grades, independent sources and keys: README,
+// Confidence).
+export const CONFIDENCE_BANDS = [
+  ["high", "High"],
+  ["medium", "Medium"],
+  ["low", "Low"],
+];
+
 export const REVIEW_STATUSES = [
   ["unverified", "Unverified"],
   ["verified", "Verified"],

@@ -6,7 +6,7 @@ import { BASE, clearProblem, getJSON, getKey, showProblem } from "../lib/api.js"
 import { mountHeader } from "../lib/header.js";
 import { bilingual } from "../lib/rtl.js";
 import { isoDate, oneOf, readState, writeState } from "../lib/urlstate.js";
-import { CEASEFIRE_STATUSES, REVIEW_STATUSES, VIOLATION_TYPES } from "../lib/vocabulary.js";
+import { CEASEFIRE_STATUSES, CONFIDENCE_BANDS, REVIEW_STATUSES, VIOLATION_TYPES } from "../lib/vocabulary.js";
 import { Card } from "./card.js";
 import { h, number, select, withheld as figure } from "../lib/dom.js";
 import { Period, addDays } from "./histogram.js";
@@ -17,7 +17,16 @@ import { buildStyle, choroplethBreaks, choroplethColor } from "./style.js";
 setWorkerUrl(new URL(`./${__MAPLIBRE_WORKER__}`, import.meta.url).href);
 
 const ORIGIN = location.origin;
-const STATE = ["from", "to", "province", "guarantor", "ceasefire_status", "violation_type", "status"];
+const STATE = [
+  "from",
+  "to",
+  "province",
+  "guarantor",
+  "ceasefire_status",
+  "violation_type",
+  "confidence",
+  "status",
+];
 const codes = (vocabulary) => vocabulary.map(([code]) => code);
 const COUNTED_STATUSES = "unverified,verified,disputed";
 
@@ -52,6 +61,7 @@ class MapPage {
       guarantor: s.guarantor,
       ceasefire_status: s.ceasefire_status,
       violation_type: s.violation_type,
+      confidence: s.confidence,
       // The full view's default, as the counts take it: no rejected or merged incident.
       status: this.view === "full" ? s.status || COUNTED_STATUSES : "",
     };
@@ -72,6 +82,7 @@ class MapPage {
       guarantor: oneOf(raw.guarantor, guarantors.map((g) => g.id)),
       ceasefire_status: oneOf(raw.ceasefire_status, codes(CEASEFIRE_STATUSES)),
       violation_type: oneOf(raw.violation_type, codes(VIOLATION_TYPES)),
+      confidence: oneOf(raw.confidence, codes(CONFIDENCE_BANDS)),
       status: this.view === "full" ? oneOf(raw.status, codes(REVIEW_STATUSES)) : "",
     };
   }
@@ -111,9 +122,10 @@ class MapPage {
     );
     const ceasefire = select("ceasefire_status", "Ceasefire status", CEASEFIRE_STATUSES);
     const type = select("violation_type", "Violation type", VIOLATION_TYPES);
-    const controls = { province, guarantor, ceasefire_status: ceasefire, violation_type: type };
+    const confidence = select("confidence", "Confidence", CONFIDENCE_BANDS);
+    const controls = { province, guarantor, ceasefire_status: ceasefire, violation_type: type, confidence };
     this.controls = controls;
-    const fields = [province.field, guarantor.field, ceasefire.field, type.field];
+    const fields = [province.field, guarantor.field, ceasefire.field, type.field, confidence.field];
     if (this.view === "full") {
       const status = select("status", "Review status", REVIEW_STATUSES, "Unverified, verified, disputed");
       controls.status = status;
