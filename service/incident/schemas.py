@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.event.schemas import CasualtiesOut, EventRead
 from service.event.terms import ConfidenceBand, IncidentStatus
@@ -22,7 +22,7 @@ class IncidentReview(_Input):
     note: Text(2000) | None = Field(  # type: ignore[valid-type]
         default=None, description="Why: kept with the incident and in the audit trail."
     )
-    accept_reports: bool | None = Field(
+    accept_reports: StrictBool | None = Field(
         default=None,
         description="true: derive the incident again from all its reports (figures by the"
         " casualty rule) and publish that, clearing a pending review; false: decline the"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from service.party.models import Coverage
 from service.types import BodyDay, Text
@@ -102,7 +102,8 @@ class PartyCreate(_Input):
     id: Text(64, 1) = Field(pattern=_SLUG)  # type: ignore[valid-type]
     name: Text(300, 1)  # type: ignore[valid-type]
     side: Text(32, 1)  # type: ignore[valid-type]
-    target_only: bool = False
+    # Strict: a JSON number is not a yes or a no (0 and 1 would otherwise pass as booleans).
+    target_only: StrictBool = False
     aliases: list[Text(300, 1)] = Field(default=[], max_length=100)  # type: ignore[valid-type]
     guarantors: list[GuarantorSpanIn] = Field(default=[], max_length=20)
     coverage: list[CoverageSpanIn] = Field(default=[], max_length=20)

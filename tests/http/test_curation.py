@@ -360,6 +360,7 @@ CONFLICTS = [
     ("/v1/parties", {**PARTY, "id": "unresolved"}, 422, "reserved"),
     ("/v1/parties", {**PARTY, "guarantors": [{"id": "XXX"}]}, 422, "XXX"),
     ("/v1/parties", {**PARTY, "name": "!!!"}, 422, "no letters"),
+    ("/v1/parties", {**PARTY, "target_only": 0}, 422, "target_only"),
     ("/v1/parties/hezbollah/aliases", {"alias": "Hizballah"}, 409, "already names party hezbollah"),
     ("/v1/parties/hezbollah/aliases", {"alias": "SAA", "valid_from": "2017-01-01"}, 409, "syrian-government-forces"),
     ("/v1/parties/hezbollah/aliases", {"alias": "x", "valid_from": "2017-02-01", "valid_to": "2017-01-01"}, 422, "before"),

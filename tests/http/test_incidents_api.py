@@ -115,6 +115,7 @@ def test_review_records_who_what_before_after_and_why(client, db, reporter, veri
         {"status": "verified", "reviewer": "me"},
         {"status": "verified", "note": "x" * 2001},
         {"note": "no status"},
+        {"status": "verified", "accept_reports": 1},  # a number is not a yes
     ],
 )
 def test_bad_reviews_are_422_and_change_nothing(client, db, reporter, verifier, body):
