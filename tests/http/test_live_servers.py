@@ -178,6 +178,9 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(live):
     assert scalar(engine, "SELECT count(*) FROM reports WHERE reporter_key_id = :k", k=key_id) == 0
 
 
+VICTIM_AT, SURVIVOR_AT = "2017-01-27T05:00:00+02:00", "2017-01-28T05:00:00+02:00"
+
+
 def test_a_report_joining_an_incident_being_merged_is_refused_naming_the_survivor(live):
     """Two committed transactions racing (so on the live copy): a merge holds its locks while
     a corroborating report for the merged incident arrives; the report must wait, then be
@@ -192,7 +195,12 @@ def test_a_report_joining_an_incident_being_merged_is_refused_naming_the_survivo
             for o in submit(
                 session=session,
                 submitter=submitter,
-                reports_in=[ReportCreate.model_validate(report_body()) for _ in range(2)],
+                # Days of their own: a report like another test's on this shared copy would
+                # be joined to that incident by automatic correlation.
+                reports_in=[
+                    ReportCreate.model_validate(report_body(occurred_at=at))
+                    for at in (VICTIM_AT, SURVIVOR_AT)
+                ],
             )
         )
         session.commit()
@@ -203,7 +211,9 @@ def test_a_report_joining_an_incident_being_merged_is_refused_naming_the_survivo
 
     def corroborate() -> None:
         with Session(engine) as session:
-            report_in = ReportCreate.model_validate(report_body(incident_id=str(victim)))
+            report_in = ReportCreate.model_validate(
+                report_body(incident_id=str(victim), occurred_at=VICTIM_AT)
+            )
             [outcome] = submit(session=session, submitter=submitter, reports_in=[report_in])
             session.commit()
             joined["status"] = outcome.status
