@@ -17,6 +17,13 @@ from service.auth.service import Principal
 from service.config import get_settings
 from service.db import SessionDep
 from service.digest import render, service
+from service.digest.links import (
+    DAILY,
+    MEDIA_TYPES,
+    document_links,
+    formats,
+    href,
+)
 from service.digest.schemas import DigestRange, DigestRead, DigestRevisionRead
 from service.errors import Forbidden, InvalidParameter, Unauthorized
 from service.geography.service import resolve_province
@@ -26,11 +33,6 @@ from service.types import Day
 
 router = APIRouter(prefix="/v1/digests", tags=["digests"])
 
-MEDIA_TYPES = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "md": "text/markdown; charset=utf-8",
-}
 # Accept media ranges -> format, in our order of preference for wildcards.
 _ACCEPTED = {
     "application/json": "json",
@@ -183,62 +185,6 @@ Asked = Annotated[DocumentRequest, Depends(document_request)]
 
 # ---- links ----
 
-DAILY = "/v1/digests/daily"
-FEED = "/v1/digests/feed.atom"
-ATOM = "application/atom+xml"
-# The media type a link names, by format (without parameters).
-LINK_TYPES = {fmt: media.split(";")[0] for fmt, media in MEDIA_TYPES.items()}
-
-
-def _href(path: str, fmt: str, province: str | None, **query: str) -> str:
-    """The absolute URL of ``path`` in ``fmt`` (JSON needs no ``format``), narrowed to
-    ``province``."""
-    pairs = list(query.items())
-    if province:
-        pairs.append(("province", province))
-    if fmt != "json":
-        pairs.append(("format", fmt))
-    return links.absolute(path, pairs)
-
-
-def _link(rel: str, href: str, media_type: str) -> dict[str, str]:
-    return {"href": href, "rel": rel, "type": media_type}
-
-
-def _formats(path: str, fmt: str, province: str | None, **query: str) -> list[dict[str, str]]:
-    """``self`` in the format served, ``alternate`` in each other format."""
-    return [
-        _link("self" if other == fmt else "alternate", _href(path, other, province, **query), t)
-        for other, t in LINK_TYPES.items()
-    ]
-
-
-def document_links(
-    stored: service.StoredRevision,
-    asked: DocumentRequest,
-    *,
-    path: str,
-    around: service.Neighbours | None,
-) -> list[dict[str, str]]:
-    """A digest document's links: itself in every format, the Atom feed, the day's
-    revisions; on a revision (``around`` None) the day's latest, which changes, in place of
-    prev and next, which may change: a revision's links never change."""
-    fmt, province = asked.fmt, asked.province
-    day = f"{DAILY}/{stored.digest_date.isoformat()}"
-    out = _formats(path, fmt, province)
-    out.append(_link("alternate", _href(FEED, "json", province), ATOM))
-    out.append(
-        _link("version-history", _href(f"{day}/revisions", "json", None), LINK_TYPES["json"])
-    )
-    if around is None:
-        out.append(_link("latest-version", _href(day, fmt, province), LINK_TYPES[fmt]))
-        return out
-    for rel, other in (("prev", around.prev), ("next", around.next)):
-        if other is not None:
-            href = _href(f"{DAILY}/{other.isoformat()}", fmt, province)
-            out.append(_link(rel, href, LINK_TYPES[fmt]))
-    return out
-
 
 def link_header(items: list[dict[str, str]]) -> str:
     """Links as an HTTP ``Link`` header (RFC 8288)."""
@@ -255,7 +201,7 @@ def _represent(
     """A stored revision as asked for, with its links. ``around`` (the neighbouring days)
     for the day's latest document; None for an immutable revision."""
     fmt, province = asked.fmt, asked.province
-    doc_links = document_links(stored, asked, path=path, around=around)
+    doc_links = document_links(stored, asked.fmt, asked.province, path=path, around=around)
     if fmt == "json":
         body = render.with_links(service.view_bytes(stored, province), doc_links)
     else:
@@ -327,7 +273,7 @@ def _day(stored: service.StoredRevision, province: str | None) -> dict[str, Any]
         "summary": doc["summary"],
         "totals": doc["totals"],
         "by_guarantor": doc["by_guarantor"],
-        "href": _href(f"{DAILY}/{doc['date']}", "json", province),
+        "href": href(f"{DAILY}/{doc['date']}", "json", province),
     }
 
 
@@ -361,7 +307,7 @@ def list_daily_digests(
     )
     entries = [_day(s, asked.province) for s in stored]
     bounds = {"from": first.isoformat(), "to": last.isoformat()}
-    range_links = _formats(DAILY, asked.fmt, asked.province, **bounds)
+    range_links = formats(DAILY, asked.fmt, asked.province, **bounds)
     if asked.fmt == "json":
         body = service.dumps(
             {

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.config import Settings, get_settings
+from service.digest.links import DAILY, document_links
 from service.digest.service import StoredRevision, view
 from service.subscription import secret_store, signing
 from service.subscription.addresses import (
@@ -130,9 +131,11 @@ def claim_next(session: Session, settings: Settings) -> Claim | None:
 
 def payload(claim: Claim) -> bytes:
     """The body POSTed: the revision (narrowed to the subscription's governorate) with what
-    a receiver needs to deduplicate and to fetch it again."""
+    a receiver needs to deduplicate and to fetch it again (``href``, relative as before, and
+    ``links``, absolute, as the document served has them)."""
     stored = claim.revision
-    href = f"/v1/digests/daily/{stored.digest_date.isoformat()}/revisions/{stored.revision}"
+    path = f"{DAILY}/{stored.digest_date.isoformat()}/revisions/{stored.revision}"
+    href = path
     if claim.province:
         href += f"?province={claim.province}"
     return orjson.dumps(
@@ -144,6 +147,10 @@ def payload(claim: Claim) -> bytes:
             "revision": stored.revision,
             "province": claim.province,
             "href": href,
+            # As the revision's document carries them: itself in every format, the feed, the
+            # day's revisions and its latest version, absolute (an immutable revision's
+            # links never change, so a receiver may keep them).
+            "links": document_links(stored, "json", claim.province, path=path, around=None),
             "digest": view(stored, claim.province),
         }
     )

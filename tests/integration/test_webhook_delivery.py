@@ -134,6 +134,13 @@ def test_a_new_revision_is_posted_signed_and_verifiable(db, settings, monitor, s
     assert payload["delivery_id"] == str(delivery.id) == headers["x-ceasefire-delivery"]
     assert (payload["date"], payload["revision"], payload["province"]) == ("2017-02-10", 1, None)
     assert payload["digest"] == view(get_revision(session=db, day=DAY), None)
+    # The revision's links, absolute, as its document served has them.
+    by_rel = {(link["rel"], link["type"]): link["href"] for link in payload["links"]}
+    base = get_settings().public_base_url
+    assert by_rel[("self", "application/json")] == base + payload["href"]
+    assert by_rel[("alternate", "text/csv")] == base + payload["href"] + "?format=csv"
+    assert by_rel[("latest-version", "application/json")] == f"{base}/v1/digests/daily/2017-02-10"
+    assert by_rel[("version-history", "application/json")].endswith("/2017-02-10/revisions")
     assert (delivery.status, delivery.attempts) == ("delivered", 1)
     assert [tuple(a) for a in attempts(db, delivery.id)] == [(1, "succeeded", 200, None)]
 
@@ -232,6 +239,11 @@ def test_a_province_subscription_hears_only_of_its_governorate(db, settings, mon
         assert p["province"] == "SY02"
         assert p["digest"]["province"] == {"pcode": "SY02", "name_en": "Aleppo"}
         assert p["href"].endswith("?province=SY02")
+        assert all(
+            "province=SY02" in link["href"]
+            for link in p["links"]
+            if link["rel"] != "version-history"
+        )
 
 
 def test_a_backfill_without_notify_queues_nothing(db, monitor, settings):
