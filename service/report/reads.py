@@ -44,12 +44,20 @@ def _read() -> Select:
 _READ = _read()
 
 
+# What a reporter sees of the decision on its own report: the score, its factors and flags
+# compare the report with other reporters' reports (the text factor is their descriptions'
+# similarity, the distance factor the incident's exact distance), so a reporter probing with
+# reports could read other reports' texts and, from three distances, the exact position.
+_REPORTER_SEES = ("version", "threshold", "decision", "incident_id")
+
+
 def _correlation(stored: dict[str, Any] | None, *, with_candidates: bool) -> Any:
-    """What correlation decided; the other incidents it weighed are for verifiers and
-    admins (those who see reporters) only."""
+    """What correlation decided: in full (score, factors, flags, the other incidents it
+    weighed) for verifiers and admins (those who see reporters); the decision alone for
+    the report's own reporter."""
     if stored is None or with_candidates:
         return stored
-    return {k: v for k, v in stored.items() if k != "candidates"}
+    return {k: stored[k] for k in _REPORTER_SEES if k in stored}
 
 
 def report_from_row(row: Any, *, with_reporter: bool = False) -> dict[str, Any]:

@@ -204,11 +204,13 @@ class CorrelationOut(BaseModel):
     threshold: float = Field(description="The score at or above which a report is linked.")
     decision: Literal["linked", "opened"]
     incident_id: uuid.UUID | None = Field(default=None, description="The incident joined.")
-    score: float | None = None
-    factors: CorrelationFactors | None = None
+    score: float | None = Field(default=None, description="For verifiers and admins only.")
+    factors: CorrelationFactors | None = Field(
+        default=None, description="For verifiers and admins only."
+    )
     flags: list[str] | None = Field(
         default=None,
-        description="excluded_mismatch (one side involves an excluded party, the other"
+        description="For verifiers and admins only. excluded_mismatch (one side involves an excluded party, the other"
         " not), same_reporter_key, reviewed (verified or disputed: never joined"
         " automatically), not_compared (could not reach the threshold even with identical"
         " texts, so place and text were not compared: 0.5 each).",

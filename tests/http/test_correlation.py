@@ -61,7 +61,13 @@ def test_a_duplicate_is_linked_with_its_score_and_factors_stored(client, db, key
         place_name="Maarat al-Numan",
         description="Shelling by regime artillery hit the Maarat al-Numan market; three killed",
     )
-    correlation = second["correlation"]
+    # Its reporter sees the decision only: score, factors and flags compare it with other
+    # reporters' reports (their texts, the incident's exact distance).
+    assert set(second["correlation"]) == {"version", "threshold", "decision", "incident_id"}
+    assert second["correlation"]["decision"] == "linked"
+    correlation = client.get(f"/v1/reports/{second['id']}", headers=auth(verifier)).json()[
+        "correlation"
+    ]
     assert second["incident_id"] == first["incident_id"]
     assert correlation["decision"] == "linked"
     assert correlation["incident_id"] == first["incident_id"]
@@ -73,7 +79,7 @@ def test_a_duplicate_is_linked_with_its_score_and_factors_stored(client, db, key
     assert 1.4 < factors["distance_km"] < 1.6 and factors["hours_apart"] == pytest.approx(-1.5)
     assert correlation["flags"] == []
     # The reporter sees the decision, not the other incidents weighed.
-    assert "candidates" not in correlation
+    assert "candidates" not in second["correlation"]
     stored = db.execute(
         text("SELECT correlation FROM reports WHERE id = :id"), {"id": second["id"]}
     ).scalar_one()
