@@ -156,7 +156,7 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
     return read_csv(  # type: ignore[return-value]
-        path, columns=UCDP_COLUMNS, what="UCDP GED CSV", to_report=to_report, timezone=timezone
+        path, columns=UCDP_COLUMNS, what="a UCDP GED CSV", to_report=to_report, timezone=timezone
     )
 
 
@@ -178,7 +178,7 @@ def read_csv(
             raise Invalid(f"{path.name}: no CSV header")
         missing = [c for c in columns if c not in header]
         if missing:
-            raise Invalid(f"{path.name}: not a {what} (no {', '.join(missing)} column)")
+            raise Invalid(f"{path.name}: not {what} (no {', '.join(missing)} column)")
         id_at = header.index(columns[0])
         for number, record in enumerate(records, start=1):
             if isinstance(record, csv.Error):

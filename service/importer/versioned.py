@@ -208,7 +208,7 @@ def import_acled(
         items=lambda timezone: read_csv(
             path,
             columns=acled.COLUMNS,
-            what="ACLED export",
+            what="an ACLED export",
             to_report=acled.to_report,
             timezone=timezone,
         ),
