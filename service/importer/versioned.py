@@ -45,7 +45,7 @@ from service.importer.service import (
 )
 from service.report.revision import revise_report
 from service.report.schemas import ReportUpdate
-from service.report.service import Outcome, Submitter
+from service.report.service import Lookups, Outcome, Submitter
 
 ACLED_KEY_NAME = "importer: ACLED"
 
@@ -99,6 +99,7 @@ def _revise(
     stored: int,
     source: str,
     summary: ImportSummary,
+    lookups: Lookups,
 ) -> Outcome | None:
     """Revise the stored report with the row's newer version; None when held or refused
     (counted in ``summary``)."""
@@ -114,6 +115,7 @@ def _revise(
                 actor=submitter.actor,
                 update=update,
                 hide_others=False,
+                lookups=lookups,
             )
     except Conflict as exc:
         # A reviewed or merged incident: the verifier's decision stands.
@@ -148,6 +150,7 @@ def store_versions(
     }
     results: list[tuple[Mapped, Outcome]] = []
     new: list[Mapped] = []
+    lookups: Lookups | None = None  # loaded once per chunk, at its first revision
     for item in newest:
         row = found.get(item.report.client_report_id)
         if row is None:
@@ -169,6 +172,7 @@ def store_versions(
                 f"version {item.version} < stored {stored}",
             )
         else:
+            lookups = lookups or Lookups.load(session)
             outcome = _revise(
                 session,
                 submitter,
@@ -177,6 +181,7 @@ def store_versions(
                 stored=stored,
                 source=source,
                 summary=summary,
+                lookups=lookups,
             )
             if outcome is not None:
                 results.append((item, outcome))
