@@ -85,7 +85,28 @@ def check_liveness(engine: Engine) -> None:
             raise
 
 
-def make_engine(url: str | None = None) -> Engine:
+def connect_args(*, pooled: bool, application_name: str = "ceasefire") -> dict[str, object]:
+    """psycopg's connection arguments. Through a transaction-mode pooler (``db_pooled``)
+    a connection's statements may reach a different server connection each transaction:
+    no auto-prepared statements (a name prepared on one server connection is unknown on
+    the next), and no ``options`` startup parameter (PgBouncer refuses the connection)."""
+    settings = get_settings()
+    args: dict[str, object] = {
+        "connect_timeout": settings.db_connect_timeout_s,
+        "application_name": application_name,
+    }
+    if pooled:
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
+
+
+def make_engine(
+    url: str | None = None, *, pooled: bool | None = None, application_name: str = "ceasefire"
+) -> Engine:
+    """An engine for ``url`` (the primary by default); ``pooled`` defaults to the
+    ``db_pooled`` setting, which describes the primary's URL."""
     settings = get_settings()
     engine = create_engine(
         url or settings.database_url,
@@ -95,11 +116,10 @@ def make_engine(url: str | None = None) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_s,
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
-            "application_name": "ceasefire",
-        },
+        connect_args=connect_args(
+            pooled=settings.db_pooled if pooled is None else pooled,
+            application_name=application_name,
+        ),
     )
     check_liveness(engine)
     return engine

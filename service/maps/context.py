@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -27,6 +28,7 @@ from service.db import SessionDep
 from service.errors import Unauthorized
 from service.maps.state import DataState, data_state
 from service.maps.view import IncidentView
+from service.replica import ReplicaSessionDep, reads_replica, skip_replica
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,27 @@ def map_principal(
     return optional_principal(request, session, credentials)
 
 
-def map_context(request: Request, session: SessionDep, credentials: Credentials) -> MapContext:
+def map_context(
+    request: Request, session: SessionDep, replica: ReplicaSessionDep, credentials: Credentials
+) -> MapContext:
     """The caller and the data state, in one dependency: FastAPI runs each synchronous
-    dependency on a worker thread of its own, and each hop costs a map request time."""
+    dependency on a worker thread of its own, and each hop costs a map request time.
+
+    The key is checked on the primary (a key made a moment ago is not yet on the replica);
+    the public's and monitors' data state and data then come from the replica, if one is
+    configured and answers (``service.replica``), else from the primary."""
     principal = map_principal(request, session, credentials)
+    if replica is not None and reads_replica(principal):
+        try:
+            state = data_state(session=replica)
+        except OperationalError:
+            replica.rollback()
+            skip_replica()
+        else:
+            view = IncidentView.for_principal(
+                principal, cell=get_settings().public_cell_deg, timezone=state.timezone
+            )
+            return MapContext(session=replica, principal=principal, state=state, view=view)
     state = data_state(session=session)
     view = IncidentView.for_principal(
         principal, cell=get_settings().public_cell_deg, timezone=state.timezone
