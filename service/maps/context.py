@@ -37,12 +37,15 @@ class MapContext:
     principal: Principal | None
     state: DataState
     view: IncidentView
+    # Read from the replica: the primary's data state, read only when a client's
+    # If-None-Match names neither the replica's version nor nothing (see ``conditional``).
+    primary_state: Callable[[], DataState] | None = None
 
-    def tag_parts(self) -> tuple[str, str]:
+    def tag_parts(self, state: DataState | None = None) -> tuple[str, str]:
         """What every map ETag depends on besides the request itself: for the public view,
         the public version of incidents (bumped only when a verified incident is written),
         so a public ETag does not tell when unverified reports arrive."""
-        return self.state.tag_versions(public=self.view.public), self.view.name
+        return (state or self.state).tag_versions(public=self.view.public), self.view.name
 
     def conditional(
         self,
@@ -53,12 +56,31 @@ class MapContext:
     ) -> Response:
         """A map answer with its validators (ETag from ``tag_parts`` and what every map
         ETag depends on; public caching for the public view): 304 when the client holds
-        it, else what ``build`` makes."""
+        it, else what ``build`` makes.
+
+        An ETag never moves backwards: read from a replica, a validator that is not the
+        replica's is compared with the primary's current one too. A client (or nginx) that
+        holds the primary's newer answer gets 304, not the replica's older one."""
+        tag = caching.etag(*self.tag_parts(), *tag_parts)
+        max_age_s = get_settings().map_public_max_age_s
+        if (
+            self.primary_state is not None
+            and request.headers.get("if-none-match")
+            and not caching.matches(request, tag)
+        ):
+            try:
+                newer = caching.etag(*self.tag_parts(self.primary_state()), *tag_parts)
+            except OperationalError:
+                newer = None  # the primary is down: the replica answers alone
+            if newer is not None and caching.matches(request, newer):
+                public = self.view.public and not caching.credentialed(request)
+                headers = caching.cache_headers(newer, public=public, max_age_s=max_age_s)
+                return Response(status_code=304, headers=headers)
         return caching.conditional(
             request,
-            tag=caching.etag(*self.tag_parts(), *tag_parts),
+            tag=tag,
             public=self.view.public,
-            max_age_s=get_settings().map_public_max_age_s,
+            max_age_s=max_age_s,
             media_type=media_type,
             build=build,
         )
@@ -109,7 +131,13 @@ def map_context(
             view = IncidentView.for_principal(
                 principal, cell=get_settings().public_cell_deg, timezone=state.timezone
             )
-            return MapContext(session=replica, principal=principal, state=state, view=view)
+            return MapContext(
+                session=replica,
+                principal=principal,
+                state=state,
+                view=view,
+                primary_state=lambda: data_state(session=session),
+            )
     state = data_state(session=session)
     view = IncidentView.for_principal(
         principal, cell=get_settings().public_cell_deg, timezone=state.timezone

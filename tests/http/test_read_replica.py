@@ -93,6 +93,32 @@ def test_etag_names_the_data_it_was_read_with(client, incidents, lagging_replica
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize(
+    "path",
+    [ITEMS, "/collections", "/v1/stats/provinces", "/tiles/incidents/8/153/101.mvt"],
+)
+def test_an_etag_never_moves_backwards(client, app, incidents, path):
+    """A client (or nginx) holding the primary's newer answer, revalidating against a
+    replica that has not replayed it yet, gets 304, not the replica's older answer."""
+    newer = client.get(path)
+    assert newer.status_code in (200, 204), newer.text
+    engine, sessions = _routed_app(app, get_settings().database_url)
+    try:
+        older = client.get(path)
+        assert older.headers["etag"] != newer.headers["etag"]
+        again = client.get(path, headers={"If-None-Match": newer.headers["etag"]})
+        assert again.status_code == 304
+        assert again.headers["etag"] == newer.headers["etag"]
+        assert again.headers["cache-control"] == newer.headers["cache-control"]
+        # The replica's own version still revalidates against the replica.
+        same = client.get(path, headers={"If-None-Match": older.headers["etag"]})
+        assert same.status_code == 304 and same.headers["etag"] == older.headers["etag"]
+    finally:
+        for session in sessions:
+            session.close()
+        engine.dispose()
+
+
 def test_a_refusing_replica_is_skipped(client, incidents, refusing_replica):
     assert _ids(client) == incidents  # answered by the primary, not a 5xx
     assert replica_module._skip_until > 0
