@@ -134,9 +134,6 @@ def api_env(*, port: int, database_url: str, pooled: bool, replica: str | None) 
 def load_data(data_dir: Path, incidents: int) -> dict[str, str]:
     with psycopg.connect(PRIMARY.replace("/ceasefire", "/postgres"), autocommit=True) as conn:
         conn.execute("CREATE DATABASE ceasefire")
-        # Connections through PgBouncer send no startup options: the database carries the
-        # service's statement timeout for them (service.config db_pooled).
-        conn.execute("ALTER DATABASE ceasefire SET statement_timeout = '15s'")
     started = time.monotonic()
     console(PRIMARY, "migrate")
     console(PRIMARY, "seed")
@@ -144,8 +141,12 @@ def load_data(data_dir: Path, incidents: int) -> dict[str, str]:
     console(PRIMARY, "digest", "backfill", "--from", "2016-12-30", "--to", "2017-01-31")
     sh(sys.executable, "-m", "bench.dataset", "--database-url", PRIMARY,
        "--incidents", str(incidents))  # fmt: skip
-    with psycopg.connect(PRIMARY) as conn:
+    with psycopg.connect(PRIMARY, autocommit=True) as conn:
         count = conn.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        # Connections through PgBouncer send no startup options: the database carries the
+        # service's statement timeout for them (service.config db_pooled). Set after the
+        # load, whose statements may take longer.
+        conn.execute("ALTER DATABASE ceasefire SET statement_timeout = '15s'")
     say(f"data set: {count} incidents in {time.monotonic() - started:.0f} s")
     return {
         role: console(PRIMARY, "keys", "create", "--role", role, "--name", f"rehearsal {role}")
