@@ -6,8 +6,9 @@ does not see the test's writes (uncommitted, in the test's transaction), which i
 routing shows."""
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from service import replica as replica_module
 from service.config import get_settings
@@ -116,6 +117,32 @@ def test_an_etag_never_moves_backwards(client, app, incidents, path):
     finally:
         for session in sessions:
             session.close()
+        engine.dispose()
+
+
+def test_a_replica_gone_mid_request_is_a_503(client, app, incidents):
+    """The replica shut down between the data state and the page (the rehearsal's replica
+    stop): the page statement, run on psycopg's own connection, fails with psycopg's
+    error, which is unavailability (503 and Retry-After), not a bug (500)."""
+    engine, _ = _routed_app(app, get_settings().database_url)
+    killer = create_engine(get_settings().database_url, poolclass=NullPool)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _terminate(conn, cursor, statement, *_):  # noqa: ANN001
+        if "data_versions" in statement:
+            with killer.connect() as other:
+                other.execute(
+                    text("SELECT pg_terminate_backend(:pid)"),
+                    {"pid": conn.connection.dbapi_connection.info.backend_pid},
+                )
+
+    try:
+        response = client.get(ITEMS)
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"]
+    finally:
+        killer.dispose()
         engine.dispose()
 
 
