@@ -17,6 +17,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.models import Role
@@ -52,7 +53,16 @@ async def get_replica_session() -> AsyncIterator[Session | None]:
     try:
         yield session
     finally:
-        await anyio.to_thread.run_sync(session.close)
+        await anyio.to_thread.run_sync(_close, session)
+
+
+def _close(session: Session) -> None:
+    """Close after the answer is sent: a replica shut down meanwhile (its backends
+    terminated) must not turn the rollback into an error of an answered request."""
+    try:
+        session.close()
+    except DBAPIError:
+        session.invalidate()
 
 
 ReplicaSessionDep = Annotated[Session | None, Depends(get_replica_session)]
