@@ -75,7 +75,9 @@ up() {
   printf '"postgres" ""\n' >"$dir/userlist.txt"
   cat >"$dir/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=$PRIMARY_PORT
+; The API connects here with CEASEFIRE_DB_POOLED=true, which sends no startup options: each
+; server connection gets the service's statement timeout instead.
+* = host=127.0.0.1 port=$PRIMARY_PORT connect_query='SET statement_timeout = 15000'
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $BOUNCER_PORT
