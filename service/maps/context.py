@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -37,8 +38,8 @@ class MapContext:
     principal: Principal | None
     state: DataState
     view: IncidentView
-    # Read from the replica: the primary's data state, read only when a client's
-    # If-None-Match names neither the replica's version nor nothing (see ``conditional``).
+    # With the data from the replica: reads the primary's data state, only for a
+    # conditional request whose validator is not the replica's (see ``conditional``).
     primary_state: Callable[[], DataState] | None = None
 
     def tag_parts(self, state: DataState | None = None) -> tuple[str, str]:
@@ -70,8 +71,8 @@ class MapContext:
         ):
             try:
                 newer = caching.etag(*self.tag_parts(self.primary_state()), *tag_parts)
-            except OperationalError:
-                newer = None  # the primary is down: the replica answers alone
+            except (OperationalError, PoolTimeout):
+                newer = None  # the primary is down or busy: the replica answers alone
             if newer is not None and caching.matches(request, newer):
                 public = self.view.public and not caching.credentialed(request)
                 headers = caching.cache_headers(newer, public=public, max_age_s=max_age_s)
