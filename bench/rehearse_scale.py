@@ -484,12 +484,20 @@ def write_results(args, runs, lines, checks, cache, lost, total) -> None:  # noq
     text = [
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: `make rehearse-scale`",
         "",
-        f"{os.cpu_count()} cores, {args.users} users, {args.duration:.0f} s per run,"
+        f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end, shared"
+        f" with other work), {args.users} users, {args.duration:.0f} s per run,"
         f" {args.incidents} generated incidents + the UCDP extract; mix: {mix}.",
         "",
         *lines,
         "",
         "Faults in the third run: " + "; ".join(e.strip() for e in runs[-1].events) + ".",
+        "",
+        "Answers by kind in the third run: "
+        + "; ".join(
+            f"{kind} {dict(sorted(statuses.items()))}"
+            for kind, statuses in runs[-1].stats.statuses.items()
+        )
+        + ".",
         "",
         f"nginx cache on a repeated public page: {cache}.",
         f"**acknowledged writes lost: {lost}** (of {total} acknowledged).",

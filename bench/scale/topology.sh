@@ -85,6 +85,9 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $dir/userlist.txt
 pool_mode = transaction
+; After the primary comes back, reconnect within a second (the default, 15 s, kept
+; writes failing for seconds after a crash-restart in the rehearsal).
+server_login_retry = 1
 default_pool_size = 20
 max_client_conn = 500
 server_reset_query =
