@@ -14,7 +14,7 @@ DEMO_VERIFIED_BY ?= UCDP GED
 DEMO_DIGESTS_FROM ?= 2016-12-30
 DEMO_DIGESTS_TO ?= 2017-01-31
 
-.PHONY: provision run serve migrate seed demo-data test test-fast test-reliability bench lint openapi clean
+.PHONY: provision run serve migrate seed demo-data test test-fast test-reliability bench rehearse-scale lint openapi clean
 
 provision:
 	@bash .ci/provision
@@ -68,6 +68,14 @@ test-reliability: provision
 ## 1,000,000-incident data set (made once, then reused); one results file, bench/results/latest.md
 bench: provision
 	$(VENV)/python -m bench.run_all
+
+## The multi-node rehearsal (docs/scaling.md): a primary, its streaming replica, PgBouncer,
+## two API processes behind nginx, built on this machine from Debian's packages (ports
+## 5440-5441, 6440, 8300-8310), loaded beside one process, then faulted (replica stopped,
+## primary crashed, an API process killed); prints the table and `acknowledged writes lost`,
+## appends it to bench/results/scale.md and takes everything down. About 8 minutes; as root.
+rehearse-scale: provision
+	$(VENV)/python -m bench.rehearse_scale
 
 lint:
 	$(VENV)/ruff check service tests migrations bench

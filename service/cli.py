@@ -555,6 +555,14 @@ def scheduler() -> None:
     from service.observability import configure_logging
     from service.scheduler.process import run
 
+    if get_settings().db_pooled:
+        # Each job holds a session-level advisory lock on one connection while it runs;
+        # through a transaction-mode pooler the lock and its unlock may reach different
+        # server connections, and two schedulers could both run a job (docs/scaling.md).
+        raise click.UsageError(
+            "the scheduler needs a direct connection to the primary (session advisory "
+            "locks): give it DATABASE_URL without the pooler and CEASEFIRE_DB_POOLED=false"
+        )
     configure_logging(get_settings().log_level)
     run()
 

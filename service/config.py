@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 15_000
     db_connect_timeout_s: int = 3
+    # The database URL goes through a transaction-mode pooler (PgBouncer before 1.21): no
+    # server-side prepared statements (psycopg's auto-prepare names would reach other
+    # server connections) and no `options` startup parameter (PgBouncer refuses it: set
+    # statement_timeout on the database instead, ALTER DATABASE ... SET). The scheduler
+    # refuses to start with it: its session advisory locks need a direct connection.
+    db_pooled: bool = False
+    # A streaming replica for public and monitor map reads (OGC items, tiles, stats): every
+    # write, and every read by reporters, verifiers and admins, stays on DATABASE_URL
+    # (read-your-writes). Unset: everything reads the primary. docs/scaling.md.
+    replica_url: str | None = None
+    # After the replica refused a connection, map reads go to the primary this long.
+    replica_retry_s: float = Field(default=5.0, ge=0)
 
     log_level: str = "INFO"
 
@@ -210,6 +222,11 @@ class Settings(BaseSettings):
     @classmethod
     def _driver(cls, value: str) -> str:
         return sqlalchemy_url(value)
+
+    @field_validator("replica_url")
+    @classmethod
+    def _replica_driver(cls, value: str | None) -> str | None:
+        return sqlalchemy_url(value) if value and value.strip() else None
 
 
 @lru_cache

@@ -85,7 +85,28 @@ def check_liveness(engine: Engine) -> None:
             raise
 
 
-def make_engine(url: str | None = None) -> Engine:
+def connect_args(*, pooled: bool, application_name: str = "ceasefire") -> dict[str, object]:
+    """psycopg's connection arguments. Through a transaction-mode pooler (``db_pooled``)
+    a connection's statements may reach a different server connection each transaction:
+    no auto-prepared statements (a name prepared on one server connection is unknown on
+    the next), and no ``options`` startup parameter (PgBouncer refuses the connection)."""
+    settings = get_settings()
+    args: dict[str, object] = {
+        "connect_timeout": settings.db_connect_timeout_s,
+        "application_name": application_name,
+    }
+    if pooled:
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
+
+
+def make_engine(
+    url: str | None = None, *, pooled: bool | None = None, application_name: str = "ceasefire"
+) -> Engine:
+    """An engine for ``url`` (the primary by default); ``pooled`` defaults to the
+    ``db_pooled`` setting, which describes the primary's URL."""
     settings = get_settings()
     engine = create_engine(
         url or settings.database_url,
@@ -95,11 +116,10 @@ def make_engine(url: str | None = None) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_s,
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
-            "application_name": "ceasefire",
-        },
+        connect_args=connect_args(
+            pooled=settings.db_pooled if pooled is None else pooled,
+            application_name=application_name,
+        ),
     )
     check_liveness(engine)
     event.listen(engine, "checkin", _restore_preparing)
@@ -147,7 +167,7 @@ def _restore_preparing(dbapi_connection, record) -> None:  # noqa: ANN001
         dbapi_connection.prepare_threshold = record.info.pop("prepare_threshold")
 
 
-def _closes_without_io(session: Session) -> bool:
+def closes_without_io(session: Session) -> bool:
     """Closing sends nothing to the server: the session never began a transaction, or read
     without one (``read_without_transaction``: its connection is idle, so the rollback on
     close and the pool's reset are no-ops in psycopg)."""
@@ -163,7 +183,7 @@ async def get_session() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if _closes_without_io(session):
+        if closes_without_io(session):
             session.close()
         else:
             await anyio.to_thread.run_sync(session.close)

@@ -88,6 +88,9 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
 
     @app.exception_handler(OperationalError)
+    # Statements run on psycopg's connection itself (pipelines, binary pages) raise its
+    # own errors: a server gone mid-request is unavailability there too, not a bug.
+    @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _database_unavailable(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)

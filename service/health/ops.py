@@ -43,17 +43,23 @@ def _ops_limiter() -> anyio.CapacityLimiter:
 def ops_engine() -> Engine:
     settings = get_settings()
     timeout_ms = max(1, int(settings.health_db_timeout_s * 1000))
+    args: dict[str, object] = {
+        "connect_timeout": max(1, round(settings.health_db_timeout_s)),
+        "application_name": "ceasefire-health",
+    }
+    if settings.db_pooled:
+        # Through PgBouncer (transaction mode): no startup options, no prepared statements;
+        # the query still gives up at the health deadline (``run_with_session``).
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"
     return create_engine(
         settings.database_url,
         pool_size=2,
         max_overflow=0,
         pool_timeout=settings.health_db_timeout_s,
         pool_pre_ping=True,
-        connect_args={
-            "connect_timeout": max(1, round(settings.health_db_timeout_s)),
-            "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
-            "application_name": "ceasefire-health",
-        },
+        connect_args=args,
     )
 
 

@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import caching, links
+from service import links
 from service.config import get_settings
 from service.db import SessionDep
 from service.errors import InvalidParameter
@@ -162,12 +162,10 @@ def _collection_doc(ctx: MapContext, base: str, name: str) -> dict[str, Any]:
 
 
 def _conditional_json(request: Request, ctx: MapContext, build) -> Response:  # noqa: ANN001
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url())
-    return caching.conditional(
+    return ctx.conditional(
         request,
-        tag=tag,
-        public=ctx.view.public,
-        max_age_s=get_settings().map_public_max_age_s,
+        request.url.path,
+        links.base_url(),
         media_type=schemas.JSON,
         build=lambda: orjson.dumps(build()),
     )
@@ -248,12 +246,11 @@ def _page_links(
 
 
 def _items_response(request: Request, ctx: MapContext, params: Params, build) -> Response:  # noqa: ANN001
-    tag = caching.etag(*ctx.tag_parts(), request.url.path, links.base_url(), params.normalised())
-    return caching.conditional(
+    return ctx.conditional(
         request,
-        tag=tag,
-        public=ctx.view.public,
-        max_age_s=get_settings().map_public_max_age_s,
+        request.url.path,
+        links.base_url(),
+        params.normalised(),
         media_type=schemas.GEOJSON,
         build=build,
     )

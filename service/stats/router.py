@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import caching
 from service.config import get_settings
 from service.errors import InvalidParameter
 from service.event.parameters import (
@@ -63,12 +62,11 @@ def _respond(
     304 when the client holds it already."""
     filters = _filters(ctx, params)
     min_count = _min_count(ctx)
-    tag = caching.etag(*ctx.tag_parts(), min_count, request.url.path, params.normalised())
-    return caching.conditional(
+    return ctx.conditional(
         request,
-        tag=tag,
-        public=ctx.view.public,
-        max_age_s=get_settings().map_public_max_age_s,
+        min_count,
+        request.url.path,
+        params.normalised(),
         media_type=media_type,
         build=lambda: count(
             session=ctx.session, filters=filters, view=ctx.view, min_count=min_count, **options

@@ -25,7 +25,7 @@ def test_reads_run_outside_a_transaction_and_close_without_a_round_trip(engine):
             state = data_state(session=session)
         assert state.version("incidents")
         assert raw.info.transaction_status == TransactionStatus.IDLE  # no BEGIN was sent
-        assert service_db._closes_without_io(session)
+        assert service_db.closes_without_io(session)
         session.close()
         # Back in the pool as it came: the next user begins transactions and prepares.
         with Session(pooled) as other:
@@ -48,7 +48,7 @@ def test_a_session_already_in_a_transaction_keeps_it(engine):
             raw = session.connection().connection.dbapi_connection
             assert raw.autocommit is False
             assert raw.info.transaction_status == TransactionStatus.INTRANS
-            assert not service_db._closes_without_io(session)
+            assert not service_db.closes_without_io(session)
     finally:
         pooled.dispose()
 
