@@ -25,7 +25,7 @@ from service.audit.service import Actor, record_many
 from service.config import get_settings
 from service.errors import Invalid, ServiceError
 from service.event.models import recordset_type
-from service.geography.service import AreaNames, Location, OutsideArea, locate_many
+from service.geography.service import AreaNames, Location, OutsideArea, area_rows, locate_many
 from service.incident import correlation, corroboration
 from service.incident import service as incidents
 from service.incident.classify import classify
@@ -222,6 +222,7 @@ class Lookups:
     terms: Terms
     directory: PartyDirectory
     provinces: AreaNames
+    areas: dict[str, Any]  # ``area_rows``: every area's name and parent, by P-code
 
     @classmethod
     def load(cls, session: Session) -> Lookups:
@@ -238,6 +239,7 @@ class Lookups:
             terms=load_terms(session),
             directory=PartyDirectory.load(session),
             provinces=AreaNames.load(session),
+            areas=area_rows(session),
         )
 
 
@@ -253,6 +255,7 @@ def derive_many(
             locate_many(
                 session=session,
                 points=[tuple(reports_in[i].location.coordinates) for i in with_point],  # type: ignore[union-attr,misc]
+                areas=lookups.areas,
             ),
             strict=True,
         )
@@ -373,6 +376,43 @@ def _opening(
     return opened, joined
 
 
+class _StoredRow:
+    """A report row just inserted, with the names ``read_reports`` would join to it."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _as_read(
+    row: dict[str, Any], report_in: ReportCreate, lookups: Lookups
+) -> dict[str, Any]:
+    """A report just inserted as ``read_reports`` would read it back, without the round trip
+    and the decoding: the same row, names from the lookups, the point as given (stored
+    exactly: ``_place`` writes it with ``repr``), times in the connection's zone (as read).
+    ``tests/integration/test_submit_reads.py`` holds the two equal."""
+    names = lookups.areas
+    directory = lookups.directory
+    lon, lat = report_in.location.coordinates if report_in.location else (None, None)
+    perpetrator, target = row["perpetrator_party_id"], row["target_party_id"]
+    zone = lookups.now.tzinfo
+    stored = _StoredRow(
+        {
+            **row,
+            "occurred_at": row["occurred_at"].astimezone(zone),
+            "lon": None if lon is None else float(lon),
+            "lat": None if lat is None else float(lat),
+            "province_name": names[row["province_pcode"]].ref.name_en,
+            "district_name": (
+                names[row["district_pcode"]].ref.name_en if row["district_pcode"] else None
+            ),
+            "perpetrator_name": directory.name_of(perpetrator) if perpetrator else None,
+            "target_name": directory.name_of(target) if target else None,
+            "reporter_name": None,
+        }
+    )
+    return report_from_row(stored)
+
+
 def submit(
     *, session: Session, submitter: Submitter, reports_in: list[ReportCreate]
 ) -> list[Outcome]:
@@ -487,8 +527,11 @@ def submit(
             )
             outcomes[i] = Outcome(status=problem.status, error=problem)
 
-    wanted = [rows[i]["id"] for i, o in enumerate(outcomes) if o is None or o.status == 201]
+    # What was just inserted reads back as it was given (``_as_read``); replays are read.
+    wanted = [rows[i]["id"] for i, o in enumerate(outcomes) if o is not None and o.status == 201]
     reads = {r["id"]: r for r in read_reports(session=session, ids=wanted)}
+    for i in new_rows:
+        reads[rows[i]["id"]] = _as_read(rows[i], reports_in[i], lookups)
     for i, row in rows.items():
         if outcomes[i] is None:
             outcomes[i] = Outcome(status=201, report=reads[row["id"]], created=True)
@@ -524,18 +567,23 @@ def store_revisions(
     if not reports:
         return
     session.execute(
-        text(
-            "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
-            " VALUES (:report_id, :revision, :actor_key_id, CAST(:snapshot AS jsonb), :created_at)"
-        ),
-        [
-            {
-                "report_id": r["id"],
-                "revision": r["revision"],
-                "actor_key_id": actor_key_id,
-                "snapshot": _snapshot(r),
-                "created_at": r["updated_at"],
-            }
-            for r in reports
-        ],
+        _INSERT_REVISIONS,
+        {
+            "report_ids": [r["id"] for r in reports],
+            "revisions": [r["revision"] for r in reports],
+            "actor_key_id": actor_key_id,
+            "snapshots": [_snapshot(r) for r in reports],
+            "created_ats": [r["updated_at"] for r in reports],
+        },
     )
+
+
+# One statement per batch, whatever its size (arrays unnested side by side).
+_INSERT_REVISIONS = text(
+    "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
+    " SELECT v.report_id, v.revision, CAST(:actor_key_id AS uuid), CAST(v.snapshot AS jsonb),"
+    " v.created_at"
+    " FROM unnest(CAST(:report_ids AS uuid[]), CAST(:revisions AS int[]),"
+    " CAST(:snapshots AS text[]), CAST(:created_ats AS timestamptz[]))"
+    " AS v(report_id, revision, snapshot, created_at)"
+)
