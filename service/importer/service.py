@@ -18,6 +18,7 @@ verdict is never overridden, and a re-run verifies nothing twice.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import time
 import uuid
@@ -34,7 +35,8 @@ from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
 from service.event.terms import IncidentStatus
-from service.importer.ucdp import Mapped, Refusal, to_report
+from service.importer import ucdp
+from service.importer.ucdp import Mapped, Refusal, client_report_id, to_report
 from service.incident.verification import record_verdicts
 from service.report.service import Outcome, Submitter, submit
 from service.theatre.terms import load_terms
@@ -135,28 +137,70 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
             yield exc
 
 
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record as read (or the error that made it unreadable), before mapping."""
+
+    number: int
+    fields: list[str] | csv.Error
+
+
+def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
+    """The header of a GED CSV (checked) and its records, unmapped."""
+    csv.field_size_limit(10 * 1024 * 1024)
+    handle = _open(path)
+    records = _records(csv.reader(handle))
+    header = next(records, None)
+    if not isinstance(header, list):
+        handle.close()
+        raise Invalid(f"{path.name}: no CSV header")
+    missing = [c for c in UCDP_COLUMNS if c not in header]
+    if missing:
+        handle.close()
+        raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
+
+    def each() -> Iterator[_Record]:
+        with handle:
+            for number, record in enumerate(records, start=1):
+                yield _Record(number, record)
+
+    return header, each()
+
+
+def _map(header: list[str], record: _Record, *, timezone: Any) -> Mapped | Refusal:
+    fields = record.fields
+    if isinstance(fields, csv.Error):
+        return Refusal(f"record {record.number}", "unreadable CSV record", str(fields))
+    if len(fields) != len(header):
+        return Refusal(
+            fields[0] if fields else f"record {record.number}",
+            "wrong number of fields",
+            f"record {record.number} has {len(fields)} fields, the header {len(header)}",
+        )
+    return to_report(dict(zip(header, fields, strict=True)), timezone=timezone)
+
+
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
-    csv.field_size_limit(10 * 1024 * 1024)
-    with _open(path) as handle:
-        records = _records(csv.reader(handle))
-        header = next(records, None)
-        if not isinstance(header, list):
-            raise Invalid(f"{path.name}: no CSV header")
-        missing = [c for c in UCDP_COLUMNS if c not in header]
-        if missing:
-            raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
-        for number, record in enumerate(records, start=1):
-            if isinstance(record, csv.Error):
-                yield Refusal(f"record {number}", "unreadable CSV record", str(record))
-            elif len(record) != len(header):
-                yield Refusal(
-                    record[0] if record else f"record {number}",
-                    "wrong number of fields",
-                    f"record {number} has {len(record)} fields, the header {len(header)}",
-                )
-            else:
-                yield to_report(dict(zip(header, record, strict=True)), timezone=timezone)
+    header, records = _read_records(path)
+    for record in records:
+        yield _map(header, record, timezone=timezone)
+
+
+def mapping_fingerprint(timezone: Any) -> bytes:
+    """What a record's report depends on besides the record: the mapping's code and the
+    theatre's time zone. A change to either makes every record new to ``_known``."""
+    code = Path(ucdp.__file__).read_bytes()
+    return hashlib.sha256(code + b"\x00" + str(timezone).encode()).digest()
+
+
+def record_hash(fingerprint: bytes, header: list[str], fields: list[str]) -> str:
+    """The fingerprint of one record as read, under ``fingerprint`` (``mapping_fingerprint``)."""
+    digest = hashlib.sha256(fingerprint)
+    digest.update("\x1f".join(header).encode())
+    digest.update(b"\x1e")
+    digest.update("\x1f".join(fields).encode())
+    return digest.hexdigest()
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -205,9 +249,10 @@ def verification_note(source: str) -> str:
     return f"verified by {source} (imported)"
 
 
-def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], source: str) -> None:
+def _verify(
+    session: Session, summary: ImportSummary, incident_ids: list[uuid.UUID], source: str
+) -> None:
     """Verify, as ``source`` vouches, the incidents of the rows stored or already present."""
-    incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
     summary.verified += len(
         record_verdicts(
             session,
@@ -218,6 +263,64 @@ def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], s
             only_unverified=True,
         )
     )
+
+
+_KNOWN = text(
+    """
+    SELECT k.client_report_id, k.record_hash, r.incident_id, r.perpetrator_raw,
+           r.perpetrator_party_id, r.target_raw, r.target_party_id
+    FROM imported_records k
+    JOIN reports r ON r.reporter_key_id = k.reporter_key_id
+                  AND r.client_report_id = k.client_report_id
+    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(:ids)
+    """
+)
+
+_REMEMBER = text(
+    """
+    INSERT INTO imported_records (reporter_key_id, client_report_id, record_hash)
+    SELECT :key, k.client_report_id, k.record_hash
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[])) AS k(client_report_id, record_hash)
+    ORDER BY k.client_report_id
+    ON CONFLICT (reporter_key_id, client_report_id)
+        DO UPDATE SET record_hash = excluded.record_hash
+    """
+)
+
+
+def _known(
+    session: Session, key_id: uuid.UUID, hashes: dict[uuid.UUID, str]
+) -> dict[uuid.UUID, Any]:
+    """Of a chunk's records (client report id -> record hash), those already stored
+    unchanged: one query, before any record is mapped."""
+    if not hashes:
+        return {}
+    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)})
+    return {
+        row.client_report_id: row
+        for row in found
+        if row.record_hash == hashes[row.client_report_id]
+    }
+
+
+def _remember(session: Session, key_id: uuid.UUID, stored: dict[uuid.UUID, str]) -> None:
+    """Fingerprint the records whose reports are now stored (new or replayed)."""
+    if stored:
+        session.execute(
+            _REMEMBER, {"key": key_id, "ids": list(stored), "hashes": list(stored.values())}
+        )
+
+
+def _tally_known(summary: ImportSummary, rows: Iterable[Any]) -> None:
+    """Count records already stored unchanged, as ``_tally`` counts a replay."""
+    for row in rows:
+        summary.already_present += 1
+        for raw, party in (
+            (row.perpetrator_raw, row.perpetrator_party_id),
+            (row.target_raw, row.target_party_id),
+        ):
+            if raw and party is None:
+                summary.unresolved[raw] += 1
 
 
 def import_ucdp(
@@ -242,19 +345,59 @@ def import_ucdp(
     submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
     session.commit()
     summary = ImportSummary()
-    for chunk in _chunks(read_ucdp(path, timezone=terms.timezone), chunk_size):
+    header, records = _read_records(path)
+    id_column = header.index("id")
+    fingerprint = mapping_fingerprint(terms.timezone)
+    key_id = submitter.key_id
+    for chunk in _chunks(records, chunk_size):
+        # Each readable record's report id and fingerprint; those stored unchanged are
+        # counted from one query and never mapped (a re-run costs a read and a hash a row).
+        hashes: dict[uuid.UUID, str] = {}
+        keyed: list[tuple[uuid.UUID, str] | None] = []
+        for record in chunk:
+            fields = record.fields
+            if isinstance(fields, list) and len(fields) == len(header):
+                cid = client_report_id(fields[id_column].strip())
+                keyed.append((cid, record_hash(fingerprint, header, fields)))
+                hashes.setdefault(cid, keyed[-1][1])  # type: ignore[index]
+            else:
+                keyed.append(None)
+        known = _known(session, key_id, hashes)
         mapped: list[Mapped] = []
-        for item in chunk:
+        mapped_keys: list[tuple[uuid.UUID, str] | None] = []
+        for record, keys in zip(chunk, keyed, strict=True):
+            if keys is not None and keys[0] in known and known[keys[0]].record_hash == keys[1]:
+                continue
+            item = _map(header, record, timezone=terms.timezone)
             if isinstance(item, Refusal):
                 summary.refuse(item.ucdp_id, item.reason, item.detail)
             else:
                 mapped.append(item)
+                mapped_keys.append(keys)
         outcomes = submit(
             session=session, submitter=submitter, reports_in=[m.report for m in mapped]
         )
+        stored = {
+            keys[0]: keys[1]
+            for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
+            if o.error is None and keys is not None and keys[0] == m.report.client_report_id
+        }
+        _remember(session, key_id, stored)
         if verified_by is not None:
-            _verify(session, summary, outcomes, verified_by)
+            incident_ids = [
+                o.report["incident_id"] for o in outcomes if o.error is None and o.report
+            ]
+            incident_ids += [row.incident_id for row in known.values()]
+            _verify(session, summary, incident_ids, verified_by)
         session.commit()
+        _tally_known(
+            summary,
+            [
+                known[keys[0]]
+                for keys in keyed
+                if keys is not None and keys[0] in known and known[keys[0]].record_hash == keys[1]
+            ],
+        )
         _tally(summary, mapped, outcomes)
         summary.rows += len(chunk)
         if progress is not None:
