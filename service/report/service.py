@@ -229,11 +229,17 @@ class Lookups:
         # Shared with every intake, exclusive to a curation act (service.party.curation): an
         # act waits for the intakes that read the directory before it, and the intakes after
         # it read the act's directory, so its re-attribution job misses no report. Taken in
-        # the same round trip as the clock.
+        # the same round trip as the clock, as is turning JIT off for the transaction: the
+        # planner's estimates for a batch's statements (JSON recordsets, arrays of ids,
+        # tables that grew faster than their statistics) call for JIT, which costs more
+        # (100-250 ms a statement here) than the statements themselves.
         namespace, key = locks.advisory_key(locks.PARTY_CURATION)
         return cls(
             now=session.execute(
-                text("SELECT now() FROM pg_advisory_xact_lock_shared(:ns, :key)"),
+                text(
+                    "SELECT now(), set_config('jit', 'off', true)"
+                    " FROM pg_advisory_xact_lock_shared(:ns, :key)"
+                ),
                 {"ns": namespace, "key": key},
             ).scalar_one(),
             terms=load_terms(session),
@@ -383,9 +389,7 @@ class _StoredRow:
         self.__dict__.update(values)
 
 
-def _as_read(
-    row: dict[str, Any], report_in: ReportCreate, lookups: Lookups
-) -> dict[str, Any]:
+def _as_read(row: dict[str, Any], report_in: ReportCreate, lookups: Lookups) -> dict[str, Any]:
     """A report just inserted as ``read_reports`` would read it back, without the round trip
     and the decoding: the same row, names from the lookups, the point as given (stored
     exactly: ``_place`` writes it with ``repr``), times in the connection's zone (as read).
