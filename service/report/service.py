@@ -560,10 +560,6 @@ def submit(
     return outcomes  # type: ignore[return-value]
 
 
-def _snapshot(report: dict[str, Any]) -> str:
-    return orjson.dumps({k: v for k, v in report.items() if k != "reporter"}, default=str).decode()
-
-
 def store_revisions(
     session: Session, *, actor_key_id: uuid.UUID, reports: list[dict[str, Any]]
 ) -> None:
@@ -573,21 +569,27 @@ def store_revisions(
     session.execute(
         _INSERT_REVISIONS,
         {
-            "report_ids": [r["id"] for r in reports],
-            "revisions": [r["revision"] for r in reports],
             "actor_key_id": actor_key_id,
-            "snapshots": [_snapshot(r) for r in reports],
-            "created_ats": [r["updated_at"] for r in reports],
+            "revisions": orjson.dumps(
+                [
+                    {
+                        "report_id": r["id"],
+                        "revision": r["revision"],
+                        "snapshot": {k: v for k, v in r.items() if k != "reporter"},
+                        "created_at": r["updated_at"],
+                    }
+                    for r in reports
+                ],
+                default=str,
+            ).decode(),
         },
     )
 
 
-# One statement per batch, whatever its size (arrays unnested side by side).
+# One statement per batch, whatever its size: the revisions as one JSON document.
 _INSERT_REVISIONS = text(
     "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
-    " SELECT v.report_id, v.revision, CAST(:actor_key_id AS uuid), CAST(v.snapshot AS jsonb),"
-    " v.created_at"
-    " FROM unnest(CAST(:report_ids AS uuid[]), CAST(:revisions AS int[]),"
-    " CAST(:snapshots AS text[]), CAST(:created_ats AS timestamptz[]))"
-    " AS v(report_id, revision, snapshot, created_at)"
+    " SELECT v.report_id, v.revision, CAST(:actor_key_id AS uuid), v.snapshot, v.created_at"
+    " FROM jsonb_to_recordset(CAST(:revisions AS jsonb))"
+    " AS v(report_id uuid, revision int, snapshot jsonb, created_at timestamptz)"
 )
