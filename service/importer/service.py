@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -323,6 +324,109 @@ def _tally_known(summary: ImportSummary, rows: Iterable[Any]) -> None:
                 summary.unresolved[raw] += 1
 
 
+@dataclass
+class _Chunk:
+    """A chunk of records: those already stored unchanged (found by fingerprint), and the
+    mapping of the rest (running on the mapper thread)."""
+
+    records: list[_Record]
+    keyed: list[tuple[uuid.UUID, str] | None]  # (client report id, record hash), if readable
+    known: dict[uuid.UUID, Any]
+    mapped: Future[list[tuple[Mapped | Refusal, tuple[uuid.UUID, str] | None]]]
+
+    def unchanged(self) -> list[Any]:
+        """The stored rows of the records already stored unchanged, one per record."""
+        return [
+            self.known[keys[0]]
+            for keys in self.keyed
+            if keys is not None
+            and keys[0] in self.known
+            and self.known[keys[0]].record_hash == keys[1]
+        ]
+
+
+@dataclass
+class _ChunkReader:
+    header: list[str]
+    fingerprint: bytes
+    timezone: Any
+    key_id: uuid.UUID
+
+    def read(
+        self, session: Session, records: list[_Record] | None, mapper: ThreadPoolExecutor
+    ) -> _Chunk | None:
+        """Fingerprint a chunk's records, find those stored unchanged (one query), and start
+        mapping the others."""
+        if records is None:
+            return None
+        id_column = self.header.index("id")
+        keyed: list[tuple[uuid.UUID, str] | None] = []
+        hashes: dict[uuid.UUID, str] = {}
+        for record in records:
+            fields = record.fields
+            if isinstance(fields, list) and len(fields) == len(self.header):
+                keys = (
+                    client_report_id(fields[id_column].strip()),
+                    record_hash(self.fingerprint, self.header, fields),
+                )
+                keyed.append(keys)
+                hashes.setdefault(*keys)
+            else:
+                keyed.append(None)
+        known = _known(session, self.key_id, hashes)
+        pending = [
+            (record, keys)
+            for record, keys in zip(records, keyed, strict=True)
+            if keys is None or keys[0] not in known or known[keys[0]].record_hash != keys[1]
+        ]
+        return _Chunk(records, keyed, known, mapper.submit(self._map_all, pending))
+
+    def _map_all(
+        self, pending: list[tuple[_Record, tuple[uuid.UUID, str] | None]]
+    ) -> list[tuple[Mapped | Refusal, tuple[uuid.UUID, str] | None]]:
+        return [
+            (_map(self.header, record, timezone=self.timezone), keys) for record, keys in pending
+        ]
+
+
+def _store(
+    session: Session,
+    summary: ImportSummary,
+    submitter: Submitter,
+    chunk: _Chunk,
+    verified_by: str | None,
+) -> None:
+    """Submit a chunk's new or changed records, fingerprint what is stored, verify, commit,
+    count."""
+    mapped: list[Mapped] = []
+    mapped_keys: list[tuple[uuid.UUID, str] | None] = []
+    for item, keys in chunk.mapped.result():
+        if isinstance(item, Refusal):
+            summary.refuse(item.ucdp_id, item.reason, item.detail)
+        else:
+            mapped.append(item)
+            mapped_keys.append(keys)
+    outcomes = submit(session=session, submitter=submitter, reports_in=[m.report for m in mapped])
+    _remember(
+        session,
+        submitter.key_id,
+        {
+            keys[0]: keys[1]
+            for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
+            if o.error is None and keys is not None and keys[0] == m.report.client_report_id
+        },
+    )
+    unchanged = chunk.unchanged()
+    if verified_by is not None:
+        incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
+        incident_ids += list(dict.fromkeys(row.incident_id for row in unchanged))
+        _verify(session, summary, incident_ids, verified_by)
+    session.commit()
+    _tally_known(summary, unchanged)
+    _tally(summary, mapped, outcomes)
+    summary.rows += len(chunk.records)
+
+
 def import_ucdp(
     *,
     session: Session,
@@ -346,61 +450,22 @@ def import_ucdp(
     session.commit()
     summary = ImportSummary()
     header, records = _read_records(path)
-    id_column = header.index("id")
-    fingerprint = mapping_fingerprint(terms.timezone)
-    key_id = submitter.key_id
-    for chunk in _chunks(records, chunk_size):
-        # Each readable record's report id and fingerprint; those stored unchanged are
-        # counted from one query and never mapped (a re-run costs a read and a hash a row).
-        hashes: dict[uuid.UUID, str] = {}
-        keyed: list[tuple[uuid.UUID, str] | None] = []
-        for record in chunk:
-            fields = record.fields
-            if isinstance(fields, list) and len(fields) == len(header):
-                cid = client_report_id(fields[id_column].strip())
-                keyed.append((cid, record_hash(fingerprint, header, fields)))
-                hashes.setdefault(cid, keyed[-1][1])  # type: ignore[index]
-            else:
-                keyed.append(None)
-        known = _known(session, key_id, hashes)
-        mapped: list[Mapped] = []
-        mapped_keys: list[tuple[uuid.UUID, str] | None] = []
-        for record, keys in zip(chunk, keyed, strict=True):
-            if keys is not None and keys[0] in known and known[keys[0]].record_hash == keys[1]:
-                continue
-            item = _map(header, record, timezone=terms.timezone)
-            if isinstance(item, Refusal):
-                summary.refuse(item.ucdp_id, item.reason, item.detail)
-            else:
-                mapped.append(item)
-                mapped_keys.append(keys)
-        outcomes = submit(
-            session=session, submitter=submitter, reports_in=[m.report for m in mapped]
-        )
-        stored = {
-            keys[0]: keys[1]
-            for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
-            if o.error is None and keys is not None and keys[0] == m.report.client_report_id
-        }
-        _remember(session, key_id, stored)
-        if verified_by is not None:
-            incident_ids = [
-                o.report["incident_id"] for o in outcomes if o.error is None and o.report
-            ]
-            incident_ids += [row.incident_id for row in known.values()]
-            _verify(session, summary, incident_ids, verified_by)
-        session.commit()
-        _tally_known(
-            summary,
-            [
-                known[keys[0]]
-                for keys in keyed
-                if keys is not None and keys[0] in known and known[keys[0]].record_hash == keys[1]
-            ],
-        )
-        _tally(summary, mapped, outcomes)
-        summary.rows += len(chunk)
-        if progress is not None:
-            progress(len(chunk))
+    reader = _ChunkReader(
+        header=header,
+        fingerprint=mapping_fingerprint(terms.timezone),
+        timezone=terms.timezone,
+        key_id=submitter.key_id,
+    )
+    chunks = _chunks(records, chunk_size)
+    # Mapping a chunk (CSV to validated reports: pure Python) overlaps storing the one
+    # before it (mostly waiting on the database, which releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper:
+        current = reader.read(session, next(chunks, None), mapper)
+        while current is not None:
+            following = reader.read(session, next(chunks, None), mapper)
+            _store(session, summary, submitter, current, verified_by)
+            if progress is not None:
+                progress(len(current.records))
+            current = following
     summary.seconds = time.perf_counter() - started
     return summary
