@@ -27,6 +27,17 @@ times and their ratio (this checkout / the other):
 
     .venv/bin/python -m bench.ingest --against ../main [--reports 20000]
 
+``--correlation-cost`` runs this checkout against itself with automatic correlation switched
+off in the second lane (every report opens its own incident, as before issue 12): the price
+of correlation when a reporter's reports have no other reporter's incidents to join.
+
+Batch mode also runs two more lanes on the same database: **no-corr** (``submit()`` with
+correlation off, its own key: it and the floor give the service lane other keys' incidents
+of the same events to join, the worst case) and **copy** (the physical limit: the same rows
+COPYed into a staging table and inserted with one statement into a table shaped like
+reports, province looked up in the subdivided polygons; no incidents, revisions, audit or
+foreign keys), and prints ``ratio service/copy floor`` and ``ratio correlation on/off``.
+
 POST mode measures single-report ``POST /v1/reports`` latency against a running server
 (bodies per the documented contract; 201 expected), at ``--concurrency`` (default 8):
 
@@ -525,16 +536,22 @@ def against_mode(args: argparse.Namespace) -> None:
     import subprocess
 
     here = Path(__file__).resolve().parent.parent
-    other = args.against.resolve()
     base = make_url(args.database_url)
     lanes = []
-    for name, checkout, suffix in (("this", here, "a"), (other.name, other, "b")):
+    if args.correlation_cost:
+        # This checkout twice: correlation on, and off (each its own scratch database).
+        runs = [("this", here, "a", []), ("no-corr", here, "b", ["--correlation-off"])]
+    else:
+        other = args.against.resolve()
+        runs = [("this", here, "a", []), (other.name, other, "b", [])]
+    for name, checkout, suffix, extra in runs:
         url = base.set(database=f"{base.database}_{suffix}").render_as_string(hide_password=False)
         command = [
             str(checkout / ".venv" / "bin" / "python"),
             str(here / "bench" / "ingest_worker.py"),
             *("--database-url", url, "--reports", str(args.reports)),
             *("--batch", str(args.batch), "--seed", str(args.seed), "--events", str(args.events)),
+            *extra,
         ]
         process = subprocess.Popen(  # noqa: S603 - our own worker, arguments we built
             command,
@@ -595,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", type=Path, default=None, help="another checkout to compare batch ingest with"
     )
+    parser.add_argument(
+        "--correlation-cost",
+        action="store_true",
+        help="this checkout's submit() with automatic correlation against without (as --against)",
+    )
     parser.add_argument("--post-url", default=None, help="measure POST /v1/reports on this server")
     parser.add_argument(
         "--key", default=os.environ.get("CEASEFIRE_BENCH_KEY"), help="Bearer secret"
@@ -603,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=120, help="stop POSTing after this")
     args = parser.parse_args(argv)
-    if args.against:
+    if args.against or args.correlation_cost:
         args.seed = 1 if args.seed is None else args.seed
         against_mode(args)
     elif args.post_url:
