@@ -426,6 +426,8 @@ def submit(
     ``client_report_id`` this reporter already used is replayed when the body is the same
     and refused when it differs.
     """
+    if not reports_in:
+        return []  # nothing to look up (an import's chunk of records already stored)
     outcomes: list[Outcome | None] = [None] * len(reports_in)
     lookups = Lookups.load(session)
     now = lookups.now
