@@ -19,6 +19,7 @@ sys.path.insert(0, os.getcwd())
 def main() -> int:
     import argparse
     import time
+    from contextlib import nullcontext
     from pathlib import Path
 
     from sqlalchemy import create_engine
@@ -40,8 +41,6 @@ def main() -> int:
     parser.add_argument("--correlation-off", action="store_true")
     args = parser.parse_args()
     if args.correlation_off:
-        from contextlib import nullcontext
-
         from bench.ingest import correlation_off
 
         switch = correlation_off
