@@ -37,7 +37,7 @@ from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
 from service.event.terms import IncidentStatus
 from service.importer import ucdp
-from service.importer.ucdp import Mapped, Refusal, client_report_id, to_report
+from service.importer.ucdp import Mapped, Refusal, client_report_hex, to_report
 from service.incident.verification import record_verdicts
 from service.report.service import Outcome, Submitter, submit
 from service.theatre.terms import load_terms
@@ -268,12 +268,13 @@ def _verify(
 
 _KNOWN = text(
     """
-    SELECT k.client_report_id, k.record_hash, r.incident_id, r.perpetrator_raw,
+    SELECT replace(CAST(k.client_report_id AS text), '-', '') AS client_report_id,
+           k.record_hash, r.incident_id, r.perpetrator_raw,
            r.perpetrator_party_id, r.target_raw, r.target_party_id
     FROM imported_records k
     JOIN reports r ON r.reporter_key_id = k.reporter_key_id
                   AND r.client_report_id = k.client_report_id
-    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(:ids)
+    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(CAST(:ids AS uuid[]))
     """
 )
 
@@ -289,10 +290,8 @@ _REMEMBER = text(
 )
 
 
-def _known(
-    session: Session, key_id: uuid.UUID, hashes: dict[uuid.UUID, str]
-) -> dict[uuid.UUID, Any]:
-    """Of a chunk's records (client report id -> record hash), those already stored
+def _known(session: Session, key_id: uuid.UUID, hashes: dict[str, str]) -> dict[str, Any]:
+    """Of a chunk's records (client report id as hex -> record hash), those already stored
     unchanged: one query, before any record is mapped."""
     if not hashes:
         return {}
@@ -304,7 +303,7 @@ def _known(
     }
 
 
-def _remember(session: Session, key_id: uuid.UUID, stored: dict[uuid.UUID, str]) -> None:
+def _remember(session: Session, key_id: uuid.UUID, stored: dict[str, str]) -> None:
     """Fingerprint the records whose reports are now stored (new or replayed)."""
     if stored:
         session.execute(
@@ -330,9 +329,9 @@ class _Chunk:
     mapping of the rest (running on the mapper thread)."""
 
     records: list[_Record]
-    keyed: list[tuple[uuid.UUID, str] | None]  # (client report id, record hash), if readable
-    known: dict[uuid.UUID, Any]
-    mapped: Future[list[tuple[Mapped | Refusal, tuple[uuid.UUID, str] | None]]]
+    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if readable
+    known: dict[str, Any]  # by client report id as hex
+    mapped: Future[list[tuple[Mapped | Refusal, tuple[str, str] | None]]]
 
     def unchanged(self) -> list[Any]:
         """The stored rows of the records already stored unchanged, one per record."""
@@ -360,13 +359,13 @@ class _ChunkReader:
         if records is None:
             return None
         id_column = self.header.index("id")
-        keyed: list[tuple[uuid.UUID, str] | None] = []
-        hashes: dict[uuid.UUID, str] = {}
+        keyed: list[tuple[str, str] | None] = []
+        hashes: dict[str, str] = {}
         for record in records:
             fields = record.fields
             if isinstance(fields, list) and len(fields) == len(self.header):
                 keys = (
-                    client_report_id(fields[id_column].strip()),
+                    client_report_hex(fields[id_column].strip()),
                     record_hash(self.fingerprint, self.header, fields),
                 )
                 keyed.append(keys)
@@ -382,8 +381,8 @@ class _ChunkReader:
         return _Chunk(records, keyed, known, mapper.submit(self._map_all, pending))
 
     def _map_all(
-        self, pending: list[tuple[_Record, tuple[uuid.UUID, str] | None]]
-    ) -> list[tuple[Mapped | Refusal, tuple[uuid.UUID, str] | None]]:
+        self, pending: list[tuple[_Record, tuple[str, str] | None]]
+    ) -> list[tuple[Mapped | Refusal, tuple[str, str] | None]]:
         return [
             (_map(self.header, record, timezone=self.timezone), keys) for record, keys in pending
         ]
@@ -399,7 +398,7 @@ def _store(
     """Submit a chunk's new or changed records, fingerprint what is stored, verify, commit,
     count."""
     mapped: list[Mapped] = []
-    mapped_keys: list[tuple[uuid.UUID, str] | None] = []
+    mapped_keys: list[tuple[str, str] | None] = []
     for item, keys in chunk.mapped.result():
         if isinstance(item, Refusal):
             summary.refuse(item.ucdp_id, item.reason, item.detail)
@@ -413,7 +412,10 @@ def _store(
         {
             keys[0]: keys[1]
             for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
-            if o.error is None and keys is not None and keys[0] == m.report.client_report_id
+            if o.error is None
+            and keys is not None
+            and m.report.client_report_id is not None
+            and keys[0] == m.report.client_report_id.hex
         },
     )
     unchanged = chunk.unchanged()
