@@ -27,6 +27,17 @@ times and their ratio (this checkout / the other):
 
     .venv/bin/python -m bench.ingest --against ../main [--reports 20000]
 
+``--correlation-cost`` runs this checkout against itself with automatic correlation switched
+off in the second lane (every report opens its own incident, as before issue 12): the price
+of correlation when a reporter's reports have no other reporter's incidents to join.
+
+Batch mode also runs two more lanes on the same database: **no-corr** (``submit()`` with
+correlation off, its own key: it and the floor give the service lane other keys' incidents
+of the same events to join, the worst case) and **copy** (the physical limit: the same rows
+COPYed into a staging table and inserted with one statement into a table shaped like
+reports, province looked up in the subdivided polygons; no incidents, revisions, audit or
+foreign keys), and prints ``ratio service/copy floor`` and ``ratio correlation on/off``.
+
 POST mode measures single-report ``POST /v1/reports`` latency against a running server
 (bodies per the documented contract; 201 expected), at ``--concurrency`` (default 8):
 
@@ -48,6 +59,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +216,66 @@ FLOOR = text(
 )
 
 
+# The physical limit: the same report rows COPYed into a staging table, then one INSERT into a
+# table shaped like reports (its columns, defaults, checks and indexes; no foreign keys, no
+# incidents, revisions or audit) with the province looked up in the subdivided polygons.
+COPY_COLUMNS = (
+    "id, reporter_key_id, client_report_id, incident_id, request_hash, description, sources,"
+    " occurred_at, time_precision, geo_precision, place_name, violation_type, perpetrator_raw,"
+    " perpetrator_party_id, target_raw, target_party_id, responsible_guarantors,"
+    " ceasefire_status, killed, injured, civilians_killed, lon, lat, province_given"
+)
+COPY_SETUP = (
+    "CREATE TABLE IF NOT EXISTS bench_copy_reports (LIKE reports INCLUDING DEFAULTS"
+    " INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    # a point outside every piece has no province here (the service finds the nearest)
+    "ALTER TABLE bench_copy_reports ALTER province_pcode DROP NOT NULL",
+    "CREATE UNLOGGED TABLE IF NOT EXISTS bench_copy_stage (id uuid, reporter_key_id uuid,"
+    " client_report_id uuid, incident_id uuid, request_hash text, description text,"
+    " sources jsonb, occurred_at timestamptz, time_precision text, geo_precision text,"
+    " place_name text, violation_type text, perpetrator_raw text, perpetrator_party_id text,"
+    " target_raw text, target_party_id text, responsible_guarantors varchar(3)[],"
+    " ceasefire_status text, killed int, injured int, civilians_killed int, lon float8,"
+    " lat float8, province_given text)",
+)
+COPY_INSERT = text(
+    """
+    INSERT INTO bench_copy_reports (id, reporter_key_id, client_report_id, incident_id,
+        request_hash, revision, description, sources, created_at, updated_at, occurred_at,
+        time_precision, geom, geo_precision, place_name, province_pcode, location_match,
+        violation_type, perpetrator_raw, perpetrator_party_id, target_raw, target_party_id,
+        responsible_guarantors, ceasefire_status, killed, injured, civilians_killed)
+    SELECT s.id, s.reporter_key_id, s.client_report_id, s.incident_id, s.request_hash, 1,
+           s.description, s.sources, now(), now(), s.occurred_at, s.time_precision, g.geom,
+           s.geo_precision, s.place_name,
+           coalesce((SELECT p.pcode FROM admin_area_pieces p
+                     WHERE p.level = 1 AND ST_Intersects(p.geom, g.geom) LIMIT 1),
+                    s.province_given),
+           CASE WHEN g.geom IS NULL THEN 'province_only' ELSE 'inside' END,
+           s.violation_type, s.perpetrator_raw, s.perpetrator_party_id, s.target_raw,
+           s.target_party_id, s.responsible_guarantors, s.ceasefire_status, s.killed,
+           s.injured, s.civilians_killed
+    FROM bench_copy_stage s
+    CROSS JOIN LATERAL (SELECT CASE WHEN s.lon IS NOT NULL
+                                    THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END
+                               AS geom) g
+    """
+)
+
+
+def copy_floor(session: Session, chunk: list[dict]) -> None:
+    """One batch of the COPY floor (not committed)."""
+    session.execute(text("TRUNCATE bench_copy_stage"))
+    columns = [c.strip() for c in COPY_COLUMNS.split(",")]
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY bench_copy_stage ({COPY_COLUMNS}) FROM STDIN") as copy:
+        for row in chunk:
+            copy.write_row(
+                [orjson.dumps(row[c]).decode() if c == "sources" else row.get(c) for c in columns]
+            )
+    session.execute(COPY_INSERT)
+
+
 def floor_rows(session: Session, reports: list[ReportCreate], key_id: uuid.UUID) -> list[dict]:
     """The floor's input: every column ``submit`` derives without the database, by its rules."""
     from service.geography.service import AreaNames
@@ -241,7 +314,29 @@ class Lane:
         return sum(self.seconds)
 
 
-def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane, Lane]:
+@contextmanager
+def correlation_off() -> Iterator[None]:
+    """Within: every report opens its own incident, as before issue 12 (the bench's
+    comparison only; the service has no such switch)."""
+    from service.incident import correlation
+
+    def opened(session, *, reporter_key_id, reports, **_):  # noqa: ANN001, ANN202, ARG001
+        minted = set()
+        for report in reports:
+            report["incident_id"] = uuid.uuid4()
+            report["correlation"] = None
+            minted.add(report["incident_id"])
+        return minted
+
+    original = correlation.correlate
+    correlation.correlate = opened
+    try:
+        yield
+    finally:
+        correlation.correlate = original
+
+
+def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane, Lane, Lane, Lane]:
     from service.audit.service import CONSOLE
     from service.auth.service import create_key
     from service.report.service import Submitter, submit
@@ -255,11 +350,21 @@ def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane
             session=session, role="reporter", name="bench ingest: floor", actor=CONSOLE
         )
         session.commit()
+        plain_key, _ = create_key(
+            session=session, role="reporter", name="bench ingest: no correlation", actor=CONSOLE
+        )
         submitter = Submitter(key_id=service_key["id"], actor=CONSOLE)
+        plain = Submitter(key_id=plain_key["id"], actor=CONSOLE)
         prepared = floor_rows(session, reports, floor_key["id"])
         session.commit()
         limit_m = get_settings().locate_max_distance_km * 1000
+        for statement in COPY_SETUP:
+            session.execute(text(statement))
+        session.commit()
         service, floor = Lane("service", []), Lane("floor", [])
+        uncorrelated, copied = Lane("no-corr", []), Lane("copy", [])
+        for row in prepared:
+            row["incident_id"] = uuid.uuid4()
 
         def via_service(chunk: list[ReportCreate]) -> None:
             t0 = time.perf_counter()
@@ -267,6 +372,23 @@ def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane
             session.commit()
             service.seconds.append(time.perf_counter() - t0)
             service.stored += sum(1 for o in outcomes if o.created)
+
+        def via_uncorrelated(chunk: list[ReportCreate]) -> None:
+            # Correlation off for this lane only (its own key, the same table sizes): the
+            # price of issue 12's automatic correlation, measured beside the rest.
+            t0 = time.perf_counter()
+            with correlation_off():
+                outcomes = submit(session=session, submitter=plain, reports_in=chunk)
+            session.commit()
+            uncorrelated.seconds.append(time.perf_counter() - t0)
+            uncorrelated.stored += sum(1 for o in outcomes if o.created)
+
+        def via_copy(chunk: list[dict]) -> None:
+            t0 = time.perf_counter()
+            copy_floor(session, chunk)
+            session.commit()
+            copied.seconds.append(time.perf_counter() - t0)
+            copied.stored += len(chunk)
 
         def via_floor(chunk: list[dict]) -> None:
             t0 = time.perf_counter()
@@ -280,8 +402,11 @@ def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane
             lanes = [
                 lambda s=start: via_service(reports[s : s + batch]),
                 lambda s=start: via_floor(prepared[s : s + batch]),
+                lambda s=start: via_uncorrelated(reports[s : s + batch]),
+                lambda s=start: via_copy(prepared[s : s + batch]),
             ]
-            for lane in lanes if n % 2 == 0 else reversed(lanes):
+            # Which lane goes first rotates batch by batch.
+            for lane in lanes[n % 4 :] + lanes[: n % 4]:
                 lane()
             if (n + 1) % 20 == 0:
                 print(f"  {start + batch:>7} reports", file=sys.stderr, flush=True)
@@ -309,7 +434,7 @@ def run_batches(url: str, reports: list[ReportCreate], batch: int) -> tuple[Lane
             f"stored: service {service.stored}, floor {floor.stored}; rows that differ: {disagree}"
         )
     engine.dispose()
-    return service, floor
+    return service, floor, uncorrelated, copied
 
 
 def batch_mode(args: argparse.Namespace) -> None:
@@ -329,9 +454,9 @@ def batch_mode(args: argparse.Namespace) -> None:
         " service and floor alternating",
         file=sys.stderr,
     )
-    service, floor = run_batches(url, reports, args.batch)
+    service, floor, uncorrelated, copied = run_batches(url, reports, args.batch)
     print(f"{'':8} {'reports/s':>10} {'total s':>8} {'batch p50 ms':>13} {'batch p90 ms':>13}")
-    for lane in (service, floor):
+    for lane in (service, floor, uncorrelated, copied):
         cuts = statistics.quantiles(lane.seconds, n=10)
         print(
             f"{lane.name:8} {lane.stored / lane.total:10.0f} {lane.total:8.1f}"
@@ -340,6 +465,14 @@ def batch_mode(args: argparse.Namespace) -> None:
     print(
         f"ratio service/floor: total time {service.total / floor.total:.2f}x,"
         f" median batch {statistics.median(service.seconds) / statistics.median(floor.seconds):.2f}x"
+    )
+    print(
+        f"ratio service/copy floor: {service.total / copied.total:.2f}x"
+        f" (median batch {statistics.median(service.seconds) / statistics.median(copied.seconds):.2f}x)"
+    )
+    print(
+        f"ratio correlation on/off: total time {service.total / uncorrelated.total:.2f}x,"
+        f" median batch {statistics.median(service.seconds) / statistics.median(uncorrelated.seconds):.2f}x"
     )
 
 
@@ -403,16 +536,22 @@ def against_mode(args: argparse.Namespace) -> None:
     import subprocess
 
     here = Path(__file__).resolve().parent.parent
-    other = args.against.resolve()
     base = make_url(args.database_url)
     lanes = []
-    for name, checkout, suffix in (("this", here, "a"), (other.name, other, "b")):
+    if args.correlation_cost:
+        # This checkout twice: correlation on, and off (each its own scratch database).
+        runs = [("this", here, "a", []), ("no-corr", here, "b", ["--correlation-off"])]
+    else:
+        other = args.against.resolve()
+        runs = [("this", here, "a", []), (other.name, other, "b", [])]
+    for name, checkout, suffix, extra in runs:
         url = base.set(database=f"{base.database}_{suffix}").render_as_string(hide_password=False)
         command = [
             str(checkout / ".venv" / "bin" / "python"),
             str(here / "bench" / "ingest_worker.py"),
             *("--database-url", url, "--reports", str(args.reports)),
             *("--batch", str(args.batch), "--seed", str(args.seed), "--events", str(args.events)),
+            *extra,
         ]
         process = subprocess.Popen(  # noqa: S603 - our own worker, arguments we built
             command,
@@ -473,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", type=Path, default=None, help="another checkout to compare batch ingest with"
     )
+    parser.add_argument(
+        "--correlation-cost",
+        action="store_true",
+        help="this checkout's submit() with automatic correlation against without (as --against)",
+    )
     parser.add_argument("--post-url", default=None, help="measure POST /v1/reports on this server")
     parser.add_argument(
         "--key", default=os.environ.get("CEASEFIRE_BENCH_KEY"), help="Bearer secret"
@@ -481,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=120, help="stop POSTing after this")
     args = parser.parse_args(argv)
-    if args.against:
+    if args.against or args.correlation_cost:
         args.seed = 1 if args.seed is None else args.seed
         against_mode(args)
     elif args.post_url:

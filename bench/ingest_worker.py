@@ -4,7 +4,8 @@ Run by ``bench.ingest`` with the Python of a checkout and that checkout as the w
 directory (so ``service`` and ``bench`` are that checkout's): it prepares its own scratch
 database (recreated, migrated, seeded), replicates the real events as ``bench.ingest`` does,
 then stores batch ``i`` whenever it reads ``i`` on stdin and answers the seconds it took
-(``submit`` + commit), so the driver can alternate two checkouts batch by batch.
+(``submit`` + commit), so the driver can alternate two checkouts batch by batch. With
+``--correlation-off`` (this checkout only), every report opens its own incident.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ sys.path.insert(0, os.getcwd())
 def main() -> int:
     import argparse
     import time
+    from contextlib import nullcontext
     from pathlib import Path
 
     from sqlalchemy import create_engine
@@ -36,7 +38,14 @@ def main() -> int:
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--events", type=Path, required=True)
+    parser.add_argument("--correlation-off", action="store_true")
     args = parser.parse_args()
+    if args.correlation_off:
+        from bench.ingest import correlation_off
+
+        switch = correlation_off
+    else:
+        switch = nullcontext
     prepare(args.database_url)
     engine = create_engine(sqlalchemy_url(args.database_url))
     with Session(engine, expire_on_commit=False) as session:
@@ -49,11 +58,12 @@ def main() -> int:
         for line in sys.stdin:
             start = int(line) * args.batch
             t0 = time.perf_counter()
-            outcomes = submit(
-                session=session,
-                submitter=submitter,
-                reports_in=reports[start : start + args.batch],
-            )
+            with switch():
+                outcomes = submit(
+                    session=session,
+                    submitter=submitter,
+                    reports_in=reports[start : start + args.batch],
+                )
             session.commit()
             stored = sum(1 for o in outcomes if o.created)
             print(f"{time.perf_counter() - t0:.6f} {stored}", flush=True)

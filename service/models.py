@@ -6,6 +6,7 @@ from service.curation.models import CurationJob
 from service.db import Base
 from service.digest.models import DigestRevision
 from service.geography.models import AdminArea, AdminAreaName, AdminAreaPiece
+from service.importer.models import ImportedRecord
 from service.incident.models import Incident, IncidentPendingReview
 from service.maps.models import (
     DataVersion,
@@ -43,6 +44,7 @@ __all__ = [
     "DigestRevision",
     "Guarantor",
     "IdempotencyRecord",
+    "ImportedRecord",
     "Incident",
     "IncidentPendingReview",
     "IncidentCellCount",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+# Pure and hot: every actor, alias and province name of every report goes through it, and a
+# batch repeats the same few hundred names.
+@lru_cache(maxsize=65_536)
 def normalise_name(value: str) -> str:
     """Case-, accent- and punctuation-insensitive key for a name.
 

@@ -65,27 +65,40 @@ def record_many(
     each event its own reason instead of the shared ``reason``."""
     if not events:
         return
+    # One statement whatever the count, the events as one JSON document (a text array of
+    # JSON would be escaped character by character in Python): a batch's 500 events cost
+    # the server one insert, not 500 executions.
+    rows = [
+        {
+            "n": n,
+            "entity_id": entity_id,
+            "before": before,
+            "after": after,
+            "reason": reasons[n] if reasons is not None else reason,
+        }
+        for n, (entity_id, before, after) in enumerate(events)
+    ]
     session.execute(
-        text(
-            "INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id,"
-            " before, after, reason)"
-            " VALUES (:actor_key_id, :actor, :action, :entity_type, :entity_id,"
-            " CAST(:before AS jsonb), CAST(:after AS jsonb), :reason)"
-        ),
-        [
-            {
-                "actor_key_id": actor.key_id,
-                "actor": actor.label,
-                "action": action,
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "before": _json(before),
-                "after": _json(after),
-                "reason": reasons[i] if reasons is not None else reason,
-            }
-            for i, (entity_id, before, after) in enumerate(events)
-        ],
+        _INSERT_MANY,
+        {
+            "actor_key_id": actor.key_id,
+            "actor": actor.label,
+            "action": action,
+            "entity_type": entity_type,
+            "events": _json(rows),
+        },
     )
+
+
+_INSERT_MANY = text(
+    "INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id,"
+    " before, after, reason)"
+    " SELECT CAST(:actor_key_id AS uuid), :actor, :action, :entity_type, e.entity_id,"
+    " e.before, e.after, e.reason"
+    " FROM jsonb_to_recordset(CAST(:events AS jsonb))"
+    " AS e(n int, entity_id text, before jsonb, after jsonb, reason text)"
+    " ORDER BY e.n"
+)
 
 
 def _equal(filters: AuditFilters) -> list[tuple[str, str]]:

@@ -80,7 +80,7 @@ class _AreaRow:
     parent: str | None
 
 
-def _areas(session: Session) -> dict[str, _AreaRow]:
+def area_rows(session: Session) -> dict[str, _AreaRow]:
     """Names and parents of every area (no geometry: a few kilobytes)."""
     return {
         row.pcode: _AreaRow(
@@ -99,15 +99,19 @@ def _nearest(session: Session, lon: float, lat: float, level: int, parent: str |
 
 
 def locate_many(
-    *, session: Session, points: list[tuple[float, float]]
+    *,
+    session: Session,
+    points: list[tuple[float, float]],
+    areas: dict[str, _AreaRow] | None = None,
 ) -> list[Location | OutsideArea]:
     """Locate (lon, lat) points in one round trip (plus one per point outside every area).
 
-    Each result is a Location, or the OutsideArea error for that point.
+    Each result is a Location, or the OutsideArea error for that point. ``areas``: the
+    caller's ``area_rows``, when it already read them.
     """
     if not points:
         return []
-    areas = _areas(session)
+    areas = area_rows(session) if areas is None else areas
     rows = session.execute(
         _CONTAINING_MANY,
         {

@@ -18,11 +18,13 @@ verdict is never overridden, and a re-run verifies nothing twice.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,8 +36,8 @@ from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
 from service.event.terms import IncidentStatus
-from service.importer import rows
-from service.importer.ucdp import Mapped, Refusal, to_report
+from service.importer import rows, ucdp
+from service.importer.ucdp import Mapped, Refusal, client_report_hex, to_report
 from service.incident.verification import record_verdicts
 from service.report.service import Outcome, Submitter, submit
 from service.theatre.terms import load_terms
@@ -61,10 +63,11 @@ DEFAULT_CHUNK_SIZE = 500
 # The longest source name ``--verified-by`` takes (it goes into each incident's review note).
 MAX_SOURCE_NAME = 200
 _EXAMPLES_PER_REASON = 3
-# The status of an outcome that revised a stored report (a store's; ``submit`` gives 201).
-REVISED = 200
 
 T = TypeVar("T")
+
+# The status of an outcome that revised a stored report (a store's; ``submit`` gives 201).
+REVISED = 200
 # What a mapping makes of a row (UCDP's own classes, or the shared ones of ``rows``).
 Item = Mapped | Refusal | rows.Mapped | rows.Refusal | rows.Skipped
 # Stores a chunk's mapped rows (``submit_rows`` by default): each row with its outcome.
@@ -153,11 +156,54 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
             yield exc
 
 
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record as read (or the error that made it unreadable), before mapping."""
+
+    number: int
+    fields: list[str] | csv.Error
+
+
+def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
+    """The header of a GED CSV (checked) and its records, unmapped."""
+    csv.field_size_limit(10 * 1024 * 1024)
+    handle = _open(path)
+    records = _records(csv.reader(handle))
+    header = next(records, None)
+    if not isinstance(header, list):
+        handle.close()
+        raise Invalid(f"{path.name}: no CSV header")
+    missing = [c for c in UCDP_COLUMNS if c not in header]
+    if missing:
+        handle.close()
+        raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
+
+    def each() -> Iterator[_Record]:
+        with handle:
+            for number, record in enumerate(records, start=1):
+                yield _Record(number, record)
+
+    return header, each()
+
+
+def _map(header: list[str], record: _Record, *, timezone: Any) -> Mapped | Refusal:
+    fields = record.fields
+    if isinstance(fields, csv.Error):
+        return Refusal(f"record {record.number}", "unreadable CSV record", str(fields))
+    if len(fields) != len(header):
+        return Refusal(
+            fields[0] if fields else f"record {record.number}",
+            "wrong number of fields",
+            f"record {record.number} has {len(fields)} fields, the header {len(header)}",
+        )
+    return to_report(dict(zip(header, fields, strict=True)), timezone=timezone)
+
+
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
-    return read_csv(  # type: ignore[return-value]
-        path, columns=UCDP_COLUMNS, what="a UCDP GED CSV", to_report=to_report, timezone=timezone
-    )
+    header, records = _read_records(path)
+    for record in records:
+        yield _map(header, record, timezone=timezone)
 
 
 def read_csv(
@@ -191,6 +237,22 @@ def read_csv(
                 )
             else:
                 yield to_report(dict(zip(header, record, strict=True)), timezone=timezone)
+
+
+def mapping_fingerprint(timezone: Any) -> bytes:
+    """What a record's report depends on besides the record: the mapping's code and the
+    theatre's time zone. A change to either makes every record new to ``_known``."""
+    code = Path(ucdp.__file__).read_bytes()
+    return hashlib.sha256(code + b"\x00" + str(timezone).encode()).digest()
+
+
+def record_hash(fingerprint: bytes, header: list[str], fields: list[str]) -> str:
+    """The fingerprint of one record as read, under ``fingerprint`` (``mapping_fingerprint``)."""
+    digest = hashlib.sha256(fingerprint)
+    digest.update("\x1f".join(header).encode())
+    digest.update(b"\x1e")
+    digest.update("\x1f".join(fields).encode())
+    return digest.hexdigest()
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -241,9 +303,10 @@ def verification_note(source: str) -> str:
     return f"verified by {source} (imported)"
 
 
-def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], source: str) -> None:
+def _verify(
+    session: Session, summary: ImportSummary, incident_ids: list[uuid.UUID], source: str
+) -> None:
     """Verify, as ``source`` vouches, the incidents of the rows stored or already present."""
-    incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
     summary.verified += len(
         record_verdicts(
             session,
@@ -254,6 +317,169 @@ def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], s
             only_unverified=True,
         )
     )
+
+
+_KNOWN = text(
+    """
+    SELECT replace(CAST(k.client_report_id AS text), '-', '') AS client_report_id,
+           k.record_hash, r.incident_id, r.perpetrator_raw,
+           r.perpetrator_party_id, r.target_raw, r.target_party_id
+    FROM imported_records k
+    JOIN reports r ON r.reporter_key_id = k.reporter_key_id
+                  AND r.client_report_id = k.client_report_id
+    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+_REMEMBER = text(
+    """
+    INSERT INTO imported_records (reporter_key_id, client_report_id, record_hash)
+    SELECT :key, k.client_report_id, k.record_hash
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[])) AS k(client_report_id, record_hash)
+    ORDER BY k.client_report_id
+    ON CONFLICT (reporter_key_id, client_report_id)
+        DO UPDATE SET record_hash = excluded.record_hash
+    """
+)
+
+
+def _known(session: Session, key_id: uuid.UUID, hashes: dict[str, str]) -> dict[str, Any]:
+    """Of a chunk's records (client report id as hex -> record hash), those already stored
+    unchanged: one query, before any record is mapped."""
+    if not hashes:
+        return {}
+    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)})
+    return {
+        row.client_report_id: row
+        for row in found
+        if row.record_hash == hashes[row.client_report_id]
+    }
+
+
+def _remember(session: Session, key_id: uuid.UUID, stored: dict[str, str]) -> None:
+    """Fingerprint the records whose reports are now stored (new or replayed)."""
+    if stored:
+        session.execute(
+            _REMEMBER, {"key": key_id, "ids": list(stored), "hashes": list(stored.values())}
+        )
+
+
+def _tally_known(summary: ImportSummary, stored: Iterable[Any]) -> None:
+    """Count records already stored unchanged, as ``_tally`` counts a replay."""
+    for row in stored:
+        summary.already_present += 1
+        for raw, party in (
+            (row.perpetrator_raw, row.perpetrator_party_id),
+            (row.target_raw, row.target_party_id),
+        ):
+            if raw and party is None:
+                summary.unresolved[raw] += 1
+
+
+@dataclass
+class _Chunk:
+    """A chunk of records: those already stored unchanged (found by fingerprint), and the
+    mapping of the rest (running on the mapper thread)."""
+
+    records: list[_Record]
+    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if readable
+    known: dict[str, Any]  # by client report id as hex
+    mapped: Future[list[tuple[Mapped | Refusal, tuple[str, str] | None]]]
+
+    def unchanged(self) -> list[Any]:
+        """The stored rows of the records already stored unchanged, one per record."""
+        return [
+            self.known[keys[0]]
+            for keys in self.keyed
+            if keys is not None
+            and keys[0] in self.known
+            and self.known[keys[0]].record_hash == keys[1]
+        ]
+
+
+@dataclass
+class _ChunkReader:
+    header: list[str]
+    fingerprint: bytes
+    timezone: Any
+    key_id: uuid.UUID
+
+    def read(
+        self, session: Session, records: list[_Record] | None, mapper: ThreadPoolExecutor
+    ) -> _Chunk | None:
+        """Fingerprint a chunk's records, find those stored unchanged (one query), and start
+        mapping the others."""
+        if records is None:
+            return None
+        id_column = self.header.index("id")
+        keyed: list[tuple[str, str] | None] = []
+        hashes: dict[str, str] = {}
+        for record in records:
+            fields = record.fields
+            if isinstance(fields, list) and len(fields) == len(self.header):
+                keys = (
+                    client_report_hex(fields[id_column].strip()),
+                    record_hash(self.fingerprint, self.header, fields),
+                )
+                keyed.append(keys)
+                hashes.setdefault(*keys)
+            else:
+                keyed.append(None)
+        known = _known(session, self.key_id, hashes)
+        pending = [
+            (record, keys)
+            for record, keys in zip(records, keyed, strict=True)
+            if keys is None or keys[0] not in known or known[keys[0]].record_hash != keys[1]
+        ]
+        return _Chunk(records, keyed, known, mapper.submit(self._map_all, pending))
+
+    def _map_all(
+        self, pending: list[tuple[_Record, tuple[str, str] | None]]
+    ) -> list[tuple[Mapped | Refusal, tuple[str, str] | None]]:
+        return [
+            (_map(self.header, record, timezone=self.timezone), keys) for record, keys in pending
+        ]
+
+
+def _store(
+    session: Session,
+    summary: ImportSummary,
+    submitter: Submitter,
+    chunk: _Chunk,
+    verified_by: str | None,
+) -> None:
+    """Submit a chunk's new or changed records, fingerprint what is stored, verify, commit,
+    count."""
+    mapped: list[Mapped] = []
+    mapped_keys: list[tuple[str, str] | None] = []
+    for item, keys in chunk.mapped.result():
+        if isinstance(item, Refusal):
+            summary.refuse(item.ucdp_id, item.reason, item.detail)
+        else:
+            mapped.append(item)
+            mapped_keys.append(keys)
+    outcomes = submit(session=session, submitter=submitter, reports_in=[m.report for m in mapped])
+    _remember(
+        session,
+        submitter.key_id,
+        {
+            keys[0]: keys[1]
+            for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
+            if o.error is None
+            and keys is not None
+            and m.report.client_report_id is not None
+            and keys[0] == m.report.client_report_id.hex
+        },
+    )
+    unchanged = chunk.unchanged()
+    if verified_by is not None:
+        incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
+        incident_ids += list(dict.fromkeys(row.incident_id for row in unchanged))
+        _verify(session, summary, incident_ids, verified_by)
+    session.commit()
+    _tally_known(summary, unchanged)
+    _tally(summary, list(zip(mapped, outcomes, strict=True)))
+    summary.rows += len(chunk.records)
 
 
 def submit_rows(
@@ -275,14 +501,37 @@ def import_ucdp(
     """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows.
     With ``verified_by``, the rows' incidents not yet reviewed are verified as vouched for by
     that source (see the module's docstring)."""
-    return run_import(
-        session=session,
-        items=lambda timezone: read_ucdp(path, timezone=timezone),
-        key_name=UCDP_KEY_NAME,
-        chunk_size=chunk_size,
-        progress=progress,
-        verified_by=verified_by,
+    if verified_by is not None:
+        verified_by = verified_by.strip()
+        if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
+            raise Invalid(
+                f"--verified-by: give the source's name, 1 to {MAX_SOURCE_NAME} characters"
+            )
+    started = time.perf_counter()
+    terms = load_terms(session)
+    submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
+    session.commit()
+    summary = ImportSummary()
+    header, records = _read_records(path)
+    reader = _ChunkReader(
+        header=header,
+        fingerprint=mapping_fingerprint(terms.timezone),
+        timezone=terms.timezone,
+        key_id=submitter.key_id,
     )
+    chunks = _chunks(records, chunk_size)
+    # Mapping a chunk (CSV to validated reports: pure Python) overlaps storing the one
+    # before it (mostly waiting on the database, which releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper:
+        current = reader.read(session, next(chunks, None), mapper)
+        while current is not None:
+            following = reader.read(session, next(chunks, None), mapper)
+            _store(session, summary, submitter, current, verified_by)
+            if progress is not None:
+                progress(len(current.records))
+            current = following
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def run_import(
@@ -319,7 +568,10 @@ def run_import(
                 mapped.append(item)
         results = store(session, submitter, mapped, summary)
         if verified_by is not None:
-            _verify(session, summary, [outcome for _, outcome in results], verified_by)
+            incident_ids = [
+                o.report["incident_id"] for _, o in results if o.error is None and o.report
+            ]
+            _verify(session, summary, incident_ids, verified_by)
         session.commit()
         _tally(summary, results)
         summary.rows += len(chunk)

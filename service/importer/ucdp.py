@@ -43,6 +43,7 @@ short, countable reason; it never stops an import.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -131,6 +132,18 @@ class Mapped:
 
 def client_report_id(ucdp_id: str) -> uuid.UUID:
     return uuid.uuid5(UCDP_NAMESPACE, f"ucdp:{ucdp_id}")
+
+
+_NAMESPACE_BYTES = UCDP_NAMESPACE.bytes
+
+
+def client_report_hex(ucdp_id: str) -> str:
+    """``client_report_id(ucdp_id).hex`` without building the UUID (a re-import computes one
+    per record: RFC 4122's name-based version 5, spelt out)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"ucdp:{ucdp_id}".encode()).digest()[:16])  # noqa: S324 - UUIDv5 is SHA-1 by definition
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return digest.hex()
 
 
 def violation_type(headline: str | None) -> ViolationType:

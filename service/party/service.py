@@ -112,6 +112,9 @@ class PartyDirectory:
         self._parties = parties
         self._aliases = aliases  # normalised alias -> its spans (one party at a time)
         self._coalitions = coalitions or {}  # normalised name -> members
+        # A batch names the same few actors on the same few days: resolve each pair once
+        # (the directory is immutable once loaded, and loaded per request or batch).
+        self._actors: dict[tuple[str, dt.date], PartyStanding | None] = {}
 
     @classmethod
     def load(cls, session: Session) -> PartyDirectory:
@@ -151,6 +154,10 @@ class PartyDirectory:
             coalitions[row.name_norm] = Coalition(row.name, tuple(row.members))
         return cls(parties, aliases, coalitions)
 
+    def name_of(self, party_id: str) -> str:
+        """A party's name, as the reads join it."""
+        return self._parties[party_id].name
+
     def standing(
         self, party_id: str, on: dt.date, matched_alias: str | None = None
     ) -> PartyStanding:
@@ -189,6 +196,12 @@ class PartyDirectory:
         """Like ``resolve``; a declared coalition, or several names in one field ("Ahrar
         al-Sham, Jabhat Fateh al-Sham, Southern Front"), resolve to the set of their named
         members, attributed by the coalition rule (``attribute_coalition``)."""
+        key = (name, on)
+        if key not in self._actors:
+            self._actors[key] = self._resolve_actor(name, on)
+        return self._actors[key]
+
+    def _resolve_actor(self, name: str, on: dt.date) -> PartyStanding | None:
         whole = self._members(name, on)
         if len(whole) == 1:
             return whole[0]

@@ -53,7 +53,9 @@ class Report(EventColumns, Base):
         # client_report_id stays unique per reporter forever: the last line of defence
         # against a retried report after its idempotency key has expired.
         UniqueConstraint("reporter_key_id", "client_report_id", name="uq_reports_reporter_client"),
-        Index("ix_reports_incident_id", "incident_id"),
+        # An incident's reports in order: its first report (its facts) is the first entry,
+        # whatever the planner thinks of the table's statistics (which a bulk load outruns).
+        Index("ix_reports_incident_id_created_at", "incident_id", "created_at", "id"),
         Index("ix_reports_created_at_id", "created_at", "id"),
         Index("ix_reports_reporter_created_at", "reporter_key_id", "created_at"),
         # The unresolved names' worklist (GET /v1/parties/unresolved) reads only these rows.

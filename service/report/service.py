@@ -25,7 +25,7 @@ from service.audit.service import Actor, record_many
 from service.config import get_settings
 from service.errors import Invalid, ServiceError
 from service.event.models import recordset_type
-from service.geography.service import AreaNames, Location, OutsideArea, locate_many
+from service.geography.service import AreaNames, Location, OutsideArea, area_rows, locate_many
 from service.incident import correlation, corroboration
 from service.incident import service as incidents
 from service.incident.classify import classify
@@ -222,22 +222,30 @@ class Lookups:
     terms: Terms
     directory: PartyDirectory
     provinces: AreaNames
+    areas: dict[str, Any]  # ``area_rows``: every area's name and parent, by P-code
 
     @classmethod
     def load(cls, session: Session) -> Lookups:
         # Shared with every intake, exclusive to a curation act (service.party.curation): an
         # act waits for the intakes that read the directory before it, and the intakes after
         # it read the act's directory, so its re-attribution job misses no report. Taken in
-        # the same round trip as the clock.
+        # the same round trip as the clock, as is turning JIT off for the transaction: the
+        # planner's estimates for a batch's statements (JSON recordsets, arrays of ids,
+        # tables that grew faster than their statistics) call for JIT, which costs more
+        # (100-250 ms a statement here) than the statements themselves.
         namespace, key = locks.advisory_key(locks.PARTY_CURATION)
         return cls(
             now=session.execute(
-                text("SELECT now() FROM pg_advisory_xact_lock_shared(:ns, :key)"),
+                text(
+                    "SELECT now(), set_config('jit', 'off', true)"
+                    " FROM pg_advisory_xact_lock_shared(:ns, :key)"
+                ),
                 {"ns": namespace, "key": key},
             ).scalar_one(),
             terms=load_terms(session),
             directory=PartyDirectory.load(session),
             provinces=AreaNames.load(session),
+            areas=area_rows(session),
         )
 
 
@@ -253,6 +261,7 @@ def derive_many(
             locate_many(
                 session=session,
                 points=[tuple(reports_in[i].location.coordinates) for i in with_point],  # type: ignore[union-attr,misc]
+                areas=lookups.areas,
             ),
             strict=True,
         )
@@ -373,6 +382,41 @@ def _opening(
     return opened, joined
 
 
+class _StoredRow:
+    """A report row just inserted, with the names ``read_reports`` would join to it."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _as_read(row: dict[str, Any], report_in: ReportCreate, lookups: Lookups) -> dict[str, Any]:
+    """A report just inserted as ``read_reports`` would read it back, without the round trip
+    and the decoding: the same row, names from the lookups, the point as given (stored
+    exactly: ``_place`` writes it with ``repr``), times in the connection's zone (as read).
+    ``tests/integration/test_submit_reads.py`` holds the two equal."""
+    names = lookups.areas
+    directory = lookups.directory
+    lon, lat = report_in.location.coordinates if report_in.location else (None, None)
+    perpetrator, target = row["perpetrator_party_id"], row["target_party_id"]
+    zone = lookups.now.tzinfo
+    stored = _StoredRow(
+        {
+            **row,
+            "occurred_at": row["occurred_at"].astimezone(zone),
+            "lon": None if lon is None else float(lon),
+            "lat": None if lat is None else float(lat),
+            "province_name": names[row["province_pcode"]].ref.name_en,
+            "district_name": (
+                names[row["district_pcode"]].ref.name_en if row["district_pcode"] else None
+            ),
+            "perpetrator_name": directory.name_of(perpetrator) if perpetrator else None,
+            "target_name": directory.name_of(target) if target else None,
+            "reporter_name": None,
+        }
+    )
+    return report_from_row(stored)
+
+
 def submit(
     *, session: Session, submitter: Submitter, reports_in: list[ReportCreate]
 ) -> list[Outcome]:
@@ -382,6 +426,8 @@ def submit(
     ``client_report_id`` this reporter already used is replayed when the body is the same
     and refused when it differs.
     """
+    if not reports_in:
+        return []  # nothing to look up (an import's chunk of records already stored)
     outcomes: list[Outcome | None] = [None] * len(reports_in)
     lookups = Lookups.load(session)
     now = lookups.now
@@ -487,8 +533,11 @@ def submit(
             )
             outcomes[i] = Outcome(status=problem.status, error=problem)
 
-    wanted = [rows[i]["id"] for i, o in enumerate(outcomes) if o is None or o.status == 201]
+    # What was just inserted reads back as it was given (``_as_read``); replays are read.
+    wanted = [rows[i]["id"] for i, o in enumerate(outcomes) if o is not None and o.status == 201]
     reads = {r["id"]: r for r in read_reports(session=session, ids=wanted)}
+    for i in new_rows:
+        reads[rows[i]["id"]] = _as_read(rows[i], reports_in[i], lookups)
     for i, row in rows.items():
         if outcomes[i] is None:
             outcomes[i] = Outcome(status=201, report=reads[row["id"]], created=True)
@@ -513,10 +562,6 @@ def submit(
     return outcomes  # type: ignore[return-value]
 
 
-def _snapshot(report: dict[str, Any]) -> str:
-    return orjson.dumps({k: v for k, v in report.items() if k != "reporter"}, default=str).decode()
-
-
 def store_revisions(
     session: Session, *, actor_key_id: uuid.UUID, reports: list[dict[str, Any]]
 ) -> None:
@@ -524,18 +569,29 @@ def store_revisions(
     if not reports:
         return
     session.execute(
-        text(
-            "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
-            " VALUES (:report_id, :revision, :actor_key_id, CAST(:snapshot AS jsonb), :created_at)"
-        ),
-        [
-            {
-                "report_id": r["id"],
-                "revision": r["revision"],
-                "actor_key_id": actor_key_id,
-                "snapshot": _snapshot(r),
-                "created_at": r["updated_at"],
-            }
-            for r in reports
-        ],
+        _INSERT_REVISIONS,
+        {
+            "actor_key_id": actor_key_id,
+            "revisions": orjson.dumps(
+                [
+                    {
+                        "report_id": r["id"],
+                        "revision": r["revision"],
+                        "snapshot": {k: v for k, v in r.items() if k != "reporter"},
+                        "created_at": r["updated_at"],
+                    }
+                    for r in reports
+                ],
+                default=str,
+            ).decode(),
+        },
     )
+
+
+# One statement per batch, whatever its size: the revisions as one JSON document.
+_INSERT_REVISIONS = text(
+    "INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)"
+    " SELECT v.report_id, v.revision, CAST(:actor_key_id AS uuid), v.snapshot, v.created_at"
+    " FROM jsonb_to_recordset(CAST(:revisions AS jsonb))"
+    " AS v(report_id uuid, revision int, snapshot jsonb, created_at timestamptz)"
+)

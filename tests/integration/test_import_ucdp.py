@@ -134,6 +134,39 @@ def test_importing_again_adds_nothing(db, tmp_path):
     assert list(keys) == ["reporter"]
 
 
+def test_importing_again_maps_no_stored_record(db, tmp_path, monkeypatch):
+    """A re-run finds what is stored by the records' fingerprints, before mapping: only the
+    records refused the first time are mapped again."""
+    from service.importer import service as importer
+
+    path = write_csv(tmp_path)
+    import_ucdp(session=db, path=path)
+    mapped = []
+    real_map = importer._map
+    monkeypatch.setattr(
+        importer,
+        "_map",
+        lambda header, record, **kw: mapped.append(record.number) or real_map(header, record, **kw),
+    )
+    again = import_ucdp(session=db, path=path)
+    assert (again.imported, again.already_present, sum(again.refused.values())) == (0, 4, 4)
+    assert dict(again.unresolved) == {"Hawar Kilis Operations Room": 1}
+    assert len(mapped) == 4  # the refused ones only
+    fingerprints = db.execute(text("SELECT count(*) FROM imported_records")).scalar_one()
+    assert fingerprints == 4
+
+
+def test_a_row_revised_after_its_fingerprint_was_kept_is_still_refused(db, tmp_path):
+    import_ucdp(session=db, path=write_csv(tmp_path))
+    import_ucdp(session=db, path=write_csv(tmp_path))  # fingerprints known, nothing mapped
+    revised = [ROWS[0].replace("1,3\n", "1,4\n")]
+    summary = import_ucdp(session=db, path=write_csv(tmp_path, revised, "revised.csv"))
+    assert dict(summary.refused) == {
+        "changed since it was imported (same id, different content)": 1
+    }
+    assert imported(db)[str(client_report_id("900001"))].killed == 3
+
+
 def test_a_row_revised_at_the_source_is_refused_not_duplicated(db, tmp_path):
     import_ucdp(session=db, path=write_csv(tmp_path))
     revised = [ROWS[0].replace("1,3\n", "1,4\n")]  # UCDP revised the death toll

@@ -8,6 +8,7 @@ import pytest
 from service.importer.ucdp import (
     Mapped,
     Refusal,
+    client_report_hex,
     client_report_id,
     occurred,
     sources,
@@ -151,6 +152,11 @@ def test_client_report_ids_are_stable_and_distinct():
     assert client_report_id("1") == client_report_id("1")
     assert client_report_id("1") != client_report_id("2")
     assert client_report_id("214797").version == 5
+
+
+@pytest.mark.parametrize("ucdp_id", ["1", "214797", "10000000", "", "٣"])
+def test_the_re_import_s_hex_id_is_the_client_report_id(ucdp_id):
+    assert client_report_hex(ucdp_id) == client_report_id(ucdp_id).hex
 
 
 @pytest.mark.parametrize(
