@@ -13,6 +13,7 @@ from service.maps.models import (
     IncidentCellDay,
     IncidentCellMonth,
     IncidentDailyCount,
+    IncidentRollupDelta,
     IncidentTotal,
 )
 from service.party.models import (
@@ -49,6 +50,7 @@ __all__ = [
     "IncidentCellDay",
     "IncidentCellMonth",
     "IncidentDailyCount",
+    "IncidentRollupDelta",
     "IncidentTotal",
     "JobRun",
     "Party",
