@@ -42,11 +42,15 @@ class DataState:
 def data_state(*, session: Session) -> DataState:
     """Also sets the transaction to plan every statement for its own parameters: the cost
     of a map query depends on its box, dates and tile, and a generic plan (which PostgreSQL
-    may choose once psycopg has prepared a statement) fits none of them well."""
+    may choose once psycopg has prepared a statement) fits none of them well.
+
+    A dataset's version is the sum of its slots (migration 0120): every committed write
+    adds to it, whatever order writers commit in, so two committed states never share one."""
     row = session.execute(
         text(
-            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name)"
-            " FROM data_versions) AS versions, theatre_timezone() AS tz,"
+            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name) FROM"
+            " (SELECT name, sum(version) AS version FROM data_versions GROUP BY name) v)"
+            " AS versions, theatre_timezone() AS tz,"
             " set_config('plan_cache_mode', 'force_custom_plan', true)"
         )
     ).one()

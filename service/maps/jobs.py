@@ -1,0 +1,14 @@
+"""Scheduled work of the maps domain (registered in service/scheduler/registry.py)."""
+
+from __future__ import annotations
+
+from service.db import get_sessionmaker
+from service.maps.rollups import compact
+
+
+def compact_rollups() -> str:
+    """Fold the rollup deltas incident writers appended into the rollups."""
+    with get_sessionmaker()() as session:
+        result = compact(session=session)
+        session.commit()
+    return result.describe()
