@@ -102,6 +102,7 @@ def make_engine(url: str | None = None) -> Engine:
         },
     )
     check_liveness(engine)
+    event.listen(engine, "checkin", _restore_preparing)
     return engine
 
 
@@ -115,15 +116,57 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+def read_without_transaction(session: Session) -> None:
+    """Run this session's statements each in its own implicit transaction (autocommit), for
+    a request that only reads, each statement planned for its own parameters.
+
+    A map request's reads need no transaction: each statement of a transaction at READ
+    COMMITTED sees its own snapshot anyway. Without one there is no ``BEGIN`` before the
+    first statement and no ``ROLLBACK`` when the session closes: two of a single map item's
+    four round trips, and on a busy machine each round trip waits for PostgreSQL's process to
+    be scheduled (py-spy, bench/overhead.py: the rollback was a quarter of a W7 request's
+    time in worker threads, the data state's read with its ``BEGIN`` 38%). psycopg's
+    automatic preparing is off for the request (restored when the connection goes back to
+    the pool): a prepared statement may get a generic plan, and the cost of a map query
+    depends on its box, dates and tile; an unprepared one is planned for its values.
+
+    Nothing changes for a session that has begun a transaction or is bound to a connection
+    (tests roll each test back in one): its reads stay in that transaction.
+    """
+    if session.in_transaction() or not isinstance(session.bind, Engine):
+        return
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    raw = connection.connection
+    raw.info.setdefault("prepare_threshold", raw.dbapi_connection.prepare_threshold)
+    raw.dbapi_connection.prepare_threshold = None
+    session.info["autocommit"] = True
+
+
+def _restore_preparing(dbapi_connection, record) -> None:  # noqa: ANN001
+    if "prepare_threshold" in record.info:
+        dbapi_connection.prepare_threshold = record.info.pop("prepare_threshold")
+
+
+def _closes_without_io(session: Session) -> bool:
+    """Closing sends nothing to the server: the session never began a transaction, or read
+    without one (``read_without_transaction``: its connection is idle, so the rollback on
+    close and the pool's reset are no-ops in psycopg)."""
+    return not session.in_transaction() or bool(session.info.get("autocommit"))
+
+
 async def get_session() -> AsyncIterator[Session]:
     """A request's session. Opened on the event loop (no I/O until its first statement),
-    closed on a worker thread (the rollback is a round trip): one thread hop per request
-    fewer than a synchronous generator, whose opening FastAPI also sends to a thread."""
+    closed on a worker thread when closing is a round trip (a rollback), else on the event
+    loop: a thread hop fewer than a synchronous generator, whose opening FastAPI also sends
+    to a thread, and two fewer for a request that read without a transaction."""
     session = get_sessionmaker()()
     try:
         yield session
     finally:
-        await anyio.to_thread.run_sync(session.close)
+        if _closes_without_io(session):
+            session.close()
+        else:
+            await anyio.to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

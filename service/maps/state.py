@@ -40,18 +40,17 @@ class DataState:
 
 
 def data_state(*, session: Session) -> DataState:
-    """Also sets the transaction to plan every statement for its own parameters: the cost
-    of a map query depends on its box, dates and tile, and a generic plan (which PostgreSQL
-    may choose once psycopg has prepared a statement) fits none of them well.
+    """The first read of a map request (its session reads without a transaction, each
+    statement planned for its own values: ``service.db.read_without_transaction``).
 
     A dataset's version is the sum of its slots (migration 0120): every committed write
-    adds to it, whatever order writers commit in, so two committed states never share one."""
+    adds to it, whatever order writers commit in, so two committed states never share one;
+    read before the data, it is never newer than the data."""
     row = session.execute(
         text(
             "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name) FROM"
             " (SELECT name, sum(version) AS version FROM data_versions GROUP BY name) v)"
-            " AS versions, theatre_timezone() AS tz,"
-            " set_config('plan_cache_mode', 'force_custom_plan', true)"
+            " AS versions, theatre_timezone() AS tz"
         )
     ).one()
     return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))
