@@ -137,7 +137,9 @@ def _fold(table: str, period: str | None, keys: str, source_keys: str, figures: 
     """An upsert of the moved deltas (CTE ``moved``) into one rollup, in key order."""
     conflict = keys if period is None else f"{period}, {keys}"
     select_keys = source_keys if period is None else f"{period}_of, {source_keys}"
-    sets = ", ".join(f"{f.strip()} = r.{f.strip()} + excluded.{f.strip()}" for f in figures.split(","))
+    sets = ", ".join(
+        f"{f.strip()} = r.{f.strip()} + excluded.{f.strip()}" for f in figures.split(",")
+    )
     sums = ", ".join(f"sum({f.strip()})" for f in figures.split(","))
     n = len(conflict.split(","))
     positions = ", ".join(str(k) for k in range(1, n + 1))
@@ -289,8 +291,10 @@ def _views() -> list[str]:
     return views
 
 
-_PUBLIC_VERSION_BUMP = ("UPDATE data_versions SET version = version + 1, changed_at = now()\n"
-                        "        WHERE name = 'incidents_public';")
+_PUBLIC_VERSION_BUMP = (
+    "UPDATE data_versions SET version = version + 1, changed_at = now()\n"
+    "        WHERE name = 'incidents_public';"
+)
 
 
 def _older(revision_file: str):

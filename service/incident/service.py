@@ -125,9 +125,7 @@ _PUBLISH = text(
 # refreshing overlapping incidents queue instead of deadlocking (no global row serialises
 # incident writers since migration 0120). NO KEY UPDATE: reports' foreign-key checks
 # (KEY SHARE) on the same rows go on.
-_LOCK_IN_ORDER = text(
-    "SELECT id FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"
-)
+_LOCK_IN_ORDER = text("SELECT id FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
 
 # Hold for review: reviewed incidents keep their published row; what the rule would publish
 # waits for a verifier. Returns what is published and what is proposed.

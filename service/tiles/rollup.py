@@ -72,11 +72,7 @@ INCIDENTS: Table = Incident.__table__
 def answers(view: IncidentView, filters: EventFilters) -> bool:
     """Whether the rollups hold exactly what the view's cells tile needs for ``filters``:
     the same grid, and no box (nor a reporter, which incidents never take)."""
-    return (
-        view.cell == CELL_ROLLUP_DEG
-        and filters.bbox is None
-        and filters.reporter_key_id is None
-    )
+    return view.cell == CELL_ROLLUP_DEG and filters.bbox is None and filters.reporter_key_id is None
 
 
 # ---- the window: whole months, whole days, partial days ----

@@ -64,9 +64,7 @@ QUESTIONS = [
 
 
 @pytest.mark.parametrize("fold_first", [False, True])
-def test_confidence_counts_come_from_the_rollup_and_equal_live_counts(
-    db, incidents, fold_first
-):
+def test_confidence_counts_come_from_the_rollup_and_equal_live_counts(db, incidents, fold_first):
     if fold_first:
         assert db.execute(text("SELECT compact_incident_rollups()")).scalar_one() > 0
         # and a few writes after the fold, waiting as deltas
@@ -80,10 +78,13 @@ def test_confidence_counts_come_from_the_rollup_and_equal_live_counts(
         assert counted_rows(filters, DAMASCUS).rollup is not None
         expected = live(db, filters)
         assert count_matching(session=db, filters=filters, timezone=DAMASCUS) == expected
-    assert sum(
-        count_matching(session=db, filters=EventFilters(confidences=(band,)), timezone=DAMASCUS)
-        for band in ("low", "medium", "high")
-    ) == db.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+    assert (
+        sum(
+            count_matching(session=db, filters=EventFilters(confidences=(band,)), timezone=DAMASCUS)
+            for band in ("low", "medium", "high")
+        )
+        == db.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+    )
 
 
 def test_the_stats_of_a_confidence_band_equal_live_counts(client, db, incidents, monitor):

@@ -100,8 +100,9 @@ def mismatches(session: Session, suffix: str) -> dict[str, int]:
 def totals(session: Session) -> tuple[int, int]:
     return (
         session.execute(text("SELECT count(*) FROM incidents")).scalar_one(),
-        session.execute(text("SELECT coalesce(sum(incidents), 0) FROM incident_totals_now"))
-        .scalar_one(),
+        session.execute(
+            text("SELECT coalesce(sum(incidents), 0) FROM incident_totals_now")
+        ).scalar_one(),
     )
 
 
@@ -137,7 +138,9 @@ def test_eight_batch_writers_leave_exact_rollups_without_deadlock(engine):
                         for _ in range(BATCH_SIZE)
                     ]
                     with Session(copy) as session:
-                        outcomes = submit(session=session, submitter=submitters[n], reports_in=reports)
+                        outcomes = submit(
+                            session=session, submitter=submitters[n], reports_in=reports
+                        )
                         ids = [str(o.report["incident_id"]) for o in outcomes if o.report]
                         if b % 2:
                             # A second statement on the incidents this transaction opened
@@ -191,7 +194,9 @@ def test_eight_batch_writers_leave_exact_rollups_without_deadlock(engine):
             t.join(timeout=30)
 
         with Session(copy) as session:
-            pending = session.execute(text("SELECT count(*) FROM incident_rollup_deltas")).scalar_one()
+            pending = session.execute(
+                text("SELECT count(*) FROM incident_rollup_deltas")
+            ).scalar_one()
             before_fold = mismatches(session, "_now")
             incidents, summed = totals(session)
             version_after = int(data_state(session=session).version("incidents"))
