@@ -136,12 +136,13 @@ def rollups() -> None:
 @fails_cleanly
 def rollups_compact() -> None:
     """Fold the rollup deltas incident writers appended into the rollups now."""
-    from service.db import get_sessionmaker
-    from service.maps.rollups import compact
+    from service.db import get_engine, get_sessionmaker
+    from service.maps.rollups import compact, reclaim
 
     with get_sessionmaker()() as session:
         result = compact(session=session)
         session.commit()
+    reclaim(engine=get_engine())
     click.echo(result.describe())
 
 

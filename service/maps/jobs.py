@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.db import get_sessionmaker
-from service.maps.rollups import compact
+from service.db import get_engine, get_sessionmaker
+from service.maps.rollups import compact, reclaim
 
 
 def compact_rollups() -> str:
@@ -11,4 +11,5 @@ def compact_rollups() -> str:
     with get_sessionmaker()() as session:
         result = compact(session=session)
         session.commit()
+    reclaim(engine=get_engine())
     return result.describe()

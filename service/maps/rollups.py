@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 
@@ -35,3 +35,11 @@ def compact(*, session: Session) -> Compacted:
 def pending(*, session: Session) -> int:
     """How many delta rows wait to be folded."""
     return int(session.execute(text("SELECT count(*) FROM incident_rollup_deltas")).scalar_one())
+
+
+def reclaim(*, engine: Engine) -> None:
+    """VACUUM the deltas table after a fold: folded deltas are dead rows every reader of a
+    ``_now`` view would scan until autovacuum reached them (measured: 122,256 deltas folded,
+    a province count 31 ms before the VACUUM, 0.07 ms after)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) incident_rollup_deltas"))
