@@ -315,31 +315,56 @@ def import_() -> None:
     """Import events from other data sets, through the same path as the API."""
 
 
-@import_.command("ucdp")
-@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option(
-    "--chunk-size",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1, 5000),
-    help="Rows per transaction.",
-)
-@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-@click.option(
-    "--verified-by",
-    metavar="SOURCE",
-    default=None,
-    help='Record the rows\' incidents as verified by this named source (e.g. "UCDP GED"),'
-    " audited; incidents a verifier has reviewed are left as they are.",
-)
-@fails_cleanly
-def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | None) -> None:
-    """Import a UCDP GED CSV (idempotent: rows already imported are left as they are)."""
+def _import_options(source: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every ``import`` command takes."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            (
+                click.argument(
+                    "path", type=click.Path(path_type=Path, exists=True, dir_okay=False)
+                ),
+                click.option(
+                    "--chunk-size",
+                    default=500,
+                    show_default=True,
+                    type=click.IntRange(1, 5000),
+                    help="Rows per transaction.",
+                ),
+                click.option(
+                    "--progress/--no-progress", default=True, help="Progress bar on stderr."
+                ),
+                click.option(
+                    "--verified-by",
+                    metavar="SOURCE",
+                    default=None,
+                    help="Record the rows' incidents as verified by this named source"
+                    f' (e.g. "{source}"), audited; incidents a verifier has reviewed are left'
+                    " as they are.",
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def _run_import(
+    run: Callable[..., Any],
+    *,
+    path: Path,
+    chunk_size: int,
+    progress: bool,
+    verified_by: str | None,
+    revisions: bool = False,
+) -> None:
+    """Run an import with a progress bar on stderr, then print its summary. ``revisions``:
+    the source revises its rows, so the summary also says how many were revised and skipped."""
     from tqdm import tqdm
 
     from service.db import get_sessionmaker
     from service.importer.service import count_rows
-    from service.importer.service import import_ucdp as run_import
 
     with (
         tqdm(
@@ -351,7 +376,7 @@ def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | 
         ) as bar,
         get_sessionmaker()() as session,
     ):
-        summary = run_import(
+        summary = run(
             session=session,
             path=path,
             chunk_size=chunk_size,
@@ -359,15 +384,24 @@ def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | 
             verified_by=verified_by,
         )
     refused = sum(summary.refused.values())
-    click.echo(
-        f"{summary.rows} rows in {summary.seconds:.1f} s: {summary.imported} imported,"
-        f" {summary.already_present} already present, {refused} refused"
-    )
+    if revisions:
+        skipped = sum(summary.skipped.values())
+        click.echo(
+            f"{summary.rows} rows in {summary.seconds:.1f} s: {summary.imported} imported,"
+            f" {summary.revised} revised, {summary.already_present} already present,"
+            f" {skipped} skipped, {refused} refused"
+        )
+    else:
+        click.echo(
+            f"{summary.rows} rows in {summary.seconds:.1f} s: {summary.imported} imported,"
+            f" {summary.already_present} already present, {refused} refused"
+        )
     if verified_by is not None:
         click.echo(f"incidents verified by {verified_by.strip()}: {summary.verified}")
-    for reason, count in summary.refused.most_common():
-        examples = "; ".join(f"{i}: {d}" for i, d in summary.examples[reason])
-        click.echo(f"  refused {count:>6}  {reason}  (e.g. {examples})")
+    for verb, counts in (("skipped", summary.skipped), ("refused", summary.refused)):
+        for reason, count in counts.most_common():
+            examples = "; ".join(f"{i}: {d}" for i, d in summary.examples[reason])
+            click.echo(f"  {verb} {count:>6}  {reason}  (e.g. {examples})")
     if summary.unresolved:
         total = sum(summary.unresolved.values())
         click.echo(
@@ -378,6 +412,34 @@ def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | 
             click.echo(f"  {count:>6}  {name}")
         if len(summary.unresolved) > len(shown):
             click.echo(f"  ... and {len(summary.unresolved) - len(shown)} more names")
+
+
+@import_.command("ucdp")
+@_import_options("UCDP GED")
+@fails_cleanly
+def import_ucdp(path: Path, chunk_size: int, progress: bool, verified_by: str | None) -> None:
+    """Import a UCDP GED CSV (idempotent: rows already imported are left as they are)."""
+    from service.importer.service import import_ucdp as run
+
+    _run_import(run, path=path, chunk_size=chunk_size, progress=progress, verified_by=verified_by)
+
+
+@import_.command("acled")
+@_import_options("ACLED")
+@fails_cleanly
+def import_acled(path: Path, chunk_size: int, progress: bool, verified_by: str | None) -> None:
+    """Import an ACLED export (CSV). Idempotent by event_id_cnty: a row ACLED has revised
+    since (a newer timestamp) revises its report while the incident is unverified."""
+    from service.importer.versioned import import_acled as run
+
+    _run_import(
+        run,
+        path=path,
+        chunk_size=chunk_size,
+        progress=progress,
+        verified_by=verified_by,
+        revisions=True,
+    )
 
 
 @main.command()

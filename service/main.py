@@ -45,10 +45,17 @@ from service.timeouts import BodyTimeoutMiddleware, PerClientLimitMiddleware
 
 log = logging.getLogger("ceasefire")
 
+# Matched in this order, each included router trying its routes in turn (FastAPI's routing
+# cost about 170 us of CPU to reach a single map item when the map routers came last):
+# probes and the map routes, the busiest and the most latency-bound, first. No two routers'
+# paths overlap, so the order decides nothing else but the OpenAPI document's.
 ROUTERS = (
+    health_router,
+    ogc_router,
+    tiles_router,
+    stats_router,
     apidocs_router,
     console_router,
-    health_router,
     geography_router,
     party_router,
     curation_router,
@@ -58,9 +65,6 @@ ROUTERS = (
     audit_router,
     digest_router,
     subscription_router,
-    ogc_router,
-    stats_router,
-    tiles_router,
 )
 
 

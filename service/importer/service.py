@@ -34,6 +34,7 @@ from service.audit.service import CONSOLE
 from service.auth.service import create_key
 from service.errors import Invalid, ServiceError
 from service.event.terms import IncidentStatus
+from service.importer import rows
 from service.importer.ucdp import Mapped, Refusal, to_report
 from service.incident.verification import record_verdicts
 from service.report.service import Outcome, Submitter, submit
@@ -60,8 +61,14 @@ DEFAULT_CHUNK_SIZE = 500
 # The longest source name ``--verified-by`` takes (it goes into each incident's review note).
 MAX_SOURCE_NAME = 200
 _EXAMPLES_PER_REASON = 3
+# The status of an outcome that revised a stored report (a store's; ``submit`` gives 201).
+REVISED = 200
 
 T = TypeVar("T")
+# What a mapping makes of a row (UCDP's own classes, or the shared ones of ``rows``).
+Item = Mapped | Refusal | rows.Mapped | rows.Refusal | rows.Skipped
+# Stores a chunk's mapped rows (``submit_rows`` by default): each row with its outcome.
+Store = Callable[[Session, Submitter, list[Any], "ImportSummary"], list[tuple[Any, Outcome]]]
 
 
 @dataclass
@@ -71,7 +78,11 @@ class ImportSummary:
     rows: int = 0
     imported: int = 0
     already_present: int = 0
+    # stored reports revised by a newer version of their row (sources that revise rows)
+    revised: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    # rows deliberately left out (not violations, older versions), by reason
+    skipped: Counter[str] = field(default_factory=Counter)
     # reason -> the first few (source id, detail), to find the rows again
     examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # actor names (perpetrator or target) that resolved to no party, with their counts
@@ -82,6 +93,13 @@ class ImportSummary:
 
     def refuse(self, source_id: str, reason: str, detail: str) -> None:
         self.refused[reason] += 1
+        self._example(source_id, reason, detail)
+
+    def skip(self, source_id: str, reason: str, detail: str) -> None:
+        self.skipped[reason] += 1
+        self._example(source_id, reason, detail)
+
+    def _example(self, source_id: str, reason: str, detail: str) -> None:
         examples = self.examples.setdefault(reason, [])
         if len(examples) < _EXAMPLES_PER_REASON:
             examples.append((source_id, detail))
@@ -137,21 +155,37 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
 
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
+    return read_csv(  # type: ignore[return-value]
+        path, columns=UCDP_COLUMNS, what="a UCDP GED CSV", to_report=to_report, timezone=timezone
+    )
+
+
+def read_csv(
+    path: Path,
+    *,
+    columns: tuple[str, ...],
+    what: str,
+    to_report: Callable[..., Item],
+    timezone: Any,
+) -> Iterator[Item]:
+    """Each record of a CSV with (at least) ``columns`` mapped by ``to_report``, or refused;
+    ``columns[0]`` names the row's source id."""
     csv.field_size_limit(10 * 1024 * 1024)
     with _open(path) as handle:
         records = _records(csv.reader(handle))
         header = next(records, None)
         if not isinstance(header, list):
             raise Invalid(f"{path.name}: no CSV header")
-        missing = [c for c in UCDP_COLUMNS if c not in header]
+        missing = [c for c in columns if c not in header]
         if missing:
-            raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
+            raise Invalid(f"{path.name}: not {what} (no {', '.join(missing)} column)")
+        id_at = header.index(columns[0])
         for number, record in enumerate(records, start=1):
             if isinstance(record, csv.Error):
                 yield Refusal(f"record {number}", "unreadable CSV record", str(record))
             elif len(record) != len(header):
                 yield Refusal(
-                    record[0] if record else f"record {number}",
+                    (record[id_at] if len(record) > id_at else "")[:40] or f"record {number}",
                     "wrong number of fields",
                     f"record {number} has {len(record)} fields, the header {len(header)}",
                 )
@@ -184,13 +218,15 @@ def refusal_reason(error: ServiceError) -> str:
     return f"{where}: {_NUMBERS.sub('#', message)}" if where else _NUMBERS.sub("#", message)
 
 
-def _tally(summary: ImportSummary, mapped: list[Mapped], outcomes: list[Outcome]) -> None:
-    for item, outcome in zip(mapped, outcomes, strict=True):
+def _tally(summary: ImportSummary, results: list[tuple[Any, Outcome]]) -> None:
+    for item, outcome in results:
         if outcome.error is not None:
-            summary.refuse(item.ucdp_id, refusal_reason(outcome.error), outcome.error.detail)
+            summary.refuse(item.source_id, refusal_reason(outcome.error), outcome.error.detail)
             continue
         if outcome.created:
             summary.imported += 1
+        elif outcome.status == REVISED:
+            summary.revised += 1
         else:
             summary.already_present += 1
         report = outcome.report or {}
@@ -220,6 +256,14 @@ def _verify(session: Session, summary: ImportSummary, outcomes: list[Outcome], s
     )
 
 
+def submit_rows(
+    session: Session, submitter: Submitter, mapped: list[Any], summary: ImportSummary
+) -> list[tuple[Any, Outcome]]:
+    """The default store: every mapped row through ``submit``, new or replayed."""
+    outcomes = submit(session=session, submitter=submitter, reports_in=[m.report for m in mapped])
+    return list(zip(mapped, outcomes, strict=True))
+
+
 def import_ucdp(
     *,
     session: Session,
@@ -231,6 +275,28 @@ def import_ucdp(
     """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows.
     With ``verified_by``, the rows' incidents not yet reviewed are verified as vouched for by
     that source (see the module's docstring)."""
+    return run_import(
+        session=session,
+        items=lambda timezone: read_ucdp(path, timezone=timezone),
+        key_name=UCDP_KEY_NAME,
+        chunk_size=chunk_size,
+        progress=progress,
+        verified_by=verified_by,
+    )
+
+
+def run_import(
+    *,
+    session: Session,
+    items: Callable[[Any], Iterable[Item]],
+    key_name: str,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+    verified_by: str | None = None,
+    store: Store = submit_rows,
+) -> ImportSummary:
+    """Import the rows ``items(timezone)`` maps, as the reports of the key ``key_name``, a
+    chunk per transaction, each chunk's mapped rows stored by ``store``."""
     if verified_by is not None:
         verified_by = verified_by.strip()
         if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
@@ -239,23 +305,23 @@ def import_ucdp(
             )
     started = time.perf_counter()
     terms = load_terms(session)
-    submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
+    submitter = Submitter(key_id=importer_key(session=session, name=key_name), actor=CONSOLE)
     session.commit()
     summary = ImportSummary()
-    for chunk in _chunks(read_ucdp(path, timezone=terms.timezone), chunk_size):
-        mapped: list[Mapped] = []
+    for chunk in _chunks(items(terms.timezone), chunk_size):
+        mapped: list[Any] = []
         for item in chunk:
-            if isinstance(item, Refusal):
-                summary.refuse(item.ucdp_id, item.reason, item.detail)
+            if isinstance(item, rows.Skipped):
+                summary.skip(item.source_id, item.reason, item.detail)
+            elif isinstance(item, Refusal | rows.Refusal):
+                summary.refuse(item.source_id, item.reason, item.detail)
             else:
                 mapped.append(item)
-        outcomes = submit(
-            session=session, submitter=submitter, reports_in=[m.report for m in mapped]
-        )
+        results = store(session, submitter, mapped, summary)
         if verified_by is not None:
-            _verify(session, summary, outcomes, verified_by)
+            _verify(session, summary, [outcome for _, outcome in results], verified_by)
         session.commit()
-        _tally(summary, mapped, outcomes)
+        _tally(summary, results)
         summary.rows += len(chunk)
         if progress is not None:
             progress(len(chunk))

@@ -114,11 +114,19 @@ class Refusal:
     reason: str
     detail: str
 
+    @property
+    def source_id(self) -> str:
+        return self.ucdp_id
+
 
 @dataclass(frozen=True)
 class Mapped:
     ucdp_id: str
     report: ReportCreate
+
+    @property
+    def source_id(self) -> str:
+        return self.ucdp_id
 
 
 def client_report_id(ucdp_id: str) -> uuid.UUID:

@@ -180,8 +180,12 @@ def add_alias(party_id: PartyId, principal: Admin, session: SessionDep, body: Al
         )
 
 
+# ``alias`` may hold a slash ("Jaysh al-Islam/Damascus", sent as %2F or as it is): the
+# path convertor takes everything up to the final ``/end``.
 @router.post(
-    "/parties/{party_id}/aliases/{alias}/end", response_model=CurationAct, responses=_WRITE_ERRORS
+    "/parties/{party_id}/aliases/{alias:path}/end",
+    response_model=CurationAct,
+    responses=_WRITE_ERRORS,
 )
 def end_alias(
     party_id: PartyId,

@@ -130,10 +130,13 @@ def revise_report(
     actor: Actor,
     update: ReportUpdate,
     hide_others: bool,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """Store a new revision of the report by its own reporter (``key_id``). Does not commit.
 
     The fields given replace the stored ones; an explicit null clears an optional field.
+    ``lookups`` loaded earlier in the same transaction may be given (an import revising many
+    reports loads them once per chunk).
     """
     fields = update.model_dump(mode="json", exclude_unset=True)
     reason = fields.pop("reason", None)
@@ -151,7 +154,9 @@ def revise_report(
         report_in = ReportCreate.model_validate(submission)
     except ValidationError as exc:
         raise validation_problem(exc) from exc
-    [derived] = derive_many(session=session, reports_in=[report_in], lookups=Lookups.load(session))
+    if lookups is None:
+        lookups = Lookups.load(session)
+    [derived] = derive_many(session=session, reports_in=[report_in], lookups=lookups)
     if isinstance(derived, Invalid):
         raise derived
     _still_plausible(session, report_id=report_id, incident_id=incident_id, derived=derived)

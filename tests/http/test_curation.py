@@ -218,6 +218,24 @@ def test_an_alias_valid_from_a_date_does_not_re_attribute_earlier_events(
     assert row(db, "incidents", after["incident_id"])[0] is None
 
 
+@pytest.mark.parametrize("sent", ["Front/North", "Front%2FNorth"])
+def test_an_alias_with_a_slash_can_be_ended(client, db, admin, sent):
+    client.post("/v1/parties", json=PARTY, headers=auth(admin))
+    added = client.post(
+        f"/v1/parties/{PARTY['id']}/aliases", json={"alias": "Front/North"}, headers=auth(admin)
+    )
+    assert added.status_code == 201, added.text
+    ended = client.post(
+        f"/v1/parties/{PARTY['id']}/aliases/{sent}/end",
+        json={"valid_to": "2017-01-11"},
+        headers=auth(admin),
+    )
+    assert ended.status_code == 200, ended.text
+    party = client.get(f"/v1/parties/{PARTY['id']}").json()
+    spans = {s["alias"].casefold(): s["valid_to"] for s in party["alias_validity"]}
+    assert spans["front/north"] == "2017-01-11"
+
+
 def test_a_job_interrupted_midway_and_run_again_gives_the_same_result(
     client, db, reporter, admin, verifier
 ):
