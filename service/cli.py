@@ -128,6 +128,25 @@ def theatre_export(path: Path | None, theatre_file: Path | None) -> None:
 
 
 @main.group()
+def rollups() -> None:
+    """The incident rollups maps and stats read."""
+
+
+@rollups.command("compact")
+@fails_cleanly
+def rollups_compact() -> None:
+    """Fold the rollup deltas incident writers appended into the rollups now."""
+    from service.db import get_engine, get_sessionmaker
+    from service.maps.rollups import compact, reclaim
+
+    with get_sessionmaker()() as session:
+        result = compact(session=session)
+        session.commit()
+    reclaim(engine=get_engine())
+    click.echo(result.describe())
+
+
+@main.group()
 def curation() -> None:
     """Re-attribution after curation acts."""
 

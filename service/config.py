@@ -184,6 +184,9 @@ class Settings(BaseSettings):
 
     # The scheduler process (`ceasefire scheduler`).
     scheduler_deliver_interval_s: int = Field(default=5, ge=1)
+    # How often the rollup deltas are folded in (readers are exact either way; folding
+    # keeps the deltas they add short).
+    scheduler_compact_interval_s: int = Field(default=10, ge=1)
     # A run missed by up to this much (scheduler down, machine asleep) still runs, once.
     scheduler_misfire_grace_s: int = Field(default=12 * 3600, ge=1)
     # job_runs older than this are purged daily (the deliverer alone runs every few seconds).

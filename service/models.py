@@ -14,6 +14,7 @@ from service.maps.models import (
     IncidentCellDay,
     IncidentCellMonth,
     IncidentDailyCount,
+    IncidentRollupDelta,
     IncidentTotal,
 )
 from service.party.models import (
@@ -51,6 +52,7 @@ __all__ = [
     "IncidentCellDay",
     "IncidentCellMonth",
     "IncidentDailyCount",
+    "IncidentRollupDelta",
     "IncidentTotal",
     "JobRun",
     "Party",

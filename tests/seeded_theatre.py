@@ -130,3 +130,15 @@ def iso(at: dt.datetime, tz: str, style: int) -> str:
     if style == 0:
         return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     return at.astimezone(ZoneInfo(tz)).isoformat()
+
+
+def give_bands(session: Session, rng: random.Random) -> None:
+    """Give about a third of the incidents another confidence band (as a later report or
+    review would), so ``confidence=`` filters split them."""
+    ids = session.execute(text("SELECT id FROM incidents ORDER BY id")).scalars().all()
+    for band in ("medium", "high"):
+        chosen = [i for i in ids if rng.random() < 0.17]
+        session.execute(
+            text("UPDATE incidents SET confidence_band = :band WHERE id = ANY(:ids)"),
+            {"band": band, "ids": chosen},
+        )

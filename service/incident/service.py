@@ -131,6 +131,12 @@ _PUBLISH = text(
     """
 )
 
+# Before publishing: the incidents' rows locked in one order (their ids), so two writers
+# refreshing overlapping incidents queue instead of deadlocking (no global row serialises
+# incident writers since migration 0120). NO KEY UPDATE: reports' foreign-key checks
+# (KEY SHARE) on the same rows go on.
+_LOCK_IN_ORDER = text("SELECT id FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
+
 # Hold for review: reviewed incidents keep their published row; what the rule would publish
 # waits for a verifier. Returns what is published and what is proposed.
 _HOLD = text(
@@ -178,6 +184,7 @@ def refresh(
     ids = sorted(set(incident_ids))
     if not ids:
         return {}
+    session.execute(_LOCK_IN_ORDER, {"ids": ids})
     session.execute(_PUBLISH, {"ids": ids, "all": by_verifier})
     if by_verifier:
         return {}

@@ -41,11 +41,16 @@ class DataState:
 
 def data_state(*, session: Session) -> DataState:
     """The first read of a map request (its session reads without a transaction, each
-    statement planned for its own values: ``service.db.read_without_transaction``)."""
+    statement planned for its own values: ``service.db.read_without_transaction``).
+
+    A dataset's version is the sum of its slots (migration 0120): every committed write
+    adds to it, whatever order writers commit in, so two committed states never share one;
+    read before the data, it is never newer than the data."""
     row = session.execute(
         text(
-            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name)"
-            " FROM data_versions) AS versions, theatre_timezone() AS tz"
+            "SELECT (SELECT string_agg(name || '=' || version, ',' ORDER BY name) FROM"
+            " (SELECT name, sum(version) AS version FROM data_versions GROUP BY name) v)"
+            " AS versions, theatre_timezone() AS tz"
         )
     ).one()
     return DataState(versions=row.versions or "", timezone=ZoneInfo(row.tz))

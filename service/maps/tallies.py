@@ -31,14 +31,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from service.event.filters import EventFilters, TimeRange, bind, category_conditions, conditions
 from service.event.statements import cached, shape, values
 from service.incident.models import Incident
-from service.maps.models import IncidentDailyCount, IncidentTotal
+from service.maps.models import DAILY_NOW, TOTALS_NOW
 from service.maps.view import IncidentView, local_time
 
 # ---- the daily rollup, and the partial days at a window's edges ----
 
 INCIDENTS = Incident.__table__.alias("i")
-DAILY = IncidentDailyCount.__table__.alias("c")
-TOTALS = IncidentTotal.__table__
+# The rollups with the deltas not yet folded in (exact whether or not the job has run).
+DAILY = DAILY_NOW.alias("c")
+TOTALS = TOTALS_NOW
 
 
 def _rollup_answers(filters: EventFilters) -> bool:
@@ -48,7 +49,6 @@ def _rollup_answers(filters: EventFilters) -> bool:
         filters.bbox is None
         and filters.violation_types is None
         and filters.party is None
-        and filters.confidences is None
         and filters.reporter_key_id is None
     )
 
@@ -66,6 +66,7 @@ def _rollup_condition(
         status=c.status,
         ceasefire_status=c.ceasefire_status,
         guarantors=c.guarantors,
+        confidence_band=c.confidence_band,
     )
     if first is not None:
         found.append(c.day >= bind("r_first", first))
@@ -194,6 +195,7 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
         filters.provinces is None
         and filters.ceasefire_statuses is None
         and filters.guarantor is None
+        and filters.confidences is None
         and filters.since is None
         and filters.until is None
     ):

@@ -36,11 +36,11 @@ from service.geography.models import AdminArea
 from service.geography.service import DISTRICT_LEVEL, PROVINCE_LEVEL
 from service.incident.models import Incident
 from service.maps.extent import THEATRES, extent
-from service.maps.models import IncidentDailyCount
+from service.maps.models import DAILY_NOW
 from service.maps.view import IncidentView
 
 INCIDENTS = Incident.__table__.alias("i")
-DAILY = IncidentDailyCount.__table__
+DAILY = DAILY_NOW  # with the deltas not yet folded in
 
 
 @dataclass(frozen=True)
@@ -280,10 +280,16 @@ def incident_extent(*, session: Session, view: IncidentView) -> dict[str, Any]:
     if view.public:
         d = DAILY.c
         statuses = bind("statuses", list(view.statuses(None, default=())), ARRAY(String))
+        # Per day, summed: a day's deltas not yet folded in may cancel its rollup rows.
+        shown = (
+            select(d.day)
+            .where(d.status == any_(statuses))
+            .group_by(d.day)
+            .having(func.sum(d.incidents) > 0)
+            .subquery("shown")
+        )
         days = session.execute(
-            select(func.min(d.day).label("first"), func.max(d.day).label("last")).where(
-                d.status == any_(statuses), d.incidents > 0
-            )
+            select(func.min(shown.c.day).label("first"), func.max(shown.c.day).label("last"))
         ).one()
         first = None if days.first is None else days.first.isoformat()
         last = None if days.last is None else days.last.isoformat()

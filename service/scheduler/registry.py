@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from service.config import Settings
 from service.curation import jobs as curation_jobs
 from service.digest import jobs as digest_jobs
+from service.maps import jobs as maps_jobs
 from service.report import jobs as report_jobs
 from service.scheduler import jobs as scheduler_jobs
 from service.subscription import jobs as subscription_jobs
@@ -65,6 +66,13 @@ def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
             curation_jobs.run_pending_jobs,
             IntervalTrigger(seconds=60, timezone=timezone),
             "re-attribute the events that pending curation acts affect",
+            catch_up=False,
+        ),
+        JobSpec(
+            "maps.compact_rollups",
+            maps_jobs.compact_rollups,
+            IntervalTrigger(seconds=settings.scheduler_compact_interval_s, timezone=timezone),
+            "fold the rollup deltas incident writers appended into the rollups",
             catch_up=False,
         ),
         JobSpec(

@@ -1,9 +1,10 @@
 """Low-zoom cell tiles for any filters, read from the per-category cell rollups.
 
-``incident_cell_days`` and ``incident_cell_months`` (``service/maps/models.py``, kept exact
-by the triggers of migration 0080) count incidents per 0.1-degree cell and every category a
-filter names: province, status, ceasefire status, violation type, responsible guarantors,
-perpetrator and target. A cells tile for any of those filters and any window is then:
+``incident_cell_days`` and ``incident_cell_months`` (``service/maps/models.py``, migration
+0080; read through their ``_now`` views, which add the deltas not yet folded in, migration
+0120) count incidents per 0.1-degree cell and every category a filter names: province,
+status, ceasefire status, violation type, responsible guarantors, perpetrator, target and
+confidence band. A cells tile for any of those filters and any window is then:
 
 - the whole local months inside the window, from ``incident_cell_months``;
 - the whole local days outside those months (at most two partial months), from
@@ -50,6 +51,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -57,24 +59,20 @@ from sqlalchemy.orm import Session
 
 from service.event.filters import EventFilters, TimeRange, category_conditions
 from service.incident.models import Incident
-from service.maps.models import CELL_ROLLUP_DEG, IncidentCellDay, IncidentCellMonth
+from service.maps.models import CELL_DAYS_NOW, CELL_MONTHS_NOW, CELL_ROLLUP_DEG
 from service.maps.view import ALL_STATUSES, IncidentView
 from service.tiles.service import BUFFER, EXTENT
 
-DAYS: Table = IncidentCellDay.__table__
-MONTHS: Table = IncidentCellMonth.__table__
+# The rollups with the deltas not yet folded in (exact whether or not the job has run).
+DAYS: Table = CELL_DAYS_NOW
+MONTHS: Table = CELL_MONTHS_NOW
 INCIDENTS: Table = Incident.__table__
 
 
 def answers(view: IncidentView, filters: EventFilters) -> bool:
     """Whether the rollups hold exactly what the view's cells tile needs for ``filters``:
     the same grid, and no box (nor a reporter, which incidents never take)."""
-    return (
-        view.cell == CELL_ROLLUP_DEG
-        and filters.bbox is None
-        and filters.confidences is None
-        and filters.reporter_key_id is None
-    )
+    return view.cell == CELL_ROLLUP_DEG and filters.bbox is None and filters.reporter_key_id is None
 
 
 # ---- the window: whole months, whole days, partial days ----
@@ -135,6 +133,7 @@ def _categories(filters: EventFilters, table: Table) -> list[ColumnElement[bool]
         guarantors=c.responsible_guarantors,
         violation_type=c.violation_type,
         parties=(c.perpetrator_party_id, c.target_party_id),
+        confidence_band=c.confidence_band,
     )
 
 
@@ -181,7 +180,8 @@ def _rollup_rows(
         *_categories(filters, table),
         c.cell_i.between(cells.i0, cells.i1),
         c.cell_j.between(cells.j0, cells.j1),
-        c.incidents != 0,
+        # A delta of an update may move killed alone (incidents 0): keep it.
+        or_(c.incidents != 0, c.killed != 0),
     ]
     if first is not None:
         conditions.append(c[period] >= first)

@@ -39,7 +39,7 @@ from service.event.statements import cached, shape, values
 from service.event.terms import CeasefireStatus
 from service.incident.models import Incident
 from service.maps.extent import THEATRES, extent
-from service.maps.models import CELL_ROLLUP_DEG, IncidentCellCount
+from service.maps.models import CELL_COUNTS_NOW, CELL_ROLLUP_DEG
 from service.maps.tallies import GROUP_BY_FIRST
 from service.maps.view import IncidentView, cell_square, divided, number
 
@@ -63,7 +63,7 @@ def cell_factor(z: int, view: IncidentView) -> int:
 
 
 INCIDENTS = Incident.__table__.alias("i")
-CELL_COUNTS = IncidentCellCount.__table__.alias("c")
+CELL_COUNTS = CELL_COUNTS_NOW.alias("c")  # with the deltas not yet folded in
 VIOLATION = CeasefireStatus.violation.value
 
 

@@ -40,6 +40,7 @@ from tests.conftest import rolled_back_session
 from tests.seeded_theatre import (
     STATUSES,
     app_client,
+    give_bands,
     iso,
     random_report,
     seed_incidents,
@@ -133,6 +134,9 @@ def seeded(module_db: Session) -> dict[str, str]:
     rng = random.Random(20170301)  # noqa: S311 - test data
     secret, ids = seed_incidents(session, rng, seed_reports(rng, 360), [35, 35, 12, 10, 8])
     assert len(set(ids)) == len(ids)  # every report opened an incident
+    # Part in the rollups, part in deltas not yet folded (a third of the bands moved after).
+    assert session.execute(text("SELECT compact_incident_rollups()")).scalar_one() > 100
+    give_bands(session, rng)
     counts = dict(session.execute(text("SELECT status, count(*) FROM incidents GROUP BY 1")).all())
     assert set(counts) == set(STATUSES) and sum(counts.values()) >= 300, counts
     assert session.execute(text("SELECT count(*) FROM incidents WHERE geom IS NULL")).scalar()
@@ -144,6 +148,9 @@ def client(module_db: Session, seeded):
     # Equality needs every row's figures; the examples make thousands of requests.
     with app_client(module_db, public_min_count=1) as test_client:
         yield test_client
+
+
+BANDS = ["low", "medium", "high"]
 
 
 # ---- windows and filters ----
@@ -231,6 +238,8 @@ def questions(draw) -> dict:
         filters["guarantor"] = draw(st.sampled_from(["RUS", "TUR", "IRN"]))
     if draw(st.integers(0, 5)) == 0:
         filters["party"] = draw(st.sampled_from(PARTIES))
+    if draw(st.integers(0, 2)) == 0:
+        filters["confidence"] = _subset(draw, BANDS)
     if draw(st.integers(0, 4)) == 0:
         filters["bbox"] = draw(boxes())
     if public:

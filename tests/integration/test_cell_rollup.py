@@ -13,11 +13,11 @@ from tests.map_incidents import make_incidents, random_points, set_status
 _KEY = (
     "floor(ST_X(geom) / 0.1)::int, floor(ST_Y(geom) / 0.1)::int, province_pcode, status,"
     " ceasefire_status, violation_type, responsible_guarantors,"
-    " coalesce(perpetrator_party_id, ''), coalesce(target_party_id, '')"
+    " coalesce(perpetrator_party_id, ''), coalesce(target_party_id, ''), confidence_band"
 )
 _COLUMNS = (
     "cell_i, cell_j, province_pcode, status, ceasefire_status, violation_type,"
-    " responsible_guarantors, perpetrator_party_id, target_party_id, incidents, killed"
+    " responsible_guarantors, perpetrator_party_id, target_party_id, confidence_band"
 )
 _LOCAL_DAY = "CAST(occurred_at AT TIME ZONE theatre_timezone() AS date)"
 _PERIODS = {
@@ -27,11 +27,17 @@ _PERIODS = {
 _TABLES = {"day": "incident_cell_days", "month": "incident_cell_months"}
 
 
-def kept(db, grain):
+_ORDER = "ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"
+
+
+def kept(db, grain, suffix="_now"):
+    """What readers see (the rollup plus the deltas not yet folded); with ``suffix=""``
+    the folded rollup alone."""
     rows = db.execute(
         text(
-            f"SELECT {grain}, {_COLUMNS} FROM {_TABLES[grain]}"
-            " WHERE incidents <> 0 OR killed <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+            f"SELECT {grain}, {_COLUMNS}, sum(incidents), sum(killed)"
+            f" FROM {_TABLES[grain]}{suffix} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"
+            f" HAVING sum(incidents) <> 0 OR sum(killed) <> 0 {_ORDER}"
         )
     )
     return [tuple(r) for r in rows]
@@ -42,16 +48,19 @@ def counted(db, grain):
     rows = db.execute(
         text(
             f"SELECT {_PERIODS[grain]}, {_KEY}, count(*), sum(killed) FROM incidents"
-            " WHERE geom IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-            " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+            f" WHERE geom IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 {_ORDER}"
         )
     )
     return [tuple(r) for r in rows]
 
 
 def assert_exact(db):
+    """Exact before the deltas are folded in, and after (then in the tables alone)."""
     for grain in _TABLES:
         assert kept(db, grain) == counted(db, grain), grain
+    db.execute(text("SELECT compact_incident_rollups()"))
+    for grain in _TABLES:
+        assert kept(db, grain) == kept(db, grain, suffix="") == counted(db, grain), grain
     assert counted(db, "day")
 
 

@@ -32,6 +32,7 @@ from tests.conftest import rolled_back_session
 from tests.seeded_theatre import (
     STATUSES,
     app_client,
+    give_bands,
     iso,
     random_report,
     seed_incidents,
@@ -118,6 +119,10 @@ def seeded(module_db: Session) -> dict[str, str]:
     session = module_db
     rng = random.Random(20170201)  # noqa: S311 - test data
     secret, _ = seed_incidents(session, rng, seed_reports(rng, 420), [30, 45, 12, 7, 6])
+    # Part in the rollups, part in deltas not yet folded (a third of the bands moved after).
+    assert session.execute(text("SELECT compact_incident_rollups()")).scalar_one() > 100
+    give_bands(session, rng)
+    assert session.execute(text("SELECT count(*) FROM incident_rollup_deltas")).scalar_one()
     months = session.execute(text("SELECT count(*) FROM incident_cell_months")).scalar_one()
     assert months > 100
     return {"Authorization": f"Bearer {secret}"}
@@ -127,6 +132,9 @@ def seeded(module_db: Session) -> dict[str, str]:
 def client(module_db: Session, seeded):
     with app_client(module_db) as test_client:
         yield test_client
+
+
+BANDS = ["low", "medium", "high"]
 
 
 # ---- questions ----
@@ -194,6 +202,8 @@ def questions(draw) -> dict:
         filters["guarantor"] = draw(st.sampled_from(["RUS", "TUR", "IRN"]))
     if draw(st.integers(0, 2)) == 0:
         filters["party"] = draw(st.sampled_from(PARTIES))
+    if draw(st.integers(0, 2)) == 0:
+        filters["confidence"] = _subset(draw, BANDS)
     if public:
         if draw(st.booleans()):
             filters["status"] = "verified"

@@ -73,3 +73,24 @@ def test_openapi_prints_the_document(run):
     result = run("openapi")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["info"]["title"] == "ceasefire-monitor"
+
+
+def test_rollups_compact_folds_the_committed_deltas_and_says_so(run, engine):
+    from sqlalchemy import text
+
+    with engine.begin() as conn:  # a committed delta, as a writer's trigger appends one
+        conn.execute(
+            text(
+                "INSERT INTO incident_rollup_deltas (day, province_pcode, status,"
+                " ceasefire_status, violation_type, guarantors, perpetrator_party_id,"
+                " target_party_id, confidence_band, incidents, killed, injured,"
+                " civilians_killed) VALUES ('2001-01-01', 'XX', 'rejected', 'unknown',"
+                " 'other', '{}', '', '', 'low', 0, 0, 0, 0)"
+            )
+        )
+    result = run("rollups", "compact")
+    assert result.exit_code == 0, result.stderr
+    folded = int(result.stdout.split()[0])
+    assert folded >= 1 and result.stdout.strip().endswith("folded, 0 left")
+    with engine.connect() as conn:
+        assert not conn.execute(text("SELECT count(*) FROM incident_rollup_deltas")).scalar()

@@ -7,15 +7,23 @@ from sqlalchemy import text
 from tests.map_incidents import make_incidents, random_points, set_status
 
 
-def rollup(db):
+def rollup(db, table="incident_daily_counts_now"):
+    """What readers see: the rollup plus the deltas not yet folded (the view), per key; or,
+    with ``table="incident_daily_counts"``, the folded rollup alone."""
     rows = db.execute(
         text(
-            "SELECT day, province_pcode, status, ceasefire_status, guarantors, incidents, killed,"
-            " injured, civilians_killed FROM incident_daily_counts WHERE incidents <> 0"
-            " OR killed <> 0 ORDER BY 1, 2, 3, 4, 5"
+            "SELECT day, province_pcode, status, ceasefire_status, guarantors, sum(incidents),"
+            " sum(killed), sum(injured), sum(civilians_killed), confidence_band"
+            f" FROM {table} GROUP BY 1, 2, 3, 4, 5, 10"
+            " HAVING sum(incidents) <> 0 OR sum(killed) <> 0 ORDER BY 1, 2, 3, 4, 5, 10"
         )
     )
     return [tuple(r) for r in rows]
+
+
+def fold(db):
+    """Run the compaction the scheduler runs; returns how many deltas it folded."""
+    return db.execute(text("SELECT compact_incident_rollups()")).scalar_one()
 
 
 def from_scratch(db):
@@ -24,7 +32,8 @@ def from_scratch(db):
         text(
             "SELECT (occurred_at AT TIME ZONE theatre_timezone())::date, province_pcode, status,"
             " ceasefire_status, responsible_guarantors, count(*), sum(killed), sum(injured),"
-            " sum(civilians_killed) FROM incidents GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+            " sum(civilians_killed), confidence_band FROM incidents GROUP BY 1, 2, 3, 4, 5, 10"
+            " ORDER BY 1, 2, 3, 4, 5, 10"
         )
     )
     return [tuple(r) for r in rows]
@@ -32,13 +41,18 @@ def from_scratch(db):
 
 def version(db, name="incidents"):
     return db.execute(
-        text("SELECT version FROM data_versions WHERE name = :n"), {"n": name}
+        text("SELECT sum(version) FROM data_versions WHERE name = :n"), {"n": name}
     ).scalar_one()
 
 
 def totals(db):
     return dict(
-        db.execute(text("SELECT status, incidents FROM incident_totals WHERE incidents <> 0")).all()
+        db.execute(
+            text(
+                "SELECT status, sum(incidents) FROM incident_totals_now GROUP BY status"
+                " HAVING sum(incidents) <> 0"
+            )
+        ).all()
     )
 
 
@@ -105,8 +119,9 @@ def test_corroborating_reports_keep_the_rollup_exact(db, submitter, make_key):
 def cells(db):
     rows = db.execute(
         text(
-            "SELECT cell_i, cell_j, status, ceasefire_status, incidents, killed"
-            " FROM incident_cell_counts WHERE incidents <> 0 ORDER BY 1, 2, 3, 4"
+            "SELECT cell_i, cell_j, status, ceasefire_status, sum(incidents), sum(killed)"
+            " FROM incident_cell_counts_now GROUP BY 1, 2, 3, 4 HAVING sum(incidents) <> 0"
+            " ORDER BY 1, 2, 3, 4"
         )
     )
     return [tuple(r) for r in rows]
@@ -162,3 +177,34 @@ def test_areas_have_their_own_version(db):
     before = version(db, "areas")
     db.execute(text("UPDATE admin_areas SET name_en = name_en WHERE pcode = 'SY07'"))
     assert version(db, "areas") == before + 1
+
+
+def test_folding_the_deltas_changes_no_answer_and_empties_them(db, submitter):
+    ids = make_incidents(db, submitter, random_points(8, seed=12))
+    set_status(db, ids[:3], "verified")
+    db.execute(text("UPDATE incidents SET killed = killed + 2 WHERE id = :id"), {"id": ids[1]})
+    seen, counted, cells_seen, version_before = rollup(db), totals(db), cells(db), version(db)
+    assert seen == from_scratch(db)
+    assert fold(db) > 0
+    assert db.execute(text("SELECT count(*) FROM incident_rollup_deltas")).scalar_one() == 0
+    # Readers see the same; the folded tables alone now hold it all; no version moved.
+    assert (rollup(db), totals(db), cells(db)) == (seen, counted, cells_seen)
+    assert rollup(db, "incident_daily_counts") == seen
+    assert cells(db) == cells_from_scratch(db)
+    assert version(db) == version_before
+    assert fold(db) == 0
+
+
+def test_a_writer_bumps_one_free_version_slot_and_keeps_it(db, submitter):
+    before = db.execute(
+        text("SELECT slot, version FROM data_versions WHERE name = 'incidents' ORDER BY slot")
+    ).all()
+    assert len(before) > 8  # slots for writers at once
+    make_incidents(db, submitter, random_points(3, seed=13))
+    make_incidents(db, submitter, random_points(2, seed=14))
+    after = dict(
+        db.execute(text("SELECT slot, version FROM data_versions WHERE name = 'incidents'")).all()
+    )
+    moved = {slot for slot, v in before if after[slot] != v}
+    assert len(moved) == 1  # every statement of this transaction bumped the same slot
+    assert version(db) > sum(v for _, v in before)

@@ -30,6 +30,7 @@ def test_jobs_are_registered_once_with_stable_ids(specs):
         "digest.rebuild_recent",
         "subscription.deliver_pending",
         "curation.run_pending",
+        "maps.compact_rollups",
         "scheduler.purge_job_runs",
         "report.purge_idempotency_keys",
     }
