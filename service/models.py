@@ -2,6 +2,7 @@
 
 from service.audit.models import AuditEvent
 from service.auth.models import ApiKey
+from service.changes.models import IncidentChange
 from service.curation.models import CurationJob
 from service.db import Base
 from service.digest.models import DigestRevision
@@ -44,6 +45,7 @@ __all__ = [
     "Guarantor",
     "IdempotencyRecord",
     "Incident",
+    "IncidentChange",
     "IncidentPendingReview",
     "IncidentCellCount",
     "IncidentCellDay",
