@@ -114,9 +114,7 @@ def test_the_public_feed_carries_verified_incidents_as_the_public_sees_them(
     assert feature["type"] == "Feature" and "place_name" not in feature["properties"]
 
 
-def test_a_public_merge_names_the_survivor_only_if_the_public_sees_it(
-    client, reporter, verifier
-):
+def test_a_public_merge_names_the_survivor_only_if_the_public_sees_it(client, reporter, verifier):
     _, secret = reporter
     _, v = verifier
     hidden, shown, victim_a, victim_b = (submit(client, secret, day) for day in (4, 6, 8, 11))

@@ -31,6 +31,7 @@ def test_jobs_are_registered_once_with_stable_ids(specs):
         "subscription.deliver_pending",
         "curation.run_pending",
         "scheduler.purge_job_runs",
+        "changes.compact_log",
         "report.purge_idempotency_keys",
     }
     build = specs["digest.build_yesterday"]
