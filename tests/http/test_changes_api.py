@@ -155,3 +155,16 @@ def test_links_are_absolute_and_the_next_link_continues(client, monitor):
     assert links["self"].startswith("http") and links["next"].startswith("http")
     assert "limit=5" in links["next"] and f"since={page['cursor']}" in links["next"]
     assert response.headers["Link"] == f'<{links["next"]}>; rel="next"'
+
+
+def test_a_reporter_key_reads_the_public_feed(client, reporter, verifier):
+    _, secret = reporter
+    _, v = verifier
+    verified, unverified = submit(client, secret, 10), submit(client, secret, 12)
+    review(client, v, verified, "verified")
+    as_reporter = Mirror(auth(secret))
+    as_reporter.sync(client)
+    anonymous = Mirror()
+    anonymous.sync(client)
+    assert as_reporter.incidents == anonymous.incidents == public_list(client)
+    assert verified in as_reporter.incidents and unverified not in as_reporter.incidents
