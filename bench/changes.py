@@ -10,7 +10,9 @@ read, side by side in one run (medians in milliseconds).
   incidents copied from existing ones under new ids, with migration 0130's log triggers on
   and off (``ALTER TABLE ... DISABLE TRIGGER``), alternating; every write is rolled back.
 
-Reads (``service.changes.service.changes_page``, as the route calls it): the first page and a
+Before the reads, if no log row is public, ``--verify`` (default 0.3) of the unverified
+incidents are verified, committed (the public feed has nothing to read otherwise). Reads
+(``service.changes.service.changes_page``, as the route calls it): the first page and a
 page from the middle of the log, ``limit`` 100 and 1000, full and public views.
 """
 
@@ -71,6 +73,21 @@ def writes(conn: Connection, rows: int, repeat: int) -> None:
         print(f"{name:14} {a:10.1f} {b:10.1f} {b / a:6.2f}")
 
 
+def verify_some(engine, share: float) -> None:
+    """Give the public feed something to read: verify ``share`` of the unverified incidents
+    (committed: the database is a scratch one), once."""
+    with engine.begin() as conn:
+        public = conn.execute(text("SELECT count(*) FROM incident_changes WHERE public")).scalar()
+        if public == 0 and share > 0:
+            conn.execute(
+                text(
+                    "UPDATE incidents SET status = 'verified', reviewed_at = now()"
+                    " WHERE status = 'unverified' AND random() < :share"
+                ),
+                {"share": share},
+            )
+
+
 def reads(session: Session, repeat: int) -> None:
     tz = load_terms(session).timezone
     cell = get_settings().public_cell_deg
@@ -81,7 +98,10 @@ def reads(session: Session, repeat: int) -> None:
         )
     ).one()
     mid = tuple(int(v) for v in middle.split(","))
-    print(f"\n{total} log rows; page reads (median of {repeat}, ms):")
+    public_rows = session.execute(
+        text("SELECT count(*) FROM incident_changes WHERE public")
+    ).scalar()
+    print(f"\n{total} log rows ({public_rows} public); page reads (median of {repeat}, ms):")
     print(f"{'view':8} {'limit':>6} {'first page':>11} {'middle':>8}")
     for public in (False, True):
         view = IncidentView(public=public, cell=cell, timezone=tz)
@@ -110,10 +130,14 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--rows", type=int, default=500)
+    parser.add_argument(
+        "--verify", type=float, default=0.3, help="share verified first if none is (public reads)"
+    )
     args = parser.parse_args()
     engine = create_engine(sqlalchemy_url(args.database_url))
     with engine.connect() as conn:
         writes(conn, args.rows, args.repeat)
+    verify_some(engine, args.verify)
     with Session(engine) as session:
         reads(session, args.repeat)
     engine.dispose()
