@@ -10,13 +10,16 @@ from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from service.api import StrictJSONRoute, json_bytes_response
-from service.auth.dependencies import KEY_ERRORS
+from service.auth.dependencies import KEY_ERRORS, OptionalPrincipal
 from service.changes import service
 from service.changes.schemas import ChangesPage
+from service.config import get_settings
+from service.db import SessionDep
 from service.event.paging import CURSOR_SCHEMA, LimitQuery
 from service.incident.schemas import IncidentRead
 from service.links import request_url
-from service.maps.context import MapDep
+from service.maps.view import IncidentView
+from service.theatre.terms import load_terms
 
 router = APIRouter(prefix="/v1", tags=["changes"], route_class=StrictJSONRoute)
 
@@ -44,7 +47,11 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     },
 )
 def list_changes(
-    ctx: MapDep, request: Request, since: SinceQuery = None, limit: LimitQuery = 100
+    principal: OptionalPrincipal,
+    session: SessionDep,
+    request: Request,
+    since: SinceQuery = None,
+    limit: LimitQuery = 100,
 ) -> Response:
     """Incidents created, changed, merged or rejected since `since`, in commit order: a
     change committed late is never skipped. Apply the items in order (an upsert replaces
@@ -52,9 +59,13 @@ def list_changes(
     mirror ends as `/v1/incidents?status=unverified,verified,disputed` (with a monitor,
     verifier or admin key) or as `/collections/incidents/items` (the public: verified
     incidents only, as the public sees them)."""
-    page = service.changes_page(
-        session=ctx.session, view=ctx.view, since=service.read_since(since), limit=limit
+    position = service.read_since(since)
+    # Read on the primary, whatever the maps read from: a replica's snapshot horizon is
+    # not the one the cursor's guarantee is stated for.
+    view = IncidentView.for_principal(
+        principal, cell=get_settings().public_cell_deg, timezone=load_terms(session).timezone
     )
+    page = service.changes_page(session=session, view=view, since=position, limit=limit)
     links = [
         {"href": request_url(request), "rel": "self", "type": "application/json"},
         {
