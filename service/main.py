@@ -21,6 +21,7 @@ from service.apidocs import router as apidocs_router
 from service.audit.router import router as audit_router
 from service.auth.dependencies import anonymous_rate_limit
 from service.caching import CacheHeadersMiddleware
+from service.changes.router import router as changes_router
 from service.config import get_settings
 from service.console.router import router as console_router
 from service.curation.router import router as curation_router
@@ -61,6 +62,7 @@ ROUTERS = (
     curation_router,
     report_router,
     incident_router,
+    changes_router,
     review_queue_router,
     audit_router,
     digest_router,

@@ -2,6 +2,7 @@
 
 from service.audit.models import AuditEvent
 from service.auth.models import ApiKey
+from service.changes.models import IncidentChange
 from service.curation.models import CurationJob
 from service.db import Base
 from service.digest.models import DigestRevision
@@ -47,6 +48,7 @@ __all__ = [
     "IdempotencyRecord",
     "ImportedRecord",
     "Incident",
+    "IncidentChange",
     "IncidentPendingReview",
     "IncidentCellCount",
     "IncidentCellDay",

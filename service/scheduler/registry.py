@@ -14,6 +14,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service.changes import jobs as changes_jobs
 from service.config import Settings
 from service.curation import jobs as curation_jobs
 from service.digest import jobs as digest_jobs
@@ -80,6 +81,13 @@ def registry(*, timezone: ZoneInfo, settings: Settings) -> list[JobSpec]:
             scheduler_jobs.purge_job_runs,
             CronTrigger(hour=3, minute=30, timezone=timezone),
             f"forget job runs older than {settings.scheduler_keep_runs_days} days",
+            catch_up=False,
+        ),
+        JobSpec(
+            "changes.compact_log",
+            changes_jobs.compact_log,
+            CronTrigger(hour=4, minute=15, timezone=timezone),
+            "delete change-log rows superseded by later changes of the same incident",
             catch_up=False,
         ),
         JobSpec(

@@ -32,6 +32,7 @@ def test_jobs_are_registered_once_with_stable_ids(specs):
         "curation.run_pending",
         "maps.compact_rollups",
         "scheduler.purge_job_runs",
+        "changes.compact_log",
         "report.purge_idempotency_keys",
     }
     build = specs["digest.build_yesterday"]
