@@ -12,7 +12,7 @@
 - Backfilled with one row per existing incident, so a first sync lists every incident.
 
 Revision ID: 0130
-Revises: 0110
+Revises: 0120
 Create Date: 2026-11-29
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0130"
-down_revision: str | Sequence[str] | None = "0110"
+down_revision: str | Sequence[str] | None = "0120"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
