@@ -106,6 +106,7 @@ def _query(request: Request, allowed: frozenset[str]) -> dict[str, list[str]]:
 
 
 def _hxl(raw: dict[str, list[str]]) -> bool:
+    """``hxl`` (taken out of ``raw``): whether to write the hashtag row."""
     given = raw.pop(HXL_PARAM, None)
     if given is None:
         return False
@@ -114,15 +115,10 @@ def _hxl(raw: dict[str, list[str]]) -> bool:
     return given[0] == "true"
 
 
-def _prepare(
-    request: Request, ctx: MapContext, *, geometry: bool, allowed: frozenset[str]
-) -> tuple[service.Export, dict[str, list[str]]]:
-    raw = _query(request, allowed)
-    options = {HXL_PARAM: raw[HXL_PARAM]} if HXL_PARAM in raw else {}
-    raw.pop(HXL_PARAM, None)
+def _prepare(ctx: MapContext, raw: dict[str, list[str]], *, geometry: bool) -> service.Export:
     asked = read_filters(session=ctx.session, raw=raw, timezone=ctx.state.timezone)
     filters = service.restrict(ctx.view, asked)
-    return service.prepare(view=ctx.view, filters=filters, geometry=geometry), options
+    return service.prepare(view=ctx.view, filters=filters, geometry=geometry)
 
 
 def _headers(request: Request, ctx: MapContext, tag: str, filename: str) -> dict[str, str]:
@@ -162,9 +158,9 @@ def _tag(ctx: MapContext, kind: str, export: service.Export, *extra: object) -> 
 def export_csv(request: Request, ctx: MapDep) -> Response:
     """Every incident the caller may see that matches the filters, as CSV, streamed:
     a header row, with `hxl=true` an HXL hashtag row, then one row per incident."""
-    allowed = FILTER_PARAMS | INCIDENT_PARAMS | {HXL_PARAM}
-    export, options = _prepare(request, ctx, geometry=False, allowed=allowed)
-    hxl = _hxl(options)
+    raw = _query(request, FILTER_PARAMS | INCIDENT_PARAMS | {HXL_PARAM})
+    hxl = _hxl(raw)
+    export = _prepare(ctx, raw, geometry=False)
     tag = _tag(ctx, "csv", export, hxl)
     headers = _headers(request, ctx, tag, _filename(ctx, "csv"))
     if caching.matches(request, tag):
@@ -199,7 +195,7 @@ def export_csv(request: Request, ctx: MapDep) -> Response:
 def export_geopackage(request: Request, ctx: MapDep) -> Response:
     """Every incident the caller may see that matches the filters, as a GeoPackage
     (written to a temporary file, then sent; the file is deleted as it is opened)."""
-    export, _ = _prepare(request, ctx, geometry=True, allowed=FILTER_PARAMS | INCIDENT_PARAMS)
+    export = _prepare(ctx, _query(request, FILTER_PARAMS | INCIDENT_PARAMS), geometry=True)
     tag = _tag(ctx, "gpkg", export)
     headers = _headers(request, ctx, tag, _filename(ctx, "gpkg"))
     if caching.matches(request, tag):

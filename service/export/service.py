@@ -20,6 +20,7 @@ from sqlalchemy import LargeBinary, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.config import get_settings
 from service.event.filters import EventFilters
 from service.event.paging import Keyset, Kind
 from service.event.reads import event_joins
@@ -35,7 +36,6 @@ PUBLIC_ORDER = Keyset(("id",), (Kind.uuid,))
 # As ``/v1/incidents``: without a status filter, every status but merged (a merged
 # incident's reports count in its survivor). The public's are verified only.
 DEFAULT_STATUSES = tuple(s.value for s in IncidentStatus if s is not IncidentStatus.merged)
-CHUNK_ROWS = 5000
 # The GeoPackage binary header of a point without envelope in EPSG:4326: magic "GP",
 # version 0, flags 1 (little-endian, no envelope, not empty), srs_id 4326 little-endian;
 # the standard WKB follows (GeoPackage 1.3, 2.1.3).
@@ -95,9 +95,10 @@ def prepare(*, view: IncidentView, filters: EventFilters, geometry: bool) -> Exp
     return Export(view=view, columns=columns, statement=statement, params=params)
 
 
-def chunks(session: Session, export: Export, *, rows: int = CHUNK_ROWS) -> Iterator[list[tuple]]:
-    """The export's rows, ``rows`` at a time, through a server-side cursor of the session's
-    transaction (closed when the iterator is closed or exhausted)."""
+def chunks(session: Session, export: Export) -> Iterator[list[tuple]]:
+    """The export's rows, ``export_chunk_rows`` at a time, through a server-side cursor of
+    the session's transaction (closed when the iterator is closed or exhausted)."""
+    rows = get_settings().export_chunk_rows
     connection = session.connection()
     sql = compiled(export.statement, connection.dialect)
     dbapi: Any = connection.connection.dbapi_connection
