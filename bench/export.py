@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--port", type=int, default=8220)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chunk-rows", type=int, help="CEASEFIRE_EXPORT_CHUNK_ROWS of the server")
     args = parser.parse_args()
 
     key = create_key(args.database_url, "monitor", "bench export")
@@ -145,7 +146,8 @@ def main() -> None:
     plain = {"Accept-Encoding": "identity"}
     monitor = {**plain, "Authorization": f"Bearer {key}"}
     logs = Path(tempfile.gettempdir()) / f"bench-export-{args.port}.log"
-    server = LiveServer(args.database_url, port=args.port, workers=1, log_path=logs)
+    env = {"CEASEFIRE_EXPORT_CHUNK_ROWS": str(args.chunk_rows)} if args.chunk_rows else {}
+    server = LiveServer(args.database_url, port=args.port, workers=1, log_path=logs, env=env)
     cases = [
         ("CSV, full view (monitor)", "/v1/exports/incidents.csv", monitor, False),
         ("CSV+HXL, public view", "/v1/exports/incidents.csv?hxl=true", plain, True),
@@ -177,7 +179,8 @@ def main() -> None:
     finally:
         server.stop()
 
-    print(f"\n{args.database_url}, medians of {args.runs} runs, one worker")
+    chunk = args.chunk_rows or "default"
+    print(f"\n{args.database_url}, medians of {args.runs} runs, one worker, chunk rows {chunk}")
     print(
         f"{'export':34} {'1st byte s':>10} {'total s':>8} {'lines':>10} {'MB':>6}"
         f" {'peak RSS MB':>11} {'VmHWM MB':>9} {'x COPY':>7}"

@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     # streams, so at most this many run at once per server process (more: 503).
     export_max_concurrent: int = Field(default=4, ge=1)
     # Rows read per FETCH of an export's cursor (and written per step).
-    export_chunk_rows: int = Field(default=5000, ge=1, le=100_000)
+    export_chunk_rows: int = Field(default=1000, ge=1, le=100_000)
     # GeoPackages are written to a temporary file in this directory (the system's temporary
     # directory when unset) before they are sent: at most this many at once per process,
     # and none started, or continued, with less free space there than export_min_free_mb.

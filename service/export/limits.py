@@ -4,9 +4,11 @@ may use while it is written and sent. A request over a bound is answered 503 wit
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,10 @@ from service.config import get_settings
 from service.errors import Unavailable
 
 RETRY_AFTER_S = 30
+TEMPORARY_PREFIX = "ceasefire-export-"
+# A temporary GeoPackage older than this is left over by a process that died while writing
+# it (a normal one is removed as soon as it is written: exports of 1M incidents take minutes).
+STALE_AFTER_S = 6 * 3600
 
 
 class Slots:
@@ -68,3 +74,13 @@ def check_free_space(directory: Path) -> None:
             " fewer incidents (filters) or as CSV",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
+
+
+def remove_stale(directory: Path) -> None:
+    """Remove temporary GeoPackages a crashed or killed process left behind (a process
+    removes its own file's name as soon as the file is written)."""
+    cutoff = time.time() - STALE_AFTER_S
+    for path in directory.glob(f"{TEMPORARY_PREFIX}*.gpkg"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()

@@ -234,8 +234,9 @@ def _written(ctx: MapContext, export: service.Export) -> IO[bytes]:
     """The GeoPackage, written to a temporary file and opened; the file's name is removed
     at once (its space is freed when the handle is closed, whatever happens next)."""
     directory = limits.export_directory()
+    limits.remove_stale(directory)
     limits.check_free_space(directory)
-    fd, name = tempfile.mkstemp(prefix="ceasefire-export-", suffix=".gpkg", dir=directory)
+    fd, name = tempfile.mkstemp(prefix=limits.TEMPORARY_PREFIX, suffix=".gpkg", dir=directory)
     os.close(fd)
     path = Path(name)
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import time
 
 import hxl
 import pyogrio
@@ -464,3 +466,17 @@ def test_the_temporary_geopackage_is_removed_and_disk_is_bounded(
     assert response.status_code == 503 and "disk" in problem(response)[3]
     assert list(directory.iterdir()) == []
     assert limits.GEOPACKAGES.taken == 0 and limits.EXPORTS.taken == 0
+
+
+def test_geopackages_left_by_a_dead_process_are_removed(client, monitor, monkeypatch, tmp_path):
+    monkeypatch.setattr(get_settings(), "export_dir", tmp_path)
+    stale = tmp_path / f"{limits.TEMPORARY_PREFIX}dead.gpkg"
+    young = tmp_path / f"{limits.TEMPORARY_PREFIX}running.gpkg"
+    other = tmp_path / "notes.gpkg"
+    for path in (stale, young, other):
+        path.write_bytes(b"x")
+    old = time.time() - limits.STALE_AFTER_S - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert client.get(GPKG, headers=monitor).status_code == 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([young.name, other.name])
