@@ -204,6 +204,18 @@ class Settings(BaseSettings):
     # How long shared caches may keep public map responses (authorised ones: revalidate).
     map_public_max_age_s: int = Field(default=60, ge=0)
 
+    # Exports (/v1/exports): each holds a database connection and a transaction while it
+    # streams, so at most this many run at once per server process (more: 503).
+    export_max_concurrent: int = Field(default=4, ge=1)
+    # Rows read per FETCH of an export's cursor (and written per step).
+    export_chunk_rows: int = Field(default=1000, ge=1, le=100_000)
+    # GeoPackages are written to a temporary file in this directory (the system's temporary
+    # directory when unset) before they are sent: at most this many at once per process,
+    # and none started, or continued, with less free space there than export_min_free_mb.
+    export_gpkg_max_concurrent: int = Field(default=2, ge=1)
+    export_dir: Path | None = None
+    export_min_free_mb: int = Field(default=1024, ge=0)
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:

@@ -27,6 +27,7 @@ from service.console.router import router as console_router
 from service.curation.router import router as curation_router
 from service.digest.router import router as digest_router
 from service.errors import install_error_handlers, problem_response
+from service.export.router import router as export_router
 from service.geography.router import router as geography_router
 from service.health.router import router as health_router
 from service.health.service import migration_heads
@@ -67,6 +68,7 @@ ROUTERS = (
     audit_router,
     digest_router,
     subscription_router,
+    export_router,
 )
 
 

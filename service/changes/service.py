@@ -17,8 +17,10 @@ transaction read back what it wrote (tests that roll back).
 **Items.** A page is at most ``limit`` log rows; each incident they name appears once, at
 its last row's place, as it is *now*: the full view's upsert (``IncidentRead``, as
 ``/v1/incidents`` shows it), or the public's (the GeoJSON feature
-``/collections/incidents/items`` shows), or a tombstone (merged, with the survivor; rejected;
-deleted; withdrawn: no longer verified, public feed only). A state newer than the page's
+``/collections/incidents/items`` shows), or a tombstone (merged, with the survivor; deleted;
+on the public feed only, rejected and withdrawn: no longer verified). A rejected incident is
+an upsert of the full view (its status says so), as ``/v1/incidents`` and the export list
+it. A state newer than the page's
 rows is harmless: its own row comes later and says the same again.
 
 **Retention.** ``compact`` deletes rows superseded by a later row of the same incident below
@@ -132,10 +134,10 @@ def _tombstone(incident_id: uuid.UUID, change: str, merged_into: Any = None) -> 
 
 
 def _full(row: Any) -> dict[str, Any]:
+    # A rejected incident stays a record of the full view (``/v1/incidents`` and the
+    # export list it, with its status): an upsert, so a mirror equals them.
     if row.status == IncidentStatus.merged:
         return _tombstone(row.id, MERGED, row.merged_into_id)
-    if row.status == IncidentStatus.rejected:
-        return _tombstone(row.id, REJECTED)
     return {"id": row.id, "change": "upsert", "incident": incident_from_row(row)}
 
 

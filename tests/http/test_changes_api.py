@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from tests.changes_mirror import Mirror, full_list, public_list
@@ -51,8 +54,36 @@ def test_a_monitors_mirror_ends_as_the_incidents_list(client, reporter, verifier
     assert {kept, verified} <= set(expected)
     assert mirror.incidents == expected
     stones = {t["id"]: t for t in mirror.tombstones}
-    assert stones[rejected] == {"id": rejected, "change": "rejected", "merged_into": None}
+    assert rejected not in stones  # a record of the full view, with its status
+    assert mirror.incidents[rejected]["status"] == "rejected"
     assert stones[merged] == {"id": merged, "change": "merged", "merged_into": kept}
+
+
+def _exported_ids(client, headers: dict) -> set[str]:
+    response = client.get("/v1/exports/incidents.csv", headers=headers)
+    assert response.status_code == 200, response.text
+    return {row["event_id"] for row in csv.DictReader(io.StringIO(response.text))}
+
+
+def test_a_mirror_from_the_first_page_holds_what_an_export_holds(
+    client, reporter, verifier, monitor
+):
+    _, secret = reporter
+    _, v = verifier
+    kept, verified, rejected, merged, withdrawn = (
+        submit(client, secret, day) for day in (10, 12, 14, 16, 18)
+    )
+    for incident, status in ((verified, "verified"), (rejected, "rejected")):
+        review(client, v, incident, status)
+    review(client, v, withdrawn, "verified")
+    review(client, v, withdrawn, "disputed")
+    merge(client, v, merged, kept)
+    full, public = Mirror(monitor), Mirror({})
+    full.sync(client)
+    public.sync(client)
+    assert set(full.incidents) == _exported_ids(client, monitor)
+    assert {kept, verified, rejected, withdrawn} <= set(full.incidents)
+    assert set(public.incidents) == _exported_ids(client, {}) == {verified}
 
 
 def test_the_feed_continues_from_its_cursor_with_what_changed_since(

@@ -268,8 +268,8 @@ def test_mirrors_applying_the_feed_during_writes_end_identical(sync_engine, sync
         expected_full, expected_public = sync_until_equal(client, full, public, monitor)
     assert syncs > 1  # the mirrors read while the writer wrote
     assert len(expected_full) >= 30 and expected_public
-    kinds = {t["change"] for t in full.tombstones}
-    assert {"merged", "rejected"} <= kinds
+    assert "merged" in {t["change"] for t in full.tombstones}
+    assert "rejected" in {i["status"] for i in full.incidents.values()}  # upserts, as listed
 
 
 def log_rows(engine) -> tuple[int, int]:
