@@ -185,6 +185,13 @@ def counted_rows(
     return Counted(timezone, rollup, live)
 
 
+def _total(by_status: bool) -> Select:
+    total = select(func.coalesce(func.sum(TOTALS.c.incidents), 0))
+    if by_status:
+        total = total.where(TOTALS.c.status == any_(bind("statuses", type_=ARRAY(String))))
+    return total
+
+
 def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
     """How many incidents match, when the tallies can say it exactly (partial days at the
     window's edges counted from incidents); otherwise None (counting a filtered scan would
@@ -199,12 +206,12 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
         and filters.since is None
         and filters.until is None
     ):
-        total = select(func.coalesce(func.sum(TOTALS.c.incidents), 0))
-        if filters.statuses is not None:
-            total = total.where(
-                TOTALS.c.status == any_(bind("statuses", list(filters.statuses), ARRAY(String)))
-            )
-        return session.execute(total).scalar_one()
+        # Built once per shape (the first page of every unfiltered list counts this way:
+        # building the statement anew cost more than running it).
+        by_status = filters.statuses is not None
+        statement = cached(("tallies.total", by_status), lambda: _total(by_status))
+        values = {"statuses": list(filters.statuses)} if filters.statuses is not None else {}
+        return session.execute(statement, values).scalar_one()
     counted = counted_rows(filters, timezone)
 
     def build() -> Select:
