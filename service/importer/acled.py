@@ -60,12 +60,16 @@ import uuid
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from service.event.terms import ViolationType
 from service.importer.rows import Mapped, Refusal, Skipped
-from service.importer.ucdp import VIOLATION_KEYWORDS, _float, _int, _text, _Unreadable
-from service.report.schemas import ReportCreate
+from service.importer.ucdp import (
+    VIOLATION_KEYWORDS,
+    _float,
+    _int,
+    _text,
+    _Unreadable,
+    validated,
+)
 
 # Fixed forever: changing it would make every imported row look new.
 ACLED_NAMESPACE = uuid.UUID("e7be98fc-9097-4c10-9200-36277be64ac0")
@@ -281,11 +285,7 @@ def to_report(row: Mapping[str, str | None], *, timezone: ZoneInfo) -> Mapped | 
         ],
         "client_report_id": client_report_id(event_id),
     }
-    try:
-        report = ReportCreate.model_validate({k: v for k, v in body.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or "row"
-        message = first["msg"].removeprefix("Value error, ")
-        return Refusal(event_id, f"invalid {field}", f"{field}: {message}")
+    report = validated(body)
+    if isinstance(report, tuple):
+        return Refusal(event_id, *report)
     return Mapped(event_id, report, timestamp)

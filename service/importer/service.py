@@ -482,6 +482,24 @@ def _store(
     summary.rows += len(chunk.records)
 
 
+def source_name(verified_by: str | None) -> str | None:
+    """``--verified-by``, checked: the source's name, trimmed (None: verify nothing)."""
+    if verified_by is None:
+        return None
+    verified_by = verified_by.strip()
+    if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
+        raise Invalid(f"--verified-by: give the source's name, 1 to {MAX_SOURCE_NAME} characters")
+    return verified_by
+
+
+def _begin(session: Session, key_name: str) -> tuple[Any, Submitter]:
+    """The theatre's terms and the importer's key (created and committed on first use)."""
+    terms = load_terms(session)
+    submitter = Submitter(key_id=importer_key(session=session, name=key_name), actor=CONSOLE)
+    session.commit()
+    return terms, submitter
+
+
 def submit_rows(
     session: Session, submitter: Submitter, mapped: list[Any], summary: ImportSummary
 ) -> list[tuple[Any, Outcome]]:
@@ -501,16 +519,9 @@ def import_ucdp(
     """Import a UCDP GED CSV, committing each chunk; ``progress`` hears of each chunk's rows.
     With ``verified_by``, the rows' incidents not yet reviewed are verified as vouched for by
     that source (see the module's docstring)."""
-    if verified_by is not None:
-        verified_by = verified_by.strip()
-        if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
-            raise Invalid(
-                f"--verified-by: give the source's name, 1 to {MAX_SOURCE_NAME} characters"
-            )
+    verified_by = source_name(verified_by)
     started = time.perf_counter()
-    terms = load_terms(session)
-    submitter = Submitter(key_id=importer_key(session=session, name=UCDP_KEY_NAME), actor=CONSOLE)
-    session.commit()
+    terms, submitter = _begin(session, UCDP_KEY_NAME)
     summary = ImportSummary()
     header, records = _read_records(path)
     reader = _ChunkReader(
@@ -546,16 +557,9 @@ def run_import(
 ) -> ImportSummary:
     """Import the rows ``items(timezone)`` maps, as the reports of the key ``key_name``, a
     chunk per transaction, each chunk's mapped rows stored by ``store``."""
-    if verified_by is not None:
-        verified_by = verified_by.strip()
-        if not verified_by or len(verified_by) > MAX_SOURCE_NAME or "\x00" in verified_by:
-            raise Invalid(
-                f"--verified-by: give the source's name, 1 to {MAX_SOURCE_NAME} characters"
-            )
+    verified_by = source_name(verified_by)
     started = time.perf_counter()
-    terms = load_terms(session)
-    submitter = Submitter(key_id=importer_key(session=session, name=key_name), actor=CONSOLE)
-    session.commit()
+    terms, submitter = _begin(session, key_name)
     summary = ImportSummary()
     for chunk in _chunks(items(terms.timezone), chunk_size):
         mapped: list[Any] = []

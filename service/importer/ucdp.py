@@ -262,11 +262,19 @@ def to_report(row: Mapping[str, str | None], *, timezone: ZoneInfo) -> Mapped | 
         "sources": sources(_text(row, "source_office")),
         "client_report_id": client_report_id(ucdp_id),
     }
+    report = validated(body)
+    if isinstance(report, tuple):
+        return Refusal(ucdp_id, *report)
+    return Mapped(ucdp_id, report)
+
+
+def validated(body: dict) -> ReportCreate | tuple[str, str]:
+    """The report a mapped row's body makes (its None values left out), or why not: the
+    countable reason and the detail of its first error."""
     try:
-        report = ReportCreate.model_validate({k: v for k, v in body.items() if v is not None})
+        return ReportCreate.model_validate({k: v for k, v in body.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "row"
         message = first["msg"].removeprefix("Value error, ")
-        return Refusal(ucdp_id, f"invalid {field}", f"{field}: {message}")
-    return Mapped(ucdp_id, report)
+        return f"invalid {field}", f"{field}: {message}"
