@@ -38,7 +38,7 @@ from service.event.resolve import read_filters
 from service.export import limits, service
 from service.export.geopackage import write_geopackage
 from service.export.tabular import csv_bytes
-from service.maps.context import MapContext, MapDep
+from service.maps.context import MapContext, MapTransactionDep
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
@@ -155,7 +155,7 @@ def _tag(ctx: MapContext, kind: str, export: service.Export, *extra: object) -> 
         "parameters": [*filter_parameters(FILTER_PARAMS | INCIDENT_PARAMS), _HXL_PARAMETER]
     },
 )
-def export_csv(request: Request, ctx: MapDep) -> Response:
+def export_csv(request: Request, ctx: MapTransactionDep) -> Response:
     """Every incident the caller may see that matches the filters, as CSV, streamed:
     a header row, with `hxl=true` an HXL hashtag row, then one row per incident."""
     raw = _query(request, FILTER_PARAMS | INCIDENT_PARAMS | {HXL_PARAM})
@@ -192,7 +192,7 @@ def export_csv(request: Request, ctx: MapDep) -> Response:
     },
     openapi_extra={"parameters": filter_parameters(FILTER_PARAMS | INCIDENT_PARAMS)},
 )
-def export_geopackage(request: Request, ctx: MapDep) -> Response:
+def export_geopackage(request: Request, ctx: MapTransactionDep) -> Response:
     """Every incident the caller may see that matches the filters, as a GeoPackage
     (written to a temporary file, then sent; the file is deleted as it is opened)."""
     export = _prepare(ctx, _query(request, FILTER_PARAMS | INCIDENT_PARAMS), geometry=True)

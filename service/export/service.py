@@ -11,7 +11,6 @@ whole export), and the cursor is planned for a fast start (an index walk in that
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,10 +102,7 @@ def chunks(session: Session, export: Export) -> Iterator[list[tuple]]:
     connection = session.connection()
     sql = compiled(export.statement, connection.dialect)
     dbapi: Any = connection.connection.dbapi_connection
-    # A server-side cursor lives in a transaction: map reads run without one
-    # (``service.db.read_without_transaction``), so the export opens its own.
-    block = dbapi.transaction() if dbapi.autocommit else contextlib.nullcontext()
-    with block, dbapi.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
+    with dbapi.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
         cursor.execute(str(sql), sql.construct_params(export.params))
         while batch := cursor.fetchmany(rows):
             yield batch

@@ -52,11 +52,16 @@ class MapContext:
         primary: Session,
         replica: Session | None,
         credentials: Credentials,
+        *,
+        in_transaction: bool = False,
     ) -> None:
         self.request = request
         self._primary = primary
         self._replica = replica
         self._credentials = credentials
+        # Reads in the session's transaction, as any other route does (a server-side cursor,
+        # as an export reads, lives in one); otherwise each statement is its own.
+        self._in_transaction = in_transaction
         self._resolved: tuple[Session, Principal | None, DataState, IncidentView] | None = None
         # With the data from the replica: reads the primary's data state, only for a
         # conditional request whose validator is not the replica's (see ``conditional``).
@@ -66,7 +71,7 @@ class MapContext:
         """The data's session, the caller (401/429 for a bad key, before any data is
         read), the data state and the view; read once."""
         if self._resolved is None:
-            read_without_transaction(self._primary)
+            self._without_transaction(self._primary)
             principal = map_principal(self.request, self._primary, self._credentials)
             session, state = self._replica_state(principal) or (
                 self._primary,
@@ -78,12 +83,18 @@ class MapContext:
             self._resolved = (session, principal, state, view)
         return self._resolved
 
+    def _without_transaction(self, session: Session) -> None:
+        if not self._in_transaction:
+            read_without_transaction(session)
+        else:
+            session.connection()  # connects now, as without a transaction
+
     def _replica_state(self, principal: Principal | None) -> tuple[Session, DataState] | None:
         replica = self._replica
         if replica is None or not reads_replica(principal):
             return None
         try:
-            read_without_transaction(replica)  # connects: a refusal shows here
+            self._without_transaction(replica)  # connects: a refusal shows here
             state = data_state(session=replica)
         except OperationalError:
             replica.rollback()
@@ -186,7 +197,17 @@ async def map_context(
     return MapContext(request, session, replica, credentials)
 
 
-# The OpenAPI document marks operations depending on this as taking a key optionally.
+async def map_context_in_transaction(
+    request: Request, session: SessionDep, replica: ReplicaSessionDep, credentials: Credentials
+) -> MapContext:
+    """As ``map_context``, for a route that reads in one transaction (an export's
+    server-side cursor): its session closes with a rollback, on a worker thread."""
+    return MapContext(request, session, replica, credentials, in_transaction=True)
+
+
+# The OpenAPI document marks operations depending on these as taking a key optionally.
 map_context.optional_auth = True  # type: ignore[attr-defined]
+map_context_in_transaction.optional_auth = True  # type: ignore[attr-defined]
 
 MapDep = Annotated[MapContext, Depends(map_context)]
+MapTransactionDep = Annotated[MapContext, Depends(map_context_in_transaction)]
