@@ -203,7 +203,11 @@ async def get_session() -> AsyncIterator[Session]:
         if closes_without_io(session):
             session.close()
         else:
-            await anyio.to_thread.run_sync(session.close)
+            # Shielded: a request cancelled because its client left (an export streamed
+            # halfway) must still roll back and return its connection, or the connection
+            # stays "idle in transaction" until it is collected.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -56,7 +56,8 @@ async def get_replica_session() -> AsyncIterator[Session | None]:
         if closes_without_io(session):
             _close(session)  # read without a transaction: nothing to send, no thread needed
         else:
-            await anyio.to_thread.run_sync(_close, session)
+            with anyio.CancelScope(shield=True):  # as service.db.get_session
+                await anyio.to_thread.run_sync(_close, session)
 
 
 def _close(session: Session) -> None:
