@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     CompoundSelect,
     Date,
+    Executable,
     Select,
     String,
     and_,
@@ -192,10 +193,13 @@ def _total(by_status: bool) -> Select:
     return total
 
 
-def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
-    """How many incidents match, when the tallies can say it exactly (partial days at the
-    window's edges counted from incidents); otherwise None (counting a filtered scan would
-    cost as much as the page itself, or more)."""
+def count_statement(
+    filters: EventFilters, timezone: ZoneInfo
+) -> tuple[Executable, dict[str, Any]] | None:
+    """The statement (and its values) that counts exactly how many incidents match, when
+    the tallies can say it (partial days at the window's edges counted from incidents);
+    otherwise None (counting a filtered scan would cost as much as the page itself, or
+    more). Built once per shape: building the statement anew cost more than running it."""
     if not _rollup_answers(filters):
         return None
     if (
@@ -206,17 +210,24 @@ def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInf
         and filters.since is None
         and filters.until is None
     ):
-        # Built once per shape (the first page of every unfiltered list counts this way:
-        # building the statement anew cost more than running it).
         by_status = filters.statuses is not None
         statement = cached(("tallies.total", by_status), lambda: _total(by_status))
         values = {"statuses": list(filters.statuses)} if filters.statuses is not None else {}
-        return session.execute(statement, values).scalar_one()
+        return statement, values
     counted = counted_rows(filters, timezone)
 
     def build() -> Select:
         rows = counted.rows().subquery("r")
         return select(func.coalesce(func.sum(rows.c.incidents), literal_column("0")))
 
-    statement = cached(("tallies.count", counted.key()), build)
-    return session.execute(statement, counted.values()).scalar_one()
+    return cached(("tallies.count", counted.key()), build), counted.values()
+
+
+def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
+    """How many incidents match, when the tallies can say it exactly (``count_statement``);
+    otherwise None."""
+    count = count_statement(filters, timezone)
+    if count is None:
+        return None
+    statement, values = count
+    return session.execute(statement, values).scalar_one()

@@ -23,7 +23,7 @@ from service.event.parameters import FILTER_PARAMS, INCIDENT_PARAMS, Params
 from service.event.resolve import read_filters
 from service.geography.service import resolve_province
 from service.maps.context import MapContext, MapDep
-from service.maps.tallies import count_matching
+from service.maps.tallies import count_statement
 from service.ogc import schemas, service
 from service.openapi import as_openapi_30
 from service.theatre.service import Attribution, attribution
@@ -273,16 +273,21 @@ def incident_items(request: Request, ctx: MapDep) -> Response:
     always_count = params.choice("count", ("true", "false"), default="false") == "true"
 
     def build() -> list[bytes]:
-        page = service.incident_page(
-            session=ctx.session, view=ctx.view, filters=filters, limit=limit, cursor=cursor
-        )
-        # Counted once, on the first page (clients read it there), unless a count is asked
-        # for: the following pages of the same query would count the same thing again.
-        matched = None
+        # Counted on the first page (clients read it there), unless a count is asked for:
+        # the following pages of the same query would count the same thing again. The
+        # tallies' count is read with the page, in its round trip.
+        count = None
         if cursor is None or always_count:
-            matched = count_matching(
-                session=ctx.session, filters=filters, timezone=ctx.state.timezone
-            )
+            count = count_statement(filters, ctx.state.timezone)
+        page = service.incident_page(
+            session=ctx.session,
+            view=ctx.view,
+            filters=filters,
+            limit=limit,
+            cursor=cursor,
+            count=count,
+        )
+        matched = page.matched
         if matched is None and always_count:
             matched = service.count_incidents(session=ctx.session, view=ctx.view, filters=filters)
         page_links = _page_links(request, "incidents", params, limit, page.next_cursor)

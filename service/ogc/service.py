@@ -48,21 +48,38 @@ class Page:
     features: bytes  # the features' GeoJSON texts, comma-separated, UTF-8
     returned: int
     next_cursor: str | None
+    matched: int | None = None  # how many match, when counted with the page
 
 
-def _one_binary(session: Session, statement: Executable, params: dict[str, Any]) -> tuple:
+def _one_binary(
+    session: Session,
+    statement: Executable,
+    params: dict[str, Any],
+    count: tuple[Executable, dict[str, Any]] | None = None,
+) -> tuple[tuple, int | None]:
     """Run one page statement after ``_PAGE_SETTINGS`` and read its row in PostgreSQL's
     binary format: a page sent as bytea arrives as the bytes it is (not as hex to decode,
     nor as text to encode again), which keeps a worker's memory flat under 10,000-feature
-    pages. Both statements go in one pipeline: one round trip, not two."""
+    pages. With ``count`` (a statement and its values: how many match), that is run too
+    and its number returned beside the row. The statements go in one pipeline: one round
+    trip, not two or three (bench/overhead.py, W1: a first page of ten items with its
+    ``numberMatched``)."""
     connection = session.connection()
-    sql = compiled(statement, connection.dialect)
     dbapi = connection.connection.dbapi_connection
-    with dbapi.cursor() as settings, dbapi.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+    sql = compiled(statement, connection.dialect)
+    counting = None if count is None else compiled(count[0], connection.dialect)
+    with (
+        dbapi.cursor() as settings,  # type: ignore[union-attr]
+        dbapi.cursor(binary=True) as cursor,  # type: ignore[union-attr]
+        dbapi.cursor(binary=True) as counter,  # type: ignore[union-attr]
+    ):
         with dbapi.pipeline():  # type: ignore[union-attr]
             settings.execute(_PAGE_SETTINGS)
             cursor.execute(str(sql), sql.construct_params(params))
-        return cursor.fetchone()
+            if counting is not None and count is not None:
+                counter.execute(str(counting), counting.construct_params(count[1]))
+        matched = None if counting is None else int(counter.fetchone()[0])  # type: ignore[index]
+        return cursor.fetchone(), matched  # type: ignore[return-value]
 
 
 # ---- incidents ----
@@ -217,21 +234,24 @@ def incident_page(
     filters: EventFilters,
     limit: int,
     cursor: Position | None,
+    count: tuple[Executable, dict[str, Any]] | None = None,
 ) -> Page:
-    """One page of incidents as this view shows them; ``filters`` already restricted."""
+    """One page of incidents as this view shows them; ``filters`` already restricted. With
+    ``count`` (a statement counting the same incidents, and its values), its number too, read
+    in the same round trip."""
     order = incident_order(view)
     condition = view.conditions(filters, INCIDENTS)
     after = order.after(cursor, INCIDENTS)
     many = limit >= 20
     key = ("ogc.page", view, many, shape(condition, after))
     statement = cached(key, lambda: _page(view, order, condition, after, many=many))
-    fetched, features, last_at, last_id = _one_binary(
-        session, statement, {**values(condition, after), "fetch": limit + 1, "limit": limit}
+    (fetched, features, last_at, last_id), matched = _one_binary(
+        session, statement, {**values(condition, after), "fetch": limit + 1, "limit": limit}, count
     )
     next_cursor = None
     if fetched > limit:
         next_cursor = order.encode((last_id,) if view.public else (last_at, last_id))
-    return Page(features, min(fetched, limit), next_cursor)
+    return Page(features, min(fetched, limit), next_cursor, matched)
 
 
 def _last(column: ColumnElement[Any], where: ColumnElement[bool]) -> ColumnElement[Any]:
