@@ -315,12 +315,13 @@ def correlate(
             ),
             None,
         )
-        listed = [_listed(c) for c in candidates]
         correlation: dict[str, Any] = {
             "version": VERSION,
             "threshold": threshold,
             "decision": "opened",
-            "candidates": listed,
+            # Serialized at once (orjson embeds a Fragment as it is): only the stored row
+            # reads the list, and a batch keeps no small dicts alive for the collector.
+            "candidates": orjson.Fragment(orjson.dumps([_listed(c) for c in candidates])),
         }
         if chosen is not None:
             report["incident_id"] = uuid.UUID(chosen.incident_id)
