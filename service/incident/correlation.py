@@ -76,6 +76,8 @@ assert abs(sum(WEIGHTS.values()) - 1) < 1e-9
 
 _EXCLUDED = CeasefireStatus.excluded.value
 _UNVERIFIED = IncidentStatus.unverified.value
+# Each type's family, as the types the walk seeks in the (type, time) index.
+_FAMILY_TYPES = {t: [m.value for m in FAMILIES[family]] for t, family in FAMILY_OF.items()}
 # The factors a candidate row carries (``Candidate.values``): the weighted ones, then the
 # measures shown beside them.
 FACTORS = (*WEIGHTS, "distance_km", "hours_apart")
@@ -248,7 +250,7 @@ def find_candidates(
             "place_name": r["place_name"],
             "description": r["description"],
             "publishers": _publishers(r["sources"]),
-            "family_types": [t.value for t in FAMILIES[FAMILY_OF[r["violation_type"]]]],
+            "family_types": _FAMILY_TYPES[r["violation_type"]],
         }
         for n, r in enumerate(reports)
     ]
@@ -269,7 +271,7 @@ def find_candidates(
             "box": settings.corroboration_max_distance_km / KM_PER_DEGREE * 2,
             **bounds(),
         },
-    )
+    ).all()  # fetched at once: row by row costs more than the decision
     # Best first (``ORDER BY idx, rank``); unpacked by position, the statement's column order.
     for idx, incident_id, status, score, flags, values in rows:
         found[idx].append(Candidate(incident_id, status, round(score, 4), flags, values))
