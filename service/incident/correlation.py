@@ -45,8 +45,7 @@ flags.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import text
@@ -54,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.event.terms import CeasefireStatus, IncidentStatus
-from service.incident.corroboration import FAMILIES, FAMILY_OF, bounds, plausible_sql
+from service.incident.corroboration import FAMILIES, FAMILY_OF, bounds, walk_sql
 
 VERSION = 1
 CANDIDATES_PER_REPORT = 5
@@ -76,6 +75,12 @@ UNKNOWN = 0.5
 assert abs(sum(WEIGHTS.values()) - 1) < 1e-9
 
 _EXCLUDED = CeasefireStatus.excluded.value
+_UNVERIFIED = IncidentStatus.unverified.value
+# Each type's family, as the types the walk seeks in the (type, time) index.
+_FAMILY_TYPES = {t: [m.value for m in FAMILIES[family]] for t, family in FAMILY_OF.items()}
+# The factors a candidate row carries (``Candidate.values``): the weighted ones, then the
+# measures shown beside them.
+FACTORS = (*WEIGHTS, "distance_km", "hours_apart")
 
 
 def _party_sql(mine: str, theirs: str) -> str:
@@ -109,37 +114,40 @@ _SCORE_SQL = (
     + f" - CASE WHEN f.same_key THEN {SAME_KEY_PENALTY} ELSE 0 END"
 )
 
-# The best ``LISTED`` candidates of each report of the batch, scored: incidents found by the
-# corroboration rule, the nearest ``CANDIDATES_PER_REPORT`` kept; only those are compared by
-# text (the costly part).
+# The best ``LISTED`` candidates of each report of the batch, scored, best first: incidents
+# found by the corroboration rule, the nearest ``CANDIDATES_PER_REPORT`` kept; only those are
+# compared by text (the costly part). ``near`` and ``cheap`` are MATERIALIZED: inlined, their
+# columns are expressions the planner copies into every factor, the score and the sort that
+# read them (EXPLAIN VERBOSE of the inlined form names the geography distance 77 times);
+# materialized, each is computed once.
 _CANDIDATES = f"""
     WITH x AS MATERIALIZED (
         SELECT c.idx, c.occurred_at, c.violation_type, c.province_pcode,
-               ST_GeomFromEWKT(c.geom) AS geom, c.perpetrator_party_id, c.target_party_id,
+               ST_GeomFromEWKT(c.geom) AS geom, ST_Expand(ST_GeomFromEWKT(c.geom), :box) AS box,
+               c.perpetrator_party_id, c.target_party_id,
                c.ceasefire_status, c.place_name, c.description, c.publishers, c.family_types
         FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS c(
             idx int, occurred_at timestamptz, violation_type text, province_pcode text,
             geom text, perpetrator_party_id text, target_party_id text, ceasefire_status text,
             place_name text, description text, publishers text[], family_types text[])
     ),
-    near AS (
+    near AS MATERIALIZED (
         SELECT x.idx, k.* FROM x CROSS JOIN LATERAL (
             SELECT i.id AS incident_id, i.status, i.violation_type,
                    i.perpetrator_party_id, i.target_party_id, i.ceasefire_status,
                    ST_Distance(x.geom::geography, i.geom::geography) / 1000 AS distance_km,
                    extract(epoch FROM i.occurred_at - x.occurred_at) / 3600 AS hours_apart
             FROM incidents i
-            WHERE i.status NOT IN ('merged', 'rejected') AND {plausible_sql("i", "x")}
-              -- the family's types, so the (type, time) index finds them
-              AND i.violation_type = ANY(x.family_types) AND i.status <> 'merged'
-              -- a cheap box first: the exact (geography) distance only inside it
-              AND (i.geom IS NULL OR x.geom IS NULL OR i.geom && ST_Expand(x.geom, :box))
+            -- the corroboration rule, in the form the (type, time) index walk wants
+            WHERE {walk_sql("i", "x")}
+              AND i.status NOT IN ('merged', 'rejected')
+              AND i.status <> 'merged'  -- the partial index's predicate, word for word
             ORDER BY distance_km NULLS LAST, abs(extract(epoch FROM i.occurred_at - x.occurred_at)),
                      i.id
             LIMIT {CANDIDATES_PER_REPORT}
         ) k
     ),
-    cheap AS (
+    cheap AS MATERIALIZED (
         SELECT n.idx, n.incident_id, n.status, n.distance_km, n.hours_apart,
                (x.ceasefire_status = '{_EXCLUDED}') <> (n.ceasefire_status = '{_EXCLUDED}')
                    AS excluded_mismatch,
@@ -173,56 +181,48 @@ _CANDIDATES = f"""
     scored AS (
         SELECT f.*, greatest(0.0, {_SCORE_SQL}) AS score FROM factored f
     )
-    SELECT * FROM (
+    -- What the decision and the stored correlation read, in few columns that need little
+    -- decoding: the flags, and the factors in ``FACTORS``' order (read for a link only).
+    SELECT r.idx, CAST(r.incident_id AS text) AS incident_id, r.status, r.score,
+           array_remove(ARRAY[
+               CASE WHEN r.same_key THEN 'same_reporter_key' END,
+               CASE WHEN r.excluded_mismatch THEN 'excluded_mismatch' END,
+               CASE WHEN r.status <> '{_UNVERIFIED}' THEN 'reviewed' END,
+               -- could not reach the threshold: texts not compared
+               CASE WHEN NOT r.compared THEN 'not_compared' END], NULL) AS flags,
+           CAST(ARRAY[{", ".join(f"r.{name}" for name in FACTORS)}] AS float8[]) AS factors
+    FROM (
         SELECT scored.*, row_number() OVER (
             PARTITION BY idx ORDER BY score DESC, distance_km NULLS LAST, incident_id
         ) AS rank
         FROM scored
-    ) ranked
-    WHERE rank <= {LISTED}
+    ) r
+    WHERE r.rank <= {LISTED}
+    ORDER BY r.idx, r.rank
 """
+_STATEMENT = text(_CANDIDATES)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    incident_id: uuid.UUID
+class Candidate(NamedTuple):
+    incident_id: str
     status: str
     score: float
-    flags: tuple[str, ...]
-    row: Any  # the scored row: its factors are read for the incident joined only
+    flags: list[str]
+    values: list[float | None]  # ``FACTORS``' values: read for the incident joined only
 
     @property
     def factors(self) -> dict[str, Any]:
-        row = self.row
+        named = dict(zip(FACTORS, self.values, strict=True))
+        distance_km = named.pop("distance_km")
         return {
-            **{name: round(float(getattr(row, name)), 4) for name in WEIGHTS},
-            "distance_km": None if row.distance_km is None else round(row.distance_km, 3),
-            "hours_apart": round(float(row.hours_apart), 3),
+            **{name: round(value, 4) for name, value in named.items()},
+            "distance_km": None if distance_km is None else round(distance_km, 3),
+            "hours_apart": round(named.pop("hours_apart"), 3),
         }
 
 
 def _publishers(sources: list[dict[str, Any]]) -> list[str]:
     return sorted({s["publisher"].lower() for s in sources if s.get("publisher")})
-
-
-def _candidate(row: Any) -> Candidate:
-    """One scored candidate row as the decision and the stored correlation read it."""
-    flags = []
-    if row.same_key:
-        flags.append("same_reporter_key")
-    if row.excluded_mismatch:
-        flags.append("excluded_mismatch")
-    if row.status != IncidentStatus.unverified:
-        flags.append("reviewed")
-    if not row.compared:
-        flags.append("not_compared")  # could not reach the threshold: texts not compared
-    return Candidate(
-        incident_id=row.incident_id,
-        status=row.status,
-        score=round(float(row.score), 4),
-        flags=tuple(flags),
-        row=row,
-    )
 
 
 def find_candidates(
@@ -240,7 +240,7 @@ def find_candidates(
     payload = [
         {
             "idx": n,
-            "occurred_at": r["occurred_at"].isoformat(),
+            "occurred_at": r["occurred_at"],  # orjson writes it as isoformat() does, faster
             "violation_type": r["violation_type"],
             "province_pcode": r["province_pcode"],
             "geom": r["geom"],
@@ -250,17 +250,17 @@ def find_candidates(
             "place_name": r["place_name"],
             "description": r["description"],
             "publishers": _publishers(r["sources"]),
-            "family_types": [t.value for t in FAMILIES[FAMILY_OF[r["violation_type"]]]],
+            "family_types": _FAMILY_TYPES[r["violation_type"]],
         }
         for n, r in enumerate(reports)
     ]
     found: list[list[Candidate]] = [[] for _ in reports]
-    # The planner's estimates (a JSON recordset, PostGIS's costs) would call for JIT, which
-    # costs far more (~200 ms) than the statement (~2 ms per report); as digests do.
-    session.execute(text("SET LOCAL jit = off"))
+    # JIT is off for the transaction: the planner's estimates (a JSON recordset, PostGIS's
+    # costs) would call for it, and it costs more than the statement. ``submit``, the only
+    # caller, turns it off with the clock (``Lookups.load``), so no round trip of its own.
     settings = get_settings()
-    for row in session.execute(
-        text(_CANDIDATES),
+    rows = session.execute(
+        _STATEMENT,
         {
             "rows": orjson.dumps(payload).decode(),
             "key": reporter_key_id,
@@ -271,21 +271,21 @@ def find_candidates(
             "box": settings.corroboration_max_distance_km / KM_PER_DEGREE * 2,
             **bounds(),
         },
-    ):
-        found[row.idx].append(_candidate(row))
-    for candidates in found:
-        candidates.sort(key=lambda c: -c.score)
+    ).all()  # fetched at once: row by row costs more than the decision
+    # Best first (``ORDER BY idx, rank``); unpacked by position, the statement's column order.
+    for idx, incident_id, status, score, flags, values in rows:
+        found[idx].append(Candidate(incident_id, status, round(score, 4), flags, values))
     return found
 
 
-def _listed(candidate: Candidate, incident_id: uuid.UUID) -> dict[str, Any]:
+def _listed(candidate: Candidate) -> dict[str, Any]:
     """A likely duplicate as stored: its score and flags (the factors are kept for the
     incident joined only: every report stores this, so it stays small)."""
     return {
-        "incident_id": str(incident_id),
+        "incident_id": candidate.incident_id,
         "score": candidate.score,
         "status": candidate.status,
-        "flags": list(candidate.flags),
+        "flags": candidate.flags,
     }
 
 
@@ -317,18 +317,19 @@ def correlate(
             ),
             None,
         )
-        listed = [_listed(c, c.incident_id) for c in candidates]
         correlation: dict[str, Any] = {
             "version": VERSION,
             "threshold": threshold,
             "decision": "opened",
-            "candidates": listed,
+            # Serialized at once (orjson embeds a Fragment as it is): only the stored row
+            # reads the list, and a batch keeps no small dicts alive for the collector.
+            "candidates": orjson.Fragment(orjson.dumps([_listed(c) for c in candidates])),
         }
         if chosen is not None:
-            report["incident_id"] = chosen.incident_id
+            report["incident_id"] = uuid.UUID(chosen.incident_id)
             correlation.update(
                 decision="linked",
-                incident_id=str(report["incident_id"]),
+                incident_id=chosen.incident_id,
                 score=chosen.score,
                 factors=chosen.factors,
                 flags=list(chosen.flags),

@@ -67,6 +67,25 @@ def plausible_sql(claim: str, incident: str) -> str:
                  ELSE {claim}.province_pcode = {incident}.province_pcode END)"""
 
 
+def walk_sql(incident: str, report: str) -> str:
+    """``plausible_sql``'s rule in the form a walk of the incidents' (type, time) index
+    wants, for an incident alias and a report alias that also carries its family's types
+    (``family_types``, text[]) and a box around its point (``box``: ``ST_Expand`` by degrees
+    that hold the distance). The family as a list of types the index seeks (no comparison
+    of type names per row), and the box before the exact geography distance: most rows the
+    walk reads are ruled out by the cheap box. Bound with ``bounds()``;
+    ``tests/integration/test_corroboration_rule.py`` holds the two forms equal."""
+    return f"""(
+        {incident}.violation_type = ANY({report}.family_types)
+        AND {incident}.occurred_at BETWEEN {report}.occurred_at - :c_window
+                                      AND {report}.occurred_at + :c_window
+        AND CASE WHEN {incident}.geom IS NOT NULL AND {report}.geom IS NOT NULL
+                 THEN {incident}.geom && {report}.box
+                      AND ST_DWithin({incident}.geom::geography, {report}.geom::geography,
+                                     :c_metres)
+                 ELSE {incident}.province_pcode = {report}.province_pcode END)"""
+
+
 def bounds() -> dict[str, Any]:
     """The parameters ``plausible_sql`` takes, from the settings."""
     settings = get_settings()
