@@ -22,12 +22,12 @@ import hashlib
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -156,9 +156,9 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
             yield exc
 
 
-@dataclass(frozen=True)
-class _Record:
-    """One CSV record as read (or the error that made it unreadable), before mapping."""
+class _Record(NamedTuple):
+    """One CSV record as read (or the error that made it unreadable), before mapping (a named
+    tuple: one is made per record, and a re-import does little else with most)."""
 
     number: int
     fields: list[str] | csv.Error
@@ -246,13 +246,31 @@ def mapping_fingerprint(timezone: Any) -> bytes:
     return hashlib.sha256(code + b"\x00" + str(timezone).encode()).digest()
 
 
-def record_hash(fingerprint: bytes, header: list[str], fields: list[str]) -> str:
-    """The fingerprint of one record as read, under ``fingerprint`` (``mapping_fingerprint``)."""
-    digest = hashlib.sha256(fingerprint)
-    digest.update("\x1f".join(header).encode())
-    digest.update(b"\x1e")
-    digest.update("\x1f".join(fields).encode())
-    return digest.hexdigest()
+def record_hashing(fingerprint: bytes, header: list[str]) -> Callable[[list[str]], str]:
+    """The fingerprint of one record as read (its fields), under ``fingerprint``
+    (``mapping_fingerprint``) and the file's header: SHA-256 of the three.
+
+    The common prefix is hashed once and copied for each record (the same digest as hashing
+    it every time, so records fingerprinted before stay known)."""
+    prefix = hashlib.sha256(fingerprint)
+    prefix.update("\x1f".join(header).encode())
+    prefix.update(b"\x1e")
+
+    def record_hash(fields: list[str]) -> str:
+        digest = prefix.copy()
+        digest.update("\x1f".join(fields).encode())
+        return digest.hexdigest()
+
+    return record_hash
+
+
+def _ahead(items: Iterator[T], pool: ThreadPoolExecutor, depth: int = 2) -> Iterator[T]:
+    """``items`` up to their first None, the next ``depth`` computed on ``pool`` (one thread,
+    so in order) while the caller works on the one before."""
+    pending = deque(pool.submit(next, items, None) for _ in range(depth))
+    while (item := pending.popleft().result()) is not None:
+        pending.append(pool.submit(next, items, None))
+        yield item
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -319,15 +337,23 @@ def _verify(
     )
 
 
+# Each id looked up by itself (the lateral subquery, kept whole by OFFSET 0, is two unique
+# index probes per id): a join over the key's records would be planned from statistics, and
+# without any (after a bulk load, autovacuum off) PostgreSQL scanned every record and report
+# of the key for each chunk, its time growing with what is stored.
 _KNOWN = text(
     """
-    SELECT replace(CAST(k.client_report_id AS text), '-', '') AS client_report_id,
-           k.record_hash, r.incident_id, r.perpetrator_raw,
-           r.perpetrator_party_id, r.target_raw, r.target_party_id
-    FROM imported_records k
-    JOIN reports r ON r.reporter_key_id = k.reporter_key_id
-                  AND r.client_report_id = k.client_report_id
-    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(CAST(:ids AS uuid[]))
+    SELECT replace(CAST(i.client_report_id AS text), '-', '') AS client_report_id, k.*
+    FROM unnest(CAST(:ids AS uuid[])) AS i(client_report_id)
+    CROSS JOIN LATERAL (
+        SELECT k.record_hash, r.incident_id, r.perpetrator_raw, r.perpetrator_party_id,
+               r.target_raw, r.target_party_id
+        FROM imported_records k
+        JOIN reports r ON r.reporter_key_id = k.reporter_key_id
+                      AND r.client_report_id = k.client_report_id
+        WHERE k.reporter_key_id = :key AND k.client_report_id = i.client_report_id
+        OFFSET 0
+    ) AS k
     """
 )
 
@@ -348,7 +374,7 @@ def _known(session: Session, key_id: uuid.UUID, hashes: dict[str, str]) -> dict[
     unchanged: one query, before any record is mapped."""
     if not hashes:
         return {}
-    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)})
+    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)}).all()
     return {
         row.client_report_id: row
         for row in found
@@ -398,40 +424,54 @@ class _Chunk:
 
 
 @dataclass
+class _Fingerprinted:
+    """A chunk of records as read, each with its (client report id, record hash) if readable."""
+
+    records: list[_Record]
+    keyed: list[tuple[str, str] | None]
+    hashes: dict[str, str]  # client report id as hex -> record hash (the first, if repeated)
+
+
+@dataclass
 class _ChunkReader:
     header: list[str]
     fingerprint: bytes
     timezone: Any
     key_id: uuid.UUID
 
-    def read(
-        self, session: Session, records: list[_Record] | None, mapper: ThreadPoolExecutor
-    ) -> _Chunk | None:
-        """Fingerprint a chunk's records, find those stored unchanged (one query), and start
-        mapping the others."""
-        if records is None:
-            return None
+    def fingerprint_all(self, records: Iterator[_Record], size: int) -> Iterator[_Fingerprinted]:
+        """The records in chunks of ``size``, fingerprinted (pure Python: on the reading
+        thread, while the chunk before is looked up and stored)."""
         id_column = self.header.index("id")
-        keyed: list[tuple[str, str] | None] = []
-        hashes: dict[str, str] = {}
-        for record in records:
-            fields = record.fields
-            if isinstance(fields, list) and len(fields) == len(self.header):
-                keys = (
-                    client_report_hex(fields[id_column].strip()),
-                    record_hash(self.fingerprint, self.header, fields),
-                )
-                keyed.append(keys)
-                hashes.setdefault(*keys)
-            else:
-                keyed.append(None)
-        known = _known(session, self.key_id, hashes)
+        width = len(self.header)
+        record_hash = record_hashing(self.fingerprint, self.header)
+        for records_ in _chunks(records, size):
+            keyed: list[tuple[str, str] | None] = []
+            hashes: dict[str, str] = {}
+            for record in records_:
+                fields = record.fields
+                if isinstance(fields, list) and len(fields) == width:
+                    keys = (client_report_hex(fields[id_column].strip()), record_hash(fields))
+                    keyed.append(keys)
+                    hashes.setdefault(*keys)
+                else:
+                    keyed.append(None)
+            yield _Fingerprinted(records_, keyed, hashes)
+
+    def read(
+        self, session: Session, chunk: _Fingerprinted | None, mapper: ThreadPoolExecutor
+    ) -> _Chunk | None:
+        """Find a fingerprinted chunk's records stored unchanged (one query), and start mapping
+        the others."""
+        if chunk is None:
+            return None
+        known = _known(session, self.key_id, chunk.hashes)
         pending = [
             (record, keys)
-            for record, keys in zip(records, keyed, strict=True)
+            for record, keys in zip(chunk.records, chunk.keyed, strict=True)
             if keys is None or keys[0] not in known or known[keys[0]].record_hash != keys[1]
         ]
-        return _Chunk(records, keyed, known, mapper.submit(self._map_all, pending))
+        return _Chunk(chunk.records, chunk.keyed, known, mapper.submit(self._map_all, pending))
 
     def _map_all(
         self, pending: list[tuple[_Record, tuple[str, str] | None]]
@@ -530,10 +570,15 @@ def import_ucdp(
         timezone=terms.timezone,
         key_id=submitter.key_id,
     )
-    chunks = _chunks(records, chunk_size)
-    # Mapping a chunk (CSV to validated reports: pure Python) overlaps storing the one
-    # before it (mostly waiting on the database, which releases the GIL).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper:
+    # Reading and fingerprinting the next chunks (CSV, hashes), and mapping a chunk's new
+    # records (CSV to validated reports), are pure Python on their own threads: they overlap
+    # looking up and storing the chunk before (mostly waiting on the database, which releases
+    # the GIL).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-read") as reading,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper,
+    ):
+        chunks = _ahead(reader.fingerprint_all(records, chunk_size), reading)
         current = reader.read(session, next(chunks, None), mapper)
         while current is not None:
             following = reader.read(session, next(chunks, None), mapper)
