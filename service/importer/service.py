@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import time
 import uuid
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -157,19 +158,50 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
 
 
 class _Record(NamedTuple):
-    """One CSV record as read (or the error that made it unreadable), before mapping (a named
-    tuple: one is made per record, and a re-import does little else with most)."""
+    """One CSV record as parsed (or the error that made it unreadable), before mapping."""
 
     number: int
     fields: list[str] | csv.Error
 
 
-def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
-    """The header of a GED CSV (checked) and its records, unmapped."""
+class _Raw(NamedTuple):
+    """One record as it stands in the file (its lines, quoted line breaks included), before
+    parsing: a re-import fingerprints it as it is and parses only those not stored."""
+
+    number: int
+    text: bytes
+
+
+def _raw_records(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's records as they stand: its lines, joined while a quoted field is open (an
+    odd number of quotes so far; CSV doubles a quote inside a quoted field)."""
+    record = b""
+    for line in handle:
+        record += line
+        if record.count(b'"') % 2 == 0:
+            yield record
+            record = b""
+    if record:
+        yield record
+
+
+def _parse(raw: _Raw) -> list[_Record]:
+    """The CSV record of a raw one (or records, should its quotes fool ``_raw_records``)."""
+    text = raw.text.decode("utf-8", errors="replace")
+    return [
+        _Record(raw.number, fields)
+        for fields in _records(csv.reader(io.StringIO(text, newline="")))
+    ]
+
+
+def _read_raw(path: Path) -> tuple[list[str], Iterator[_Raw]]:
+    """The header of a GED CSV (checked) and its records as they stand, unparsed."""
     csv.field_size_limit(10 * 1024 * 1024)
-    handle = _open(path)
-    records = _records(csv.reader(handle))
-    header = next(records, None)
+    handle = path.open("rb")
+    texts = _raw_records(handle)
+    # utf-8-sig: exports from spreadsheets start with a byte-order mark.
+    first = next(texts, b"").decode("utf-8-sig", errors="replace")
+    header = next(_records(csv.reader(io.StringIO(first, newline=""))), None)
     if not isinstance(header, list):
         handle.close()
         raise Invalid(f"{path.name}: no CSV header")
@@ -178,10 +210,10 @@ def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
         handle.close()
         raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
 
-    def each() -> Iterator[_Record]:
+    def each() -> Iterator[_Raw]:
         with handle:
-            for number, record in enumerate(records, start=1):
-                yield _Record(number, record)
+            for number, text in enumerate(texts, start=1):
+                yield _Raw(number, text)
 
     return header, each()
 
@@ -201,9 +233,10 @@ def _map(header: list[str], record: _Record, *, timezone: Any) -> Mapped | Refus
 
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
-    header, records = _read_records(path)
-    for record in records:
-        yield _map(header, record, timezone=timezone)
+    header, raws = _read_raw(path)
+    for raw in raws:
+        for record in _parse(raw):
+            yield _map(header, record, timezone=timezone)
 
 
 def read_csv(
@@ -246,19 +279,18 @@ def mapping_fingerprint(timezone: Any) -> bytes:
     return hashlib.sha256(code + b"\x00" + str(timezone).encode()).digest()
 
 
-def record_hashing(fingerprint: bytes, header: list[str]) -> Callable[[list[str]], str]:
-    """The fingerprint of one record as read (its fields), under ``fingerprint``
-    (``mapping_fingerprint``) and the file's header: SHA-256 of the three.
-
-    The common prefix is hashed once and copied for each record (the same digest as hashing
-    it every time, so records fingerprinted before stay known)."""
+def record_hashing(fingerprint: bytes, header: list[str]) -> Callable[[bytes], str]:
+    """The fingerprint of one record as it stands in the file (its bytes, less the line
+    break), under ``fingerprint`` (``mapping_fingerprint``) and the file's header: SHA-256 of
+    the three (the common prefix hashed once, then copied for each record)."""
     prefix = hashlib.sha256(fingerprint)
+    prefix.update(b"raw record\x1e")
     prefix.update("\x1f".join(header).encode())
     prefix.update(b"\x1e")
 
-    def record_hash(fields: list[str]) -> str:
+    def record_hash(text: bytes) -> str:
         digest = prefix.copy()
-        digest.update("\x1f".join(fields).encode())
+        digest.update(text.rstrip(b"\r\n"))
         return digest.hexdigest()
 
     return record_hash
@@ -407,8 +439,8 @@ class _Chunk:
     """A chunk of records: those already stored unchanged (found by fingerprint), and the
     mapping of the rest (running on the mapper thread)."""
 
-    records: list[_Record]
-    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if readable
+    records: list[_Raw]
+    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if it has an id
     known: dict[str, Any]  # by client report id as hex
     mapped: Future[list[tuple[Mapped | Refusal, tuple[str, str] | None]]]
 
@@ -425,9 +457,9 @@ class _Chunk:
 
 @dataclass
 class _Fingerprinted:
-    """A chunk of records as read, each with its (client report id, record hash) if readable."""
+    """A chunk of records as they stand, each with its (client report id, record hash)."""
 
-    records: list[_Record]
+    records: list[_Raw]
     keyed: list[tuple[str, str] | None]
     hashes: dict[str, str]  # client report id as hex -> record hash (the first, if repeated)
 
@@ -439,24 +471,36 @@ class _ChunkReader:
     timezone: Any
     key_id: uuid.UUID
 
-    def fingerprint_all(self, records: Iterator[_Record], size: int) -> Iterator[_Fingerprinted]:
-        """The records in chunks of ``size``, fingerprinted (pure Python: on the reading
-        thread, while the chunk before is looked up and stored)."""
-        id_column = self.header.index("id")
-        width = len(self.header)
+    def fingerprint_all(self, records: Iterator[_Raw], size: int) -> Iterator[_Fingerprinted]:
+        """The records in chunks of ``size``, fingerprinted as they stand (pure Python: on the
+        reading thread, while the chunk before is looked up and stored)."""
         record_hash = record_hashing(self.fingerprint, self.header)
         for records_ in _chunks(records, size):
             keyed: list[tuple[str, str] | None] = []
             hashes: dict[str, str] = {}
             for record in records_:
-                fields = record.fields
-                if isinstance(fields, list) and len(fields) == width:
-                    keys = (client_report_hex(fields[id_column].strip()), record_hash(fields))
-                    keyed.append(keys)
-                    hashes.setdefault(*keys)
-                else:
+                source_id = self._source_id(record)
+                if source_id is None:
                     keyed.append(None)
+                    continue
+                keys = (client_report_hex(source_id), record_hash(record.text))
+                keyed.append(keys)
+                hashes.setdefault(*keys)
             yield _Fingerprinted(records_, keyed, hashes)
+
+    def _source_id(self, record: _Raw) -> str | None:
+        """The record's ``id``: the text before the first comma when it is the first column
+        (as in every GED file) and unquoted, else parsed (None if unreadable).
+
+        A record found stored by its fingerprint is the same bytes as one parsed and stored
+        before, so the shortcut never decides what a record holds."""
+        if self.header[0] == "id" and not record.text.startswith(b'"'):
+            return record.text.split(b",", 1)[0].decode("utf-8", errors="replace").strip()
+        parsed = _parse(record)
+        if len(parsed) != 1 or not isinstance(fields := parsed[0].fields, list):
+            return None
+        at = self.header.index("id")
+        return fields[at].strip() if len(fields) == len(self.header) else None
 
     def read(
         self, session: Session, chunk: _Fingerprinted | None, mapper: ThreadPoolExecutor
@@ -474,11 +518,17 @@ class _ChunkReader:
         return _Chunk(chunk.records, chunk.keyed, known, mapper.submit(self._map_all, pending))
 
     def _map_all(
-        self, pending: list[tuple[_Record, tuple[str, str] | None]]
+        self, pending: list[tuple[_Raw, tuple[str, str] | None]]
     ) -> list[tuple[Mapped | Refusal, tuple[str, str] | None]]:
-        return [
-            (_map(self.header, record, timezone=self.timezone), keys) for record, keys in pending
-        ]
+        """Parse and map the records not found stored; a fingerprint stays with its record
+        only if it parsed as one."""
+        mapped: list[tuple[Mapped | Refusal, tuple[str, str] | None]] = []
+        for raw, keys in pending:
+            records = _parse(raw)
+            for record in records:
+                item = _map(self.header, record, timezone=self.timezone)
+                mapped.append((item, keys if len(records) == 1 else None))
+        return mapped
 
 
 def _store(
@@ -487,12 +537,13 @@ def _store(
     submitter: Submitter,
     chunk: _Chunk,
     verified_by: str | None,
-) -> None:
+) -> int:
     """Submit a chunk's new or changed records, fingerprint what is stored, verify, commit,
-    count."""
+    count; the chunk's rows."""
     mapped: list[Mapped] = []
     mapped_keys: list[tuple[str, str] | None] = []
-    for item, keys in chunk.mapped.result():
+    parsed = chunk.mapped.result()
+    for item, keys in parsed:
         if isinstance(item, Refusal):
             summary.refuse(item.ucdp_id, item.reason, item.detail)
         else:
@@ -519,7 +570,9 @@ def _store(
     session.commit()
     _tally_known(summary, unchanged)
     _tally(summary, list(zip(mapped, outcomes, strict=True)))
-    summary.rows += len(chunk.records)
+    rows = len(unchanged) + len(parsed)
+    summary.rows += rows
+    return rows
 
 
 def source_name(verified_by: str | None) -> str | None:
@@ -563,7 +616,7 @@ def import_ucdp(
     started = time.perf_counter()
     terms, submitter = _begin(session, UCDP_KEY_NAME)
     summary = ImportSummary()
-    header, records = _read_records(path)
+    header, records = _read_raw(path)
     reader = _ChunkReader(
         header=header,
         fingerprint=mapping_fingerprint(terms.timezone),
@@ -582,9 +635,9 @@ def import_ucdp(
         current = reader.read(session, next(chunks, None), mapper)
         while current is not None:
             following = reader.read(session, next(chunks, None), mapper)
-            _store(session, summary, submitter, current, verified_by)
+            rows = _store(session, summary, submitter, current, verified_by)
             if progress is not None:
-                progress(len(current.records))
+                progress(rows)
             current = following
     summary.seconds = time.perf_counter() - started
     return summary
