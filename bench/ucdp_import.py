@@ -10,10 +10,11 @@ machine they move far less than the clock.
 
 With ``--against REV`` the importer as it was at git revision REV (its
 ``service/importer/service.py``, loaded beside this one; the mapping and the rest are this
-checkout's) imports each file too, into its own scratch database, right after this one, and
-the ratios of the two are printed.
+checkout's) imports each file too, into its own scratch database, and the ratios of the two
+(medians over ``--rounds``) are printed. The lanes take turns going first, round by round.
 
     .venv/bin/python -m bench.ucdp_import [--database-url URL] [--rows 50000] [--against REV]
+        [--rounds N]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import math
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", metavar="REV", help="also run the importer of this git revision, alternating"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="each file imported twice this many times, per lane"
+    )
     parser.add_argument("--events", type=Path, default=get_settings().data_dir / DEFAULT_EVENTS)
     parser.add_argument(
         "--work-dir", type=Path, default=Path(tempfile.gettempdir()), help="for the generated file"
@@ -164,17 +169,27 @@ def main(argv: list[str] | None = None) -> int:
             at_revision(args.against),
         )
     print(f"{'file':34} {'lane':>8} {'rows':>8} {'import rows/s':>14} {'re-import rows/s':>17}")
-    for path in (args.events, generated):
-        figures = {}
-        for lane, (url, importer) in lanes.items():
-            first, again, rows = run(url, path, importer, f"{lane}: ")
-            figures[lane] = (first, again)
-            print(f"{path.name:34} {lane:>8} {rows:8} {first:14,.0f} {again:17,.0f}", flush=True)
-        if args.against:
-            (this_first, this_again), (then_first, then_again) = figures.values()
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for round_ in range(args.rounds):
+        # The lanes take turns going first, round by round.
+        order = list(lanes.items())[:: -1 if round_ % 2 else 1]
+        for path in (args.events, generated):
+            for lane, (url, importer) in order:
+                first, again, rows = run(url, path, importer, f"{lane}: ")
+                figures.setdefault((path.name, lane), []).append((first, again))
+                print(
+                    f"{path.name:34} {lane:>8} {rows:8} {first:14,.0f} {again:17,.0f}", flush=True
+                )
+    if args.against:
+        for path in (args.events, generated):
+            this, then = (figures[path.name, lane] for lane in lanes)
+            medians = [
+                statistics.median(f[i] for f in this) / statistics.median(f[i] for f in then)
+                for i in (0, 1)
+            ]
             print(
-                f"  ratio this/{args.against}: import {this_first / then_first:.2f}x,"
-                f" re-import {this_again / then_again:.2f}x",
+                f"ratio this/{args.against}, {path.name}, medians of {args.rounds}:"
+                f" import {medians[0]:.2f}x, re-import {medians[1]:.2f}x",
                 flush=True,
             )
     return 0
