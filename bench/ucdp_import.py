@@ -4,9 +4,17 @@ bigger generated GED file, first import and re-import, rows/s.
 The generated file copies the real rows (``--rows``, default 50,000) under new ids, each
 point moved by up to 1 km and each date shifted by whole weeks, in the GED's own format (so
 the same mapping reads it). Each file goes into a scratch database (recreated, migrated,
-seeded): imported once (everything new), then again (everything already stored).
+seeded): imported once (everything new), then again (everything already stored). Each
+import's client CPU seconds (all its threads) are printed beside its rows/s: on a shared
+machine they move far less than the clock.
 
-    .venv/bin/python -m bench.ucdp_import [--database-url URL] [--rows 50000]
+With ``--against REV`` the importer as it was at git revision REV (its
+``service/importer/service.py``, loaded beside this one; the mapping and the rest are this
+checkout's) imports each file too, into its own scratch database, and the ratios of the two
+(medians over ``--rounds``) are printed. The lanes take turns going first, round by round.
+
+    .venv/bin/python -m bench.ucdp_import [--database-url URL] [--rows 50000] [--against REV]
+        [--rounds N]
 """
 
 from __future__ import annotations
@@ -14,12 +22,17 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import importlib.util
 import math
 import os
 import random
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import create_engine
@@ -28,7 +41,9 @@ from sqlalchemy.orm import Session
 
 from bench.ingest import DEFAULT_EVENTS, KM_PER_DEGREE, prepare
 from service.config import get_settings, sqlalchemy_url
-from service.importer.service import import_ucdp
+from service.importer.service import ImportSummary, import_ucdp
+
+Importer = Callable[..., ImportSummary]
 
 
 def generate(source: Path, target: Path, rows: int, seed: int = 1) -> None:
@@ -66,21 +81,51 @@ def generate(source: Path, target: Path, rows: int, seed: int = 1) -> None:
             writer.writerow(row)
 
 
-def run(url: str, path: Path) -> tuple[float, float, int]:
+def at_revision(revision: str) -> Importer:
+    """``import_ucdp`` as it was at git ``revision``: its ``service/importer/service.py``,
+    loaded as a module of its own beside this checkout's."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(  # noqa: S603 - a revision named on the command line, to git
+        ["git", "show", f"{revision}:service/importer/service.py"],  # noqa: S607 - git on PATH
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    copy = Path(tempfile.mkdtemp()) / "importer_service.py"
+    copy.write_text(source, encoding="utf-8")
+    name = f"service.importer.service_at_{revision}"
+    spec = importlib.util.spec_from_file_location(name, copy)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module.import_ucdp
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(
+    url: str, path: Path, importer: Importer = import_ucdp, lane: str = ""
+) -> tuple[float, float, int]:
     """(rows/s first import, rows/s re-import, rows) of ``path`` into a fresh ``url``."""
     prepare(url)
     engine = create_engine(sqlalchemy_url(url))
     figures = []
     with Session(engine, expire_on_commit=False) as session:
         for _ in range(2):
-            t0 = time.perf_counter()
-            summary = import_ucdp(session=session, path=path)
-            seconds = time.perf_counter() - t0
+            t0, cpu0 = time.perf_counter(), _cpu_seconds()
+            summary = importer(session=session, path=path)
+            seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
             figures.append(summary.rows / seconds)
             print(
-                f"  {path.name}: {summary.rows} rows in {seconds:.1f} s ({summary.rows / seconds:,.0f}"
-                f" rows/s): imported {summary.imported}, already present"
-                f" {summary.already_present}, refused {sum(summary.refused.values())}",
+                f"  {lane}{path.name}: {summary.rows} rows in {seconds:.1f} s"
+                f" ({summary.rows / seconds:,.0f} rows/s, client CPU {cpu:.2f} s): imported"
+                f" {summary.imported}, already present {summary.already_present}, refused"
+                f" {sum(summary.refused.values())}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -101,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         help="scratch database, dropped and recreated",
     )
     parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument(
+        "--against", metavar="REV", help="also run the importer of this git revision, alternating"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="each file imported twice this many times, per lane"
+    )
     parser.add_argument("--events", type=Path, default=get_settings().data_dir / DEFAULT_EVENTS)
     parser.add_argument(
         "--work-dir", type=Path, default=Path(tempfile.gettempdir()), help="for the generated file"
@@ -109,10 +160,38 @@ def main(argv: list[str] | None = None) -> int:
     generated = args.work_dir / f"ucdp_generated_{args.rows}.csv"
     if not generated.exists():
         generate(args.events, generated, args.rows)
-    print(f"{'file':34} {'rows':>8} {'import rows/s':>14} {'re-import rows/s':>17}")
-    for path in (args.events, generated):
-        first, again, rows = run(args.database_url, path)
-        print(f"{path.name:34} {rows:8} {first:14,.0f} {again:17,.0f}", flush=True)
+    lanes: dict[str, tuple[str, Importer]] = {"this": (args.database_url, import_ucdp)}
+    if args.against:
+        other = make_url(args.database_url)
+        other = other.set(database=f"{other.database}_against")
+        lanes[args.against] = (
+            other.render_as_string(hide_password=False),
+            at_revision(args.against),
+        )
+    print(f"{'file':34} {'lane':>8} {'rows':>8} {'import rows/s':>14} {'re-import rows/s':>17}")
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for round_ in range(args.rounds):
+        # The lanes take turns going first, round by round.
+        order = list(lanes.items())[:: -1 if round_ % 2 else 1]
+        for path in (args.events, generated):
+            for lane, (url, importer) in order:
+                first, again, rows = run(url, path, importer, f"{lane}: ")
+                figures.setdefault((path.name, lane), []).append((first, again))
+                print(
+                    f"{path.name:34} {lane:>8} {rows:8} {first:14,.0f} {again:17,.0f}", flush=True
+                )
+    if args.against:
+        for path in (args.events, generated):
+            this, then = (figures[path.name, lane] for lane in lanes)
+            medians = [
+                statistics.median(f[i] for f in this) / statistics.median(f[i] for f in then)
+                for i in (0, 1)
+            ]
+            print(
+                f"ratio this/{args.against}, {path.name}, medians of {args.rounds}:"
+                f" import {medians[0]:.2f}x, re-import {medians[1]:.2f}x",
+                flush=True,
+            )
     return 0
 
 

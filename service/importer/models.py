@@ -19,7 +19,8 @@ class ImportedRecord(Base):
 
     reporter_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     client_report_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    # SHA-256 (hex) of the mapping's fingerprint, the theatre's time zone and the record.
+    # SHA-256 (hex) of the mapping's fingerprint, the theatre's time zone, the file's header
+    # and the record as it stands in the file (its bytes, less the line break).
     record_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -156,20 +157,51 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
             yield exc
 
 
-@dataclass(frozen=True)
-class _Record:
-    """One CSV record as read (or the error that made it unreadable), before mapping."""
+class _Record(NamedTuple):
+    """One CSV record as parsed (or the error that made it unreadable), before mapping."""
 
     number: int
     fields: list[str] | csv.Error
 
 
-def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
-    """The header of a GED CSV (checked) and its records, unmapped."""
+class _Raw(NamedTuple):
+    """One record as it stands in the file (its lines, quoted line breaks included), before
+    parsing: a re-import fingerprints it as it is and parses only those not stored."""
+
+    number: int
+    text: bytes
+
+
+def _raw_records(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's records as they stand: its lines, joined while a quoted field is open (an
+    odd number of quotes so far; CSV doubles a quote inside a quoted field)."""
+    record = b""
+    for line in handle:
+        record += line
+        if record.count(b'"') % 2 == 0:
+            yield record
+            record = b""
+    if record:
+        yield record
+
+
+def _parse(raw: _Raw) -> list[_Record]:
+    """The CSV record of a raw one (or records, should its quotes fool ``_raw_records``)."""
+    text = raw.text.decode("utf-8", errors="replace")
+    return [
+        _Record(raw.number, fields)
+        for fields in _records(csv.reader(io.StringIO(text, newline="")))
+    ]
+
+
+def _read_raw(path: Path) -> tuple[list[str], Iterator[_Raw]]:
+    """The header of a GED CSV (checked) and its records as they stand, unparsed."""
     csv.field_size_limit(10 * 1024 * 1024)
-    handle = _open(path)
-    records = _records(csv.reader(handle))
-    header = next(records, None)
+    handle = path.open("rb")
+    texts = _raw_records(handle)
+    # utf-8-sig: exports from spreadsheets start with a byte-order mark.
+    first = next(texts, b"").decode("utf-8-sig", errors="replace")
+    header = next(_records(csv.reader(io.StringIO(first, newline=""))), None)
     if not isinstance(header, list):
         handle.close()
         raise Invalid(f"{path.name}: no CSV header")
@@ -178,10 +210,10 @@ def _read_records(path: Path) -> tuple[list[str], Iterator[_Record]]:
         handle.close()
         raise Invalid(f"{path.name}: not a UCDP GED CSV (no {', '.join(missing)} column)")
 
-    def each() -> Iterator[_Record]:
+    def each() -> Iterator[_Raw]:
         with handle:
-            for number, record in enumerate(records, start=1):
-                yield _Record(number, record)
+            for number, text in enumerate(texts, start=1):
+                yield _Raw(number, text)
 
     return header, each()
 
@@ -201,9 +233,10 @@ def _map(header: list[str], record: _Record, *, timezone: Any) -> Mapped | Refus
 
 def read_ucdp(path: Path, *, timezone: Any) -> Iterator[Mapped | Refusal]:
     """Each record of a GED CSV mapped to a report, or refused."""
-    header, records = _read_records(path)
-    for record in records:
-        yield _map(header, record, timezone=timezone)
+    header, raws = _read_raw(path)
+    for raw in raws:
+        for record in _parse(raw):
+            yield _map(header, record, timezone=timezone)
 
 
 def read_csv(
@@ -246,13 +279,30 @@ def mapping_fingerprint(timezone: Any) -> bytes:
     return hashlib.sha256(code + b"\x00" + str(timezone).encode()).digest()
 
 
-def record_hash(fingerprint: bytes, header: list[str], fields: list[str]) -> str:
-    """The fingerprint of one record as read, under ``fingerprint`` (``mapping_fingerprint``)."""
-    digest = hashlib.sha256(fingerprint)
-    digest.update("\x1f".join(header).encode())
-    digest.update(b"\x1e")
-    digest.update("\x1f".join(fields).encode())
-    return digest.hexdigest()
+def record_hashing(fingerprint: bytes, header: list[str]) -> Callable[[bytes], str]:
+    """The fingerprint of one record as it stands in the file (its bytes, less the line
+    break), under ``fingerprint`` (``mapping_fingerprint``) and the file's header: SHA-256 of
+    the three (the common prefix hashed once, then copied for each record)."""
+    prefix = hashlib.sha256(fingerprint)
+    prefix.update(b"raw record\x1e")
+    prefix.update("\x1f".join(header).encode())
+    prefix.update(b"\x1e")
+
+    def record_hash(text: bytes) -> str:
+        digest = prefix.copy()
+        digest.update(text.rstrip(b"\r\n"))
+        return digest.hexdigest()
+
+    return record_hash
+
+
+def _ahead(items: Iterator[T], pool: ThreadPoolExecutor, depth: int = 2) -> Iterator[T]:
+    """``items`` up to their first None, the next ``depth`` computed on ``pool`` (one thread,
+    so in order) while the caller works on the one before."""
+    pending = deque(pool.submit(next, items, None) for _ in range(depth))
+    while (item := pending.popleft().result()) is not None:
+        pending.append(pool.submit(next, items, None))
+        yield item
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -319,15 +369,23 @@ def _verify(
     )
 
 
+# Each id looked up by itself (the lateral subquery, kept whole by OFFSET 0, is two unique
+# index probes per id): a join over the key's records would be planned from statistics, and
+# without any (after a bulk load, autovacuum off) PostgreSQL scanned every record and report
+# of the key for each chunk, its time growing with what is stored.
 _KNOWN = text(
     """
-    SELECT replace(CAST(k.client_report_id AS text), '-', '') AS client_report_id,
-           k.record_hash, r.incident_id, r.perpetrator_raw,
-           r.perpetrator_party_id, r.target_raw, r.target_party_id
-    FROM imported_records k
-    JOIN reports r ON r.reporter_key_id = k.reporter_key_id
-                  AND r.client_report_id = k.client_report_id
-    WHERE k.reporter_key_id = :key AND k.client_report_id = ANY(CAST(:ids AS uuid[]))
+    SELECT replace(CAST(i.client_report_id AS text), '-', '') AS client_report_id, k.*
+    FROM unnest(CAST(:ids AS uuid[])) AS i(client_report_id)
+    CROSS JOIN LATERAL (
+        SELECT k.record_hash, r.incident_id, r.perpetrator_raw, r.perpetrator_party_id,
+               r.target_raw, r.target_party_id
+        FROM imported_records k
+        JOIN reports r ON r.reporter_key_id = k.reporter_key_id
+                      AND r.client_report_id = k.client_report_id
+        WHERE k.reporter_key_id = :key AND k.client_report_id = i.client_report_id
+        OFFSET 0
+    ) AS k
     """
 )
 
@@ -348,7 +406,7 @@ def _known(session: Session, key_id: uuid.UUID, hashes: dict[str, str]) -> dict[
     unchanged: one query, before any record is mapped."""
     if not hashes:
         return {}
-    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)})
+    found = session.execute(_KNOWN, {"key": key_id, "ids": list(hashes)}).all()
     return {
         row.client_report_id: row
         for row in found
@@ -381,8 +439,8 @@ class _Chunk:
     """A chunk of records: those already stored unchanged (found by fingerprint), and the
     mapping of the rest (running on the mapper thread)."""
 
-    records: list[_Record]
-    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if readable
+    records: list[_Raw]
+    keyed: list[tuple[str, str] | None]  # (client report id, record hash), if it has an id
     known: dict[str, Any]  # by client report id as hex
     mapped: Future[list[tuple[Mapped | Refusal, tuple[str, str] | None]]]
 
@@ -398,47 +456,79 @@ class _Chunk:
 
 
 @dataclass
+class _Fingerprinted:
+    """A chunk of records as they stand, each with its (client report id, record hash)."""
+
+    records: list[_Raw]
+    keyed: list[tuple[str, str] | None]
+    hashes: dict[str, str]  # client report id as hex -> record hash (the first, if repeated)
+
+
+@dataclass
 class _ChunkReader:
     header: list[str]
     fingerprint: bytes
     timezone: Any
     key_id: uuid.UUID
 
-    def read(
-        self, session: Session, records: list[_Record] | None, mapper: ThreadPoolExecutor
-    ) -> _Chunk | None:
-        """Fingerprint a chunk's records, find those stored unchanged (one query), and start
-        mapping the others."""
-        if records is None:
-            return None
-        id_column = self.header.index("id")
-        keyed: list[tuple[str, str] | None] = []
-        hashes: dict[str, str] = {}
-        for record in records:
-            fields = record.fields
-            if isinstance(fields, list) and len(fields) == len(self.header):
-                keys = (
-                    client_report_hex(fields[id_column].strip()),
-                    record_hash(self.fingerprint, self.header, fields),
-                )
+    def fingerprint_all(self, records: Iterator[_Raw], size: int) -> Iterator[_Fingerprinted]:
+        """The records in chunks of ``size``, fingerprinted as they stand (pure Python: on the
+        reading thread, while the chunk before is looked up and stored)."""
+        record_hash = record_hashing(self.fingerprint, self.header)
+        for records_ in _chunks(records, size):
+            keyed: list[tuple[str, str] | None] = []
+            hashes: dict[str, str] = {}
+            for record in records_:
+                source_id = self._source_id(record)
+                if source_id is None:
+                    keyed.append(None)
+                    continue
+                keys = (client_report_hex(source_id), record_hash(record.text))
                 keyed.append(keys)
                 hashes.setdefault(*keys)
-            else:
-                keyed.append(None)
-        known = _known(session, self.key_id, hashes)
+            yield _Fingerprinted(records_, keyed, hashes)
+
+    def _source_id(self, record: _Raw) -> str | None:
+        """The record's ``id``: the text before the first comma when it is the first column
+        (as in every GED file) and unquoted, else parsed (None if unreadable).
+
+        A record found stored by its fingerprint is the same bytes as one parsed and stored
+        before, so the shortcut never decides what a record holds."""
+        if self.header[0] == "id" and not record.text.startswith(b'"'):
+            return record.text.split(b",", 1)[0].decode("utf-8", errors="replace").strip()
+        parsed = _parse(record)
+        if len(parsed) != 1 or not isinstance(fields := parsed[0].fields, list):
+            return None
+        at = self.header.index("id")
+        return fields[at].strip() if len(fields) == len(self.header) else None
+
+    def read(
+        self, session: Session, chunk: _Fingerprinted | None, mapper: ThreadPoolExecutor
+    ) -> _Chunk | None:
+        """Find a fingerprinted chunk's records stored unchanged (one query), and start mapping
+        the others."""
+        if chunk is None:
+            return None
+        known = _known(session, self.key_id, chunk.hashes)
         pending = [
             (record, keys)
-            for record, keys in zip(records, keyed, strict=True)
+            for record, keys in zip(chunk.records, chunk.keyed, strict=True)
             if keys is None or keys[0] not in known or known[keys[0]].record_hash != keys[1]
         ]
-        return _Chunk(records, keyed, known, mapper.submit(self._map_all, pending))
+        return _Chunk(chunk.records, chunk.keyed, known, mapper.submit(self._map_all, pending))
 
     def _map_all(
-        self, pending: list[tuple[_Record, tuple[str, str] | None]]
+        self, pending: list[tuple[_Raw, tuple[str, str] | None]]
     ) -> list[tuple[Mapped | Refusal, tuple[str, str] | None]]:
-        return [
-            (_map(self.header, record, timezone=self.timezone), keys) for record, keys in pending
-        ]
+        """Parse and map the records not found stored; a fingerprint stays with its record
+        only if it parsed as one."""
+        mapped: list[tuple[Mapped | Refusal, tuple[str, str] | None]] = []
+        for raw, keys in pending:
+            records = _parse(raw)
+            for record in records:
+                item = _map(self.header, record, timezone=self.timezone)
+                mapped.append((item, keys if len(records) == 1 else None))
+        return mapped
 
 
 def _store(
@@ -447,12 +537,13 @@ def _store(
     submitter: Submitter,
     chunk: _Chunk,
     verified_by: str | None,
-) -> None:
+) -> int:
     """Submit a chunk's new or changed records, fingerprint what is stored, verify, commit,
-    count."""
+    count; the chunk's rows."""
     mapped: list[Mapped] = []
     mapped_keys: list[tuple[str, str] | None] = []
-    for item, keys in chunk.mapped.result():
+    parsed = chunk.mapped.result()
+    for item, keys in parsed:
         if isinstance(item, Refusal):
             summary.refuse(item.ucdp_id, item.reason, item.detail)
         else:
@@ -476,10 +567,15 @@ def _store(
         incident_ids = [o.report["incident_id"] for o in outcomes if o.error is None and o.report]
         incident_ids += list(dict.fromkeys(row.incident_id for row in unchanged))
         _verify(session, summary, incident_ids, verified_by)
-    session.commit()
+    if mapped or verified_by is not None:
+        # A chunk found wholly stored wrote nothing: its lookup's transaction runs on into
+        # the next chunk's (a BEGIN and a COMMIT fewer per chunk, a re-run's most of them).
+        session.commit()
     _tally_known(summary, unchanged)
     _tally(summary, list(zip(mapped, outcomes, strict=True)))
-    summary.rows += len(chunk.records)
+    rows = len(unchanged) + len(parsed)
+    summary.rows += rows
+    return rows
 
 
 def source_name(verified_by: str | None) -> str | None:
@@ -523,24 +619,30 @@ def import_ucdp(
     started = time.perf_counter()
     terms, submitter = _begin(session, UCDP_KEY_NAME)
     summary = ImportSummary()
-    header, records = _read_records(path)
+    header, records = _read_raw(path)
     reader = _ChunkReader(
         header=header,
         fingerprint=mapping_fingerprint(terms.timezone),
         timezone=terms.timezone,
         key_id=submitter.key_id,
     )
-    chunks = _chunks(records, chunk_size)
-    # Mapping a chunk (CSV to validated reports: pure Python) overlaps storing the one
-    # before it (mostly waiting on the database, which releases the GIL).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper:
+    # Reading and fingerprinting the next chunks (CSV, hashes), and mapping a chunk's new
+    # records (CSV to validated reports), are pure Python on their own threads: they overlap
+    # looking up and storing the chunk before (mostly waiting on the database, which releases
+    # the GIL).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-read") as reading,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucdp-map") as mapper,
+    ):
+        chunks = _ahead(reader.fingerprint_all(records, chunk_size), reading)
         current = reader.read(session, next(chunks, None), mapper)
         while current is not None:
             following = reader.read(session, next(chunks, None), mapper)
-            _store(session, summary, submitter, current, verified_by)
+            rows = _store(session, summary, submitter, current, verified_by)
             if progress is not None:
-                progress(len(current.records))
+                progress(rows)
             current = following
+    session.commit()
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -49,10 +49,14 @@ from service.report.service import Lookups, Outcome, Submitter
 
 ACLED_KEY_NAME = "importer: ACLED"
 
+# Each id looked up by itself (one unique index probe), as ``service._KNOWN`` does: planned
+# from statistics, ``client_report_id = ANY(...)`` read every report of the key when there
+# were none (after a bulk load, autovacuum off).
 _STORED = text(
-    "SELECT id, client_report_id, incident_id, sources, perpetrator_raw, perpetrator_party_id,"
-    " target_raw, target_party_id FROM reports"
-    " WHERE reporter_key_id = :key AND client_report_id = ANY(:client_ids)"
+    "SELECT r.* FROM unnest(CAST(:client_ids AS uuid[])) AS i(client_report_id)"
+    " CROSS JOIN LATERAL (SELECT id, client_report_id, incident_id, sources, perpetrator_raw,"
+    " perpetrator_party_id, target_raw, target_party_id FROM reports"
+    " WHERE reporter_key_id = :key AND client_report_id = i.client_report_id OFFSET 0) AS r"
 )
 
 

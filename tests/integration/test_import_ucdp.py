@@ -156,6 +156,67 @@ def test_importing_again_maps_no_stored_record(db, tmp_path, monkeypatch):
     assert fingerprints == 4
 
 
+def test_records_are_fingerprinted_as_they_stand_whatever_their_line_breaks(db, tmp_path):
+    """Windows line breaks, a quoted field over several lines, no line break at the end: a
+    re-run finds every stored record by its bytes and maps only the refused ones."""
+    from service.importer import service as importer
+
+    path = tmp_path / "crlf.csv"
+    path.write_bytes((HEADER + "".join(ROWS)).rstrip("\n").replace("\n", "\r\n").encode())
+    first = import_ucdp(session=db, path=path)
+    assert (first.imported, sum(first.refused.values()), first.rows) == (4, 4, 8)
+    mapped = []
+    monkeypatch_map = importer._map
+    importer._map = lambda header, record, **kw: (
+        mapped.append(record.number) or monkeypatch_map(header, record, **kw)
+    )
+    try:
+        again = import_ucdp(session=db, path=path)
+    finally:
+        importer._map = monkeypatch_map
+    assert (again.imported, again.already_present, sum(again.refused.values())) == (0, 4, 4)
+    assert again.rows == 8 and len(mapped) == 4
+
+
+def test_a_stray_quote_in_an_unquoted_field_hides_no_record(db, tmp_path):
+    """A quote inside an unquoted field (CSV reads it as it is) makes the records after it
+    look like one quoted field to the fingerprinting: they are parsed and imported as ever,
+    and a re-run replays them instead of skipping them."""
+    stray = ROWS[2].replace("Clashes", 'Clashes with 5" guns')
+    rows = [ROWS[0], stray, ROWS[7], ROWS[4]]
+    path = write_csv(tmp_path, rows)
+    first = import_ucdp(session=db, path=path)
+    assert (first.rows, first.imported, sum(first.refused.values())) == (4, 2, 2)
+    assert set(imported(db)) == {str(client_report_id(i)) for i in ("900001", "900005")}
+    assert sorted(source for source, _ in sum(first.examples.values(), [])) == ["900003", "900008"]
+    again = import_ucdp(session=db, path=path)
+    assert (again.rows, again.imported, again.already_present) == (4, 0, 2)
+    assert dict(again.refused) == dict(first.refused)
+
+
+def test_the_id_column_may_stand_anywhere(db, tmp_path):
+    """A GED file whose ``id`` is not the first column is fingerprinted by parsing each
+    record: a re-run still finds them all stored."""
+    columns = HEADER.strip().split(",")
+    moved = columns[1:] + columns[:1]
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(moved)
+    for record in csv.reader(io.StringIO("".join(ROWS), newline="")):
+        writer.writerow(record[1:] + record[:1])
+    path = tmp_path / "moved.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    first = import_ucdp(session=db, path=path)
+    assert (first.imported, sum(first.refused.values())) == (4, 4)
+    again = import_ucdp(session=db, path=path)
+    assert (again.imported, again.already_present, sum(again.refused.values())) == (0, 4, 4)
+    fingerprints = db.execute(text("SELECT count(*) FROM imported_records")).scalar_one()
+    assert fingerprints == 4
+
+
 def test_a_row_revised_after_its_fingerprint_was_kept_is_still_refused(db, tmp_path):
     import_ucdp(session=db, path=write_csv(tmp_path))
     import_ucdp(session=db, path=write_csv(tmp_path))  # fingerprints known, nothing mapped
