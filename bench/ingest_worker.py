@@ -18,6 +18,7 @@ sys.path.insert(0, os.getcwd())
 
 def main() -> int:
     import argparse
+    import gc
     import time
     from contextlib import nullcontext
     from pathlib import Path
@@ -54,6 +55,12 @@ def main() -> int:
         key, _ = create_key(session=session, role="reporter", name="bench lane", actor=CONSOLE)
         session.commit()
         submitter = Submitter(key_id=key["id"], actor=CONSOLE)
+        # The lane's input (every replicated report, held for the whole run) is the bench's,
+        # not the work measured: frozen, the collector's full passes no longer walk it, and
+        # they were charged to whichever lane allocated more (without this, --correlation-cost
+        # measured the garbage collector over 20,000 held reports as part of correlation).
+        # This worker serves both lanes of --against, so both are measured alike.
+        gc.freeze()
         print(f"ready {len(reports)}", flush=True)
         for line in sys.stdin:
             start = int(line) * args.batch
