@@ -26,7 +26,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.event.filters import EventFilters, TimeRange, bind, category_conditions, conditions
@@ -221,13 +220,3 @@ def count_statement(
         return select(func.coalesce(func.sum(rows.c.incidents), literal_column("0")))
 
     return cached(("tallies.count", counted.key()), build), counted.values()
-
-
-def count_matching(*, session: Session, filters: EventFilters, timezone: ZoneInfo) -> int | None:
-    """How many incidents match, when the tallies can say it exactly (``count_statement``);
-    otherwise None."""
-    count = count_statement(filters, timezone)
-    if count is None:
-        return None
-    statement, values = count
-    return session.execute(statement, values).scalar_one()

@@ -67,7 +67,6 @@ def _one_binary(
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     sql = compiled(statement, connection.dialect)
-    counting = None if count is None else compiled(count[0], connection.dialect)
     with (
         dbapi.cursor() as settings,  # type: ignore[union-attr]
         dbapi.cursor(binary=True) as cursor,  # type: ignore[union-attr]
@@ -76,9 +75,10 @@ def _one_binary(
         with dbapi.pipeline():  # type: ignore[union-attr]
             settings.execute(_PAGE_SETTINGS)
             cursor.execute(str(sql), sql.construct_params(params))
-            if counting is not None and count is not None:
+            if count is not None:
+                counting = compiled(count[0], connection.dialect)
                 counter.execute(str(counting), counting.construct_params(count[1]))
-        matched = None if counting is None else int(counter.fetchone()[0])  # type: ignore[index]
+        matched = None if count is None else int(counter.fetchone()[0])  # type: ignore[index]
         return cursor.fetchone(), matched  # type: ignore[return-value]
 
 
