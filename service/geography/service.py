@@ -35,40 +35,48 @@ class OutsideArea(Invalid):
 
 
 # One statement for a whole batch: each point's containing district and province, tested
-# against the subdivided pieces (a few dozen vertices each, GiST-indexed).
-_CONTAINING_MANY = text(
+# against the subdivided pieces (a few dozen vertices each, GiST-indexed), and, only for the
+# rare point outside them, the nearest areas: the index orders candidates by planar distance
+# and the true distance (metres on the spheroid) decides among the three nearest. A point
+# outside every province gets the nearest province (the caller applies the distance limit)
+# and that province's nearest district; a point in a province but no district piece, the
+# province's nearest district. The lateral lookups' conditions on the point's own row make
+# them empty for every other point.
+_LOCATE_MANY = text(
     """
     WITH pts AS (
         SELECT t.ord, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS g
         FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS t(lon, lat, ord)
+    ),
+    inside AS MATERIALIZED (
+        SELECT pts.ord, pts.g,
+               (SELECT p.pcode FROM admin_area_pieces p
+                 WHERE p.level = :district_level AND ST_Intersects(p.geom, pts.g)
+                 ORDER BY p.pcode LIMIT 1) AS district,
+               (SELECT p.pcode FROM admin_area_pieces p
+                 WHERE p.level = :province_level AND ST_Intersects(p.geom, pts.g)
+                 ORDER BY p.pcode LIMIT 1) AS province
+        FROM pts
     )
-    SELECT pts.ord,
-           (SELECT p.pcode FROM admin_area_pieces p
-             WHERE p.level = :district_level AND ST_Intersects(p.geom, pts.g)
-             ORDER BY p.pcode LIMIT 1) AS district,
-           (SELECT p.pcode FROM admin_area_pieces p
-             WHERE p.level = :province_level AND ST_Intersects(p.geom, pts.g)
-             ORDER BY p.pcode LIMIT 1) AS province
-    FROM pts ORDER BY pts.ord
-    """
-)
-
-# The index orders candidates by planar distance; the true distance (metres on the spheroid)
-# decides among the few nearest. Only for the rare points outside every polygon.
-_NEAREST = text(
-    """
-    WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
-    candidates AS (
-        SELECT a.pcode, a.geom
-        FROM admin_areas a, pt
-        WHERE a.level = :level AND (CAST(:parent AS text) IS NULL OR a.parent_pcode = :parent)
-        ORDER BY a.geom <-> pt.g
-        LIMIT 3
-    )
-    SELECT c.pcode, ST_Distance(c.geom::geography, pt.g::geography) AS metres
-    FROM candidates c, pt
-    ORDER BY metres, c.pcode
-    LIMIT 1
+    SELECT i.ord, i.district, i.province, np.pcode AS near_province, np.metres AS near_metres,
+           nd.pcode AS near_district
+    FROM inside i
+    LEFT JOIN LATERAL (
+        SELECT c.pcode, ST_Distance(c.geom::geography, i.g::geography) AS metres
+        FROM (SELECT a.pcode, a.geom FROM admin_areas a
+              WHERE a.level = :province_level AND i.district IS NULL AND i.province IS NULL
+              ORDER BY a.geom <-> i.g LIMIT 3) c
+        ORDER BY metres, c.pcode LIMIT 1
+    ) np ON true
+    LEFT JOIN LATERAL (
+        SELECT c.pcode
+        FROM (SELECT a.pcode, a.geom FROM admin_areas a
+              WHERE a.level = :district_level AND i.district IS NULL
+                AND a.parent_pcode = coalesce(i.province, np.pcode)
+              ORDER BY a.geom <-> i.g LIMIT 3) c
+        ORDER BY ST_Distance(c.geom::geography, i.g::geography), c.pcode LIMIT 1
+    ) nd ON true
+    ORDER BY i.ord
     """
 )
 
@@ -92,19 +100,13 @@ def area_rows(session: Session) -> dict[str, _AreaRow]:
     }
 
 
-def _nearest(session: Session, lon: float, lat: float, level: int, parent: str | None = None):
-    return session.execute(
-        _NEAREST, {"lon": lon, "lat": lat, "level": level, "parent": parent}
-    ).first()
-
-
 def locate_many(
     *,
     session: Session,
     points: list[tuple[float, float]],
     areas: dict[str, _AreaRow] | None = None,
 ) -> list[Location | OutsideArea]:
-    """Locate (lon, lat) points in one round trip (plus one per point outside every area).
+    """Locate (lon, lat) points in one statement, the points outside every area included.
 
     Each result is a Location, or the OutsideArea error for that point. ``areas``: the
     caller's ``area_rows``, when it already read them.
@@ -113,7 +115,7 @@ def locate_many(
         return []
     areas = area_rows(session) if areas is None else areas
     rows = session.execute(
-        _CONTAINING_MANY,
+        _LOCATE_MANY,
         {
             "lons": [p[0] for p in points],
             "lats": [p[1] for p in points],
@@ -123,14 +125,11 @@ def locate_many(
     ).all()
     limit_km = get_settings().locate_max_distance_km
     results: list[Location | OutsideArea] = []
-    for (lon, lat), row in zip(points, rows, strict=True):
+    for row in rows:
         # On a shared border the two levels may pick different neighbours: trust the district.
         province = areas[row.district].parent if row.district else row.province
         if province is not None:
-            district = row.district
-            if district is None:
-                nearest_district = _nearest(session, lon, lat, DISTRICT_LEVEL, province)
-                district = nearest_district.pcode if nearest_district else None
+            district = row.district or row.near_district
             results.append(
                 Location(
                     province=areas[province].ref,
@@ -140,23 +139,21 @@ def locate_many(
                 )
             )
             continue
-        nearest = _nearest(session, lon, lat, PROVINCE_LEVEL)
-        if nearest is None or nearest.metres / 1000 > limit_km:
+        if row.near_province is None or row.near_metres / 1000 > limit_km:
             detail = "the point is outside the area monitored"
-            if nearest is not None:
+            if row.near_province is not None:
                 detail += (
-                    f" ({nearest.metres / 1000:.1f} km from the nearest province;"
+                    f" ({row.near_metres / 1000:.1f} km from the nearest province;"
                     f" the limit is {limit_km:g} km)"
                 )
             results.append(OutsideArea(detail))
             continue
-        nearest_district = _nearest(session, lon, lat, DISTRICT_LEVEL, nearest.pcode)
         results.append(
             Location(
-                province=areas[nearest.pcode].ref,
-                district=areas[nearest_district.pcode].ref if nearest_district else None,
+                province=areas[row.near_province].ref,
+                district=areas[row.near_district].ref if row.near_district else None,
                 match="nearest",
-                distance_km=round(nearest.metres / 1000, 3),
+                distance_km=round(row.near_metres / 1000, 3),
             )
         )
     return results
