@@ -135,7 +135,9 @@ _PUBLISH = text(
 # refreshing overlapping incidents queue instead of deadlocking (no global row serialises
 # incident writers since migration 0120). NO KEY UPDATE: reports' foreign-key checks
 # (KEY SHARE) on the same rows go on.
-_LOCK_IN_ORDER = text("SELECT id FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
+_LOCK_IN_ORDER = text(
+    "SELECT id, status FROM incidents WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"
+)
 
 # Hold for review: reviewed incidents keep their published row; what the rule would publish
 # waits for a verifier. Returns what is published and what is proposed.
@@ -184,9 +186,17 @@ def refresh(
     ids = sorted(set(incident_ids))
     if not ids:
         return {}
-    session.execute(_LOCK_IN_ORDER, {"ids": ids})
-    session.execute(_PUBLISH, {"ids": ids, "all": by_verifier})
+    # Locked, their statuses cannot change before commit: each incident goes to the one
+    # statement that concerns it, and a statement with none to concern is not sent.
+    locked = session.execute(_LOCK_IN_ORDER, {"ids": ids}).all()
     if by_verifier:
+        session.execute(_PUBLISH, {"ids": ids, "all": True})
+        return {}
+    unverified = [i for i, status in locked if status == IncidentStatus.unverified]
+    reviewed = [i for i, status in locked if status in REVIEWED_STATUSES]
+    if unverified:
+        session.execute(_PUBLISH, {"ids": unverified, "all": False})
+    if not reviewed:
         return {}
     return {
         row.incident_id: {
@@ -200,7 +210,7 @@ def refresh(
             },
             "proposed": row.proposed,
         }
-        for row in session.execute(_HOLD, {"ids": ids})
+        for row in session.execute(_HOLD, {"ids": reviewed})
     }
 
 
