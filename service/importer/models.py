@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKeyConstraint, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
@@ -22,13 +22,9 @@ class ImportedRecord(Base):
     # SHA-256 (hex) of the mapping's fingerprint, the theatre's time zone, the file's header
     # and the record as it stands in the file (its bytes, less the line break).
     record_hash: Mapped[str] = mapped_column(String(64))
-
-    __table_args__ = (
-        # The record is known only while its report exists.
-        ForeignKeyConstraint(
-            ["reporter_key_id", "client_report_id"],
-            ["reports.reporter_key_id", "reports.client_report_id"],
-            ondelete="CASCADE",
-            name="fk_imported_records_report",
-        ),
+    # The record is known only while its report exists. By the report's primary key: a
+    # foreign key on (reporter_key_id, client_report_id) was checked by a plan PostgreSQL
+    # made once per connection, which could read every report of the key (migration 0150).
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
     )

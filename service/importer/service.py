@@ -380,9 +380,7 @@ _KNOWN = text(
     CROSS JOIN LATERAL (
         SELECT k.record_hash, r.incident_id, r.perpetrator_raw, r.perpetrator_party_id,
                r.target_raw, r.target_party_id
-        FROM imported_records k
-        JOIN reports r ON r.reporter_key_id = k.reporter_key_id
-                      AND r.client_report_id = k.client_report_id
+        FROM imported_records k JOIN reports r ON r.id = k.report_id
         WHERE k.reporter_key_id = :key AND k.client_report_id = i.client_report_id
         OFFSET 0
     ) AS k
@@ -391,12 +389,13 @@ _KNOWN = text(
 
 _REMEMBER = text(
     """
-    INSERT INTO imported_records (reporter_key_id, client_report_id, record_hash)
-    SELECT :key, k.client_report_id, k.record_hash
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[])) AS k(client_report_id, record_hash)
+    INSERT INTO imported_records (reporter_key_id, client_report_id, report_id, record_hash)
+    SELECT :key, k.client_report_id, k.report_id, k.record_hash
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:report_ids AS uuid[]), CAST(:hashes AS text[]))
+        AS k(client_report_id, report_id, record_hash)
     ORDER BY k.client_report_id
     ON CONFLICT (reporter_key_id, client_report_id)
-        DO UPDATE SET record_hash = excluded.record_hash
+        DO UPDATE SET record_hash = excluded.record_hash, report_id = excluded.report_id
     """
 )
 
@@ -414,11 +413,20 @@ def _known(session: Session, key_id: uuid.UUID, hashes: dict[str, str]) -> dict[
     }
 
 
-def _remember(session: Session, key_id: uuid.UUID, stored: dict[str, str]) -> None:
-    """Fingerprint the records whose reports are now stored (new or replayed)."""
+def _remember(
+    session: Session, key_id: uuid.UUID, stored: dict[str, tuple[str, uuid.UUID]]
+) -> None:
+    """Fingerprint the records whose reports are now stored (new or replayed): client report
+    id as hex -> (record hash, report id)."""
     if stored:
         session.execute(
-            _REMEMBER, {"key": key_id, "ids": list(stored), "hashes": list(stored.values())}
+            _REMEMBER,
+            {
+                "key": key_id,
+                "ids": list(stored),
+                "report_ids": [report_id for _, report_id in stored.values()],
+                "hashes": [record_hash for record_hash, _ in stored.values()],
+            },
         )
 
 
@@ -554,7 +562,7 @@ def _store(
         session,
         submitter.key_id,
         {
-            keys[0]: keys[1]
+            keys[0]: (keys[1], o.report["id"])
             for m, o, keys in zip(mapped, outcomes, mapped_keys, strict=True)
             if o.error is None
             and keys is not None

@@ -1,6 +1,7 @@
 """The real migrations: a full round trip, and no drift between them and the models."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from alembic import command
@@ -252,4 +253,100 @@ def test_0100_gives_aliases_periods_and_goes_back_to_one_row_per_alias(config, e
         )
         conn.execute(text("DELETE FROM party_aliases"))
         conn.execute(text("DELETE FROM parties WHERE id IN ('p-a', 'p-b')"))
+    command.upgrade(config, "heads")
+
+
+def test_no_foreign_key_references_more_than_one_column(config, engine):
+    # PostgreSQL checks a foreign key with a plan made once per connection, from the
+    # statistics of that moment. On two columns, it could walk an index on the first alone
+    # (``ix_reports_reporter_created_at`` for imported_records' (key, client report id)) and
+    # read every row of the key per check: an import's time grew with what it had stored
+    # (migration 0150). A key on one column has one index to walk.
+    command.upgrade(config, "heads")
+    with engine.connect() as conn:
+        wide = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint"
+                " WHERE contype = 'f' AND cardinality(confkey) > 1"
+            )
+        ).all()
+    assert wide == []
+
+
+def test_0150_points_imported_records_to_their_report_and_back(config, engine):
+    command.upgrade(config, "heads")
+    command.downgrade(config, "0140")
+    key, client, report, incident = (
+        "00000000-0000-0000-0000-00000000015a",
+        "00000000-0000-0000-0000-00000000015b",
+        "00000000-0000-0000-0000-00000000015c",
+        "00000000-0000-0000-0000-00000000015d",
+    )
+    event = "'2017-01-31 10:00Z', 'XX15', 'province_only', 'shelling', 'violation'"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO admin_areas (pcode, level, name_en, geom) VALUES ('XX15', 1, 'Square',"
+                " ST_GeomFromText('MULTIPOLYGON(((36 35, 37 35, 37 36, 36 36, 36 35)))', 4326))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (id, name, role, prefix, secret_hash)"
+                f" VALUES ('{key}', 'importer', 'reporter', 'cf_0150', 'x')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO incidents (id, occurred_at, province_pcode, location_match,"
+                f" violation_type, ceasefire_status) VALUES ('{incident}', {event})"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id,"
+                " request_hash, occurred_at, province_pcode, location_match, violation_type,"
+                f" ceasefire_status) VALUES ('{report}', '{key}', '{client}', '{incident}', 'h',"
+                f" {event})"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO imported_records (reporter_key_id, client_report_id, record_hash)"
+                f" VALUES ('{key}', '{client}', 'fingerprint')"
+            )
+        )
+    command.upgrade(config, "0150")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT report_id FROM imported_records")).scalar_one() == (
+            uuid.UUID(report)
+        )
+        conn.execute(text("DELETE FROM report_revisions"))
+        conn.execute(text(f"DELETE FROM reports WHERE id = '{report}'"))
+        # The record goes with its report, through the new key.
+        assert conn.execute(text("SELECT count(*) FROM imported_records")).scalar_one() == 0
+        conn.execute(
+            text(
+                "INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id,"
+                " request_hash, occurred_at, province_pcode, location_match, violation_type,"
+                f" ceasefire_status) VALUES ('{report}', '{key}', '{client}', '{incident}', 'h',"
+                f" {event})"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO imported_records (reporter_key_id, client_report_id, report_id,"
+                f" record_hash) VALUES ('{key}', '{client}', '{report}', 'fingerprint')"
+            )
+        )
+    command.downgrade(config, "0140")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT record_hash FROM imported_records")).scalar_one() == (
+            "fingerprint"
+        )
+        conn.execute(text("DELETE FROM imported_records"))
+        conn.execute(text("DELETE FROM reports"))
+        conn.execute(text("DELETE FROM incidents"))
+        conn.execute(text("DELETE FROM api_keys"))
+        conn.execute(text("DELETE FROM admin_areas"))  # leave the database as the others expect
     command.upgrade(config, "heads")
