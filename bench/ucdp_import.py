@@ -8,13 +8,20 @@ seeded): imported once (everything new), then again (everything already stored).
 import's client CPU seconds (all its threads) are printed beside its rows/s: on a shared
 machine they move far less than the clock.
 
+With ``--batch-api``, the same file's rows also go through the batch API's path into a
+scratch database of their own: read and mapped by the importer's own reader outside the
+clock, then ``submit()`` + commit per batch of 500 (``POST /v1/reports/batch``'s limit), as
+``bench.ingest`` times it. The lanes alternate file by file, and the ratio of reports stored
+per second (the import's first import, over the batch API's) is printed (issue 14: the import at least
+as fast as the batch API, so at least 1.00x).
+
 With ``--against REV`` the importer as it was at git revision REV (its
 ``service/importer/service.py``, loaded beside this one; the mapping and the rest are this
 checkout's) imports each file too, into its own scratch database, and the ratios of the two
 (medians over ``--rounds``) are printed. The lanes take turns going first, round by round.
 
     .venv/bin/python -m bench.ucdp_import [--database-url URL] [--rows 50000] [--against REV]
-        [--rounds N]
+        [--rounds N] [--batch-api]
 """
 
 from __future__ import annotations
@@ -110,17 +117,19 @@ def _cpu_seconds() -> float:
 
 def run(
     url: str, path: Path, importer: Importer = import_ucdp, lane: str = ""
-) -> tuple[float, float, int]:
-    """(rows/s first import, rows/s re-import, rows) of ``path`` into a fresh ``url``."""
+) -> tuple[float, float, int, float]:
+    """(rows/s first import, rows/s re-import, rows, reports stored/s by the first import) of
+    ``path`` into a fresh ``url``."""
     prepare(url)
     engine = create_engine(sqlalchemy_url(url))
-    figures = []
+    figures, stored = [], []
     with Session(engine, expire_on_commit=False) as session:
         for _ in range(2):
             t0, cpu0 = time.perf_counter(), _cpu_seconds()
             summary = importer(session=session, path=path)
             seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
             figures.append(summary.rows / seconds)
+            stored.append(summary.imported / seconds)
             print(
                 f"  {lane}{path.name}: {summary.rows} rows in {seconds:.1f} s"
                 f" ({summary.rows / seconds:,.0f} rows/s, client CPU {cpu:.2f} s): imported"
@@ -130,7 +139,51 @@ def run(
                 flush=True,
             )
     engine.dispose()
-    return figures[0], figures[1], summary.rows
+    return figures[0], figures[1], summary.rows, stored[0]
+
+
+def via_batch_api(url: str, path: Path, batch: int = 500) -> tuple[float, int]:
+    """(reports/s, rows) of ``path``'s rows stored through the batch API's path into a fresh
+    ``url``: mapped outside the clock, then ``submit()`` + commit per ``batch``."""
+    from service.audit.service import CONSOLE
+    from service.auth.service import create_key
+    from service.importer.service import read_ucdp
+    from service.importer.ucdp import Mapped
+    from service.report.service import Submitter, submit
+    from service.theatre.terms import load_terms
+
+    prepare(url)
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine, expire_on_commit=False) as session:
+        timezone = load_terms(session).timezone
+        mapped = list(read_ucdp(path, timezone=timezone))
+        reports = [m.report for m in mapped if isinstance(m, Mapped)]
+        key, _ = create_key(session=session, role="reporter", name="batch api", actor=CONSOLE)
+        session.commit()
+        submitter = Submitter(key_id=key["id"], actor=CONSOLE)
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
+        stored = 0
+        for start in range(0, len(reports), batch):
+            outcomes = submit(
+                session=session, submitter=submitter, reports_in=reports[start : start + batch]
+            )
+            session.commit()
+            stored += sum(1 for o in outcomes if o.created)
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    engine.dispose()
+    print(
+        f"  batch API: {path.name}: {len(mapped)} rows, {stored} stored in {seconds:.1f} s"
+        f" ({stored / seconds:,.0f} reports/s, client CPU {cpu:.2f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return stored / seconds, len(mapped)
+
+
+def _batch_lane(figures: dict[str, list[float]], url, path: Path) -> None:
+    rate, rows = via_batch_api(url.render_as_string(hide_password=False), path)
+    figures.setdefault(path.name, []).append(rate)
+    print(f"{path.name:34} {'batch API':>8} {rows:8} {rate:14,.0f} {'':>17}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="each file imported twice this many times, per lane"
     )
+    parser.add_argument(
+        "--batch-api",
+        action="store_true",
+        help="also store each file's rows through submit() in batches of 500, alternating",
+    )
     parser.add_argument("--events", type=Path, default=get_settings().data_dir / DEFAULT_EVENTS)
     parser.add_argument(
         "--work-dir", type=Path, default=Path(tempfile.gettempdir()), help="for the generated file"
@@ -170,16 +228,35 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"{'file':34} {'lane':>8} {'rows':>8} {'import rows/s':>14} {'re-import rows/s':>17}")
     figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    stored: dict[str, list[float]] = {}  # this lane's first imports, reports stored/s
+    batch_api: dict[str, list[float]] = {}
+    batch_url = make_url(args.database_url)
+    batch_url = batch_url.set(database=f"{batch_url.database}_batch_api")
     for round_ in range(args.rounds):
         # The lanes take turns going first, round by round.
         order = list(lanes.items())[:: -1 if round_ % 2 else 1]
         for path in (args.events, generated):
+            if args.batch_api and round_ % 2 == 0:
+                _batch_lane(batch_api, batch_url, path)
             for lane, (url, importer) in order:
-                first, again, rows = run(url, path, importer, f"{lane}: ")
+                first, again, rows, stored_rate = run(url, path, importer, f"{lane}: ")
                 figures.setdefault((path.name, lane), []).append((first, again))
+                if lane == "this":
+                    stored.setdefault(path.name, []).append(stored_rate)
                 print(
                     f"{path.name:34} {lane:>8} {rows:8} {first:14,.0f} {again:17,.0f}", flush=True
                 )
+            if args.batch_api and round_ % 2 == 1:
+                _batch_lane(batch_api, batch_url, path)
+    for path in (args.events, generated) if args.batch_api else ():
+        imported = statistics.median(stored[path.name])
+        through_api = statistics.median(batch_api[path.name])
+        print(
+            f"ratio import/batch API, {path.name}, medians of {args.rounds}:"
+            f" {imported / through_api:.2f}x (reports stored/s, first import:"
+            f" {imported:,.0f} against {through_api:,.0f})",
+            flush=True,
+        )
     if args.against:
         for path in (args.events, generated):
             this, then = (figures[path.name, lane] for lane in lanes)
