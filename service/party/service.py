@@ -17,6 +17,9 @@ from service.errors import NotFound
 from service.text import normalise_name, normalise_sql
 
 # Real data names coalitions in one field: "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front".
+# How many (name, day) pairs a directory remembers resolved; a few megabytes at most.
+_ACTOR_MEMO_LIMIT = 20_000
+_UNRESOLVED = object()
 _COMPOSITE_SEPARATORS = re.compile(r"\s*(?:[,;/&+]|\band\b)\s*", re.IGNORECASE)
 # When a coalition mixes parties, the one that decides the ceasefire status names it.
 _COVERAGE_PRIORITY = {"excluded": 0, "covered": 1, "not_party": 2, None: 3}
@@ -112,8 +115,9 @@ class PartyDirectory:
         self._parties = parties
         self._aliases = aliases  # normalised alias -> its spans (one party at a time)
         self._coalitions = coalitions or {}  # normalised name -> members
-        # A batch names the same few actors on the same few days: resolve each pair once
-        # (the directory is immutable once loaded, and loaded per request or batch).
+        # Reports name the same few actors on the same few days: resolve each pair once (the
+        # directory is immutable once loaded; intakes share it until the parties change, so
+        # the memo is emptied when it reaches ``_ACTOR_MEMO_LIMIT`` pairs).
         self._actors: dict[tuple[str, dt.date], PartyStanding | None] = {}
 
     @classmethod
@@ -197,9 +201,12 @@ class PartyDirectory:
         al-Sham, Jabhat Fateh al-Sham, Southern Front"), resolve to the set of their named
         members, attributed by the coalition rule (``attribute_coalition``)."""
         key = (name, on)
-        if key not in self._actors:
-            self._actors[key] = self._resolve_actor(name, on)
-        return self._actors[key]
+        found = self._actors.get(key, _UNRESOLVED)
+        if found is _UNRESOLVED:
+            if len(self._actors) >= _ACTOR_MEMO_LIMIT:
+                self._actors = {}
+            found = self._actors[key] = self._resolve_actor(name, on)
+        return found  # type: ignore[return-value]
 
     def _resolve_actor(self, name: str, on: dt.date) -> PartyStanding | None:
         whole = self._members(name, on)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -214,9 +215,84 @@ def _rows_json(rows: list[dict[str, Any]]) -> str:
     return orjson.dumps(rows, default=str).decode()
 
 
+# The tables the reference lookups read (``load_terms``, ``PartyDirectory.load``,
+# ``AreaNames.load``, ``area_rows``; ``tests/integration/test_reference_cache.py`` holds this
+# list equal to what they scan). Each one's row count, and the sums of its rows' xmin and
+# cmin, change with every insert, update or delete: a row written again gets a newer
+# transaction's id, or within one transaction a later command's (cmin). One statement tells
+# whether the reference data is as it was loaded. (A concurrent writer's lock or rolled-back
+# delete can move cmin too: that costs a load, never a stale copy.)
+REFERENCE_TABLES = (
+    "theatres",
+    "parties",
+    "party_coverage",
+    "party_guarantors",
+    "party_aliases",
+    "party_coalitions",
+    "party_coalition_members",
+    "admin_area_names",
+    "admin_areas",
+)
+_REFERENCE_STATE = text(
+    "SELECT concat_ws(' ', current_database(), "
+    + ", ".join(
+        f"(SELECT concat_ws(':', count(*), sum(xmin::text::bigint), sum(cmin::text::bigint))"
+        f" FROM {table})"
+        for table in REFERENCE_TABLES
+    )
+    + ")"
+)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The reference data an intake reads, as loaded in one state of ``REFERENCE_TABLES``."""
+
+    state: str
+    loaded_at: float  # time.monotonic()
+    terms: Terms
+    directory: PartyDirectory
+    provinces: AreaNames
+    areas: dict[str, Any]
+
+
+class _ReferenceCache:
+    """The reference data last loaded in this process, shared by every intake (requests,
+    batches, an import's chunks) while the tables stay in the state it was loaded in: an
+    intake reads one row to know, not seven queries' worth of tables. Replaced whole (one
+    assignment), so threads see either the old or the new."""
+
+    last: _Reference | None = None
+    # Served for a minute at most, whatever the state says. One thing can hide a change from
+    # the state: VACUUM freezing a row rewritten since (its xmin then reads 2), which takes
+    # some 50 million transactions (vacuum_freeze_min_age) without an intake reading it.
+    MAX_AGE_S = 60.0
+
+    @classmethod
+    def read(cls, session: Session) -> _Reference:
+        # The state is read before the tables: a change committed in between makes the
+        # loaded copy newer than its state, so the next intake finds another state and
+        # loads again; the copy is never older than the state it is kept under.
+        state = session.execute(_REFERENCE_STATE).scalar_one()
+        last, now = cls.last, time.monotonic()
+        if last is not None and last.state == state and now - last.loaded_at < cls.MAX_AGE_S:
+            return last
+        loaded = _Reference(
+            state=state,
+            loaded_at=now,
+            terms=load_terms(session),
+            directory=PartyDirectory.load(session),
+            provinces=AreaNames.load(session),
+            areas=area_rows(session),
+        )
+        cls.last = loaded
+        return loaded
+
+
 @dataclass(frozen=True)
 class Lookups:
-    """What deriving a report needs, loaded once per request or batch."""
+    """What deriving a report needs: the clock, once per request or batch, and the reference
+    data (terms, parties, areas), loaded again whenever it has changed."""
 
     now: dt.datetime
     terms: Terms
@@ -232,20 +308,24 @@ class Lookups:
         # the same round trip as the clock, as is turning JIT off for the transaction: the
         # planner's estimates for a batch's statements (JSON recordsets, arrays of ids,
         # tables that grew faster than their statistics) call for JIT, which costs more
-        # (100-250 ms a statement here) than the statements themselves.
+        # (100-250 ms a statement here) than the statements themselves. The reference data
+        # is read by the statements after it, which see what an act committed before the
+        # lock was granted.
         namespace, key = locks.advisory_key(locks.PARTY_CURATION)
+        now = session.execute(
+            text(
+                "SELECT now(), set_config('jit', 'off', true)"
+                " FROM pg_advisory_xact_lock_shared(:ns, :key)"
+            ),
+            {"ns": namespace, "key": key},
+        ).scalar_one()
+        reference = _ReferenceCache.read(session)
         return cls(
-            now=session.execute(
-                text(
-                    "SELECT now(), set_config('jit', 'off', true)"
-                    " FROM pg_advisory_xact_lock_shared(:ns, :key)"
-                ),
-                {"ns": namespace, "key": key},
-            ).scalar_one(),
-            terms=load_terms(session),
-            directory=PartyDirectory.load(session),
-            provinces=AreaNames.load(session),
-            areas=area_rows(session),
+            now=now,
+            terms=reference.terms,
+            directory=reference.directory,
+            provinces=reference.provinces,
+            areas=reference.areas,
         )
 
 
