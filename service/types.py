@@ -71,7 +71,14 @@ def _no_nul(value: str) -> str:
 
 
 def Text(max_length: int, min_length: int = 0):  # noqa: N802 - a type factory
-    """Input text of a bounded length, without NUL characters."""
+    """Input text of a bounded length, without NUL characters (the schema says so too, as a
+    pattern: a client, or a fuzzer, reading it knows a NUL is refused)."""
     return Annotated[
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+        str,
+        Field(
+            min_length=min_length,
+            max_length=max_length,
+            json_schema_extra={"pattern": "^[^\\u0000]*$"},
+        ),
+        AfterValidator(_no_nul),
     ]
