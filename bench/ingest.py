@@ -27,6 +27,10 @@ times and their ratio (this checkout / the other):
 
     .venv/bin/python -m bench.ingest --against ../main [--reports 20000]
 
+``--floor-parts`` runs the floor whole, without its audit events, and without its revisions
+too, beside the COPY floor (batches alternating), and prints each one's ratio to the COPY
+floor: how low the stored work itself lets ``ratio service/copy floor`` go.
+
 ``--correlation-cost`` runs this checkout against itself with automatic correlation switched
 off in the second lane (every report opens its own incident, as before issue 12): the price
 of correlation when a reporter's reports have no other reporter's incidents to join.
@@ -66,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from sqlalchemy import create_engine, text
+from sqlalchemy import TextClause, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -149,9 +153,10 @@ _EVENT = (
     " ceasefire_status, killed, injured, civilians_killed"
 )
 
-# Everything one batch stores, in one statement.
-FLOOR = text(
-    f"""
+# Everything one batch stores, in one statement, in parts: the reports (located), the
+# incidents they open, their revisions and their audit events (``floor_statement`` joins
+# them; ``--floor-parts`` measures the floor without the last ones).
+_FLOOR_REPORTS = f"""
     WITH x AS (
         SELECT x.*, CASE WHEN x.lon IS NOT NULL
                          THEN ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326) END AS geom,
@@ -199,22 +204,39 @@ FLOOR = text(
         FROM located WHERE province_pcode IS NOT NULL
         ON CONFLICT ON CONSTRAINT uq_reports_reporter_client DO NOTHING
         RETURNING *
-    ),
+    )
+"""
+_FLOOR_INCIDENTS = f"""
     opened AS (
         INSERT INTO incidents (id, report_count, created_at, updated_at, {_EVENT})
         SELECT incident_id, 1, created_at, created_at, {_EVENT} FROM stored
-    ),
+    )
+"""
+_FLOOR_REVISIONS = """
     revised AS (
         INSERT INTO report_revisions (report_id, revision, actor_key_id, snapshot, created_at)
         SELECT s.id, 1, s.reporter_key_id, to_jsonb(s) - 'reporter_key_id', s.created_at
         FROM stored s
     )
+"""
+_FLOOR_AUDIT = """
     INSERT INTO audit_events (actor_key_id, actor, action, entity_type, entity_id, after)
     SELECT NULL, 'console', 'report.created', 'report', s.id::text,
            jsonb_build_object('incident_id', s.incident_id, 'revision', 1)
     FROM stored s
-    """
-)
+"""
+
+
+def floor_statement(*, revisions: bool = True, audit: bool = True) -> TextClause:
+    """The floor's statement: reports and the incidents they open, with or without their
+    revisions and audit events. (Reports cannot go without their incidents: the foreign
+    key is checked at commit.)"""
+    ctes = [_FLOOR_REPORTS, _FLOOR_INCIDENTS] + ([_FLOOR_REVISIONS] if revisions else [])
+    final = _FLOOR_AUDIT if audit else "SELECT count(*) FROM stored"
+    return text(",".join(ctes) + final)
+
+
+FLOOR = floor_statement()
 
 
 # The physical limit: the same report rows COPYed into a staging table, then one INSERT into a
@@ -482,6 +504,64 @@ def batch_mode(args: argparse.Namespace) -> None:
     )
 
 
+def floor_parts_mode(args: argparse.Namespace) -> None:
+    """The floor in parts beside the COPY floor: what the same rows cost in bare SQL when
+    each batch stores all of it, then without its audit events, then without its revisions
+    too (reports and the incidents they open), each lane its own key, batches alternating
+    with the lane that goes first rotating. How far below the COPY floor ratio the stored
+    work itself allows ``submit()`` to go."""
+    from service.audit.service import CONSOLE
+    from service.auth.service import create_key
+    from service.theatre.terms import load_terms
+
+    url = args.database_url
+    prepare(url)
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine) as session:
+        timezone = load_terms(session).timezone
+    reports = replicate(real_reports(args.events, timezone), args.reports, args.seed)
+    statements = {
+        "floor": floor_statement(),
+        "no audit": floor_statement(audit=False),
+        "no audit, revisions": floor_statement(revisions=False, audit=False),
+    }
+    limit_m = get_settings().locate_max_distance_km * 1000
+    with Session(engine) as session:
+        rows = {}
+        for name in [*statements, "copy"]:
+            key, _ = create_key(
+                session=session, role="reporter", name=f"floor parts: {name}", actor=CONSOLE
+            )
+            rows[name] = floor_rows(session, reports, key["id"])
+            for row in rows[name]:
+                row["incident_id"] = uuid.uuid4()
+        for statement in COPY_SETUP:
+            session.execute(text(statement))
+        session.commit()
+        gc.freeze()
+        seconds: dict[str, list[float]] = {name: [] for name in rows}
+        names = list(rows)
+        for n, start in enumerate(range(0, len(reports), args.batch)):
+            for name in names[n % len(names) :] + names[: n % len(names)]:
+                chunk = rows[name][start : start + args.batch]
+                t0 = time.perf_counter()
+                if name == "copy":
+                    copy_floor(session, chunk)
+                else:
+                    payload = orjson.dumps(chunk, default=str).decode()
+                    session.execute(statements[name], {"rows": payload, "limit_m": limit_m})
+                session.commit()
+                seconds[name].append(time.perf_counter() - t0)
+    engine.dispose()
+    copied = sum(seconds["copy"])
+    print(f"{'':20} {'reports/s':>10} {'batch p50 ms':>13} {'x copy floor':>13}")
+    for name, lane in seconds.items():
+        print(
+            f"{name:20} {len(reports) / sum(lane):10.0f} {statistics.median(lane) * 1000:13.1f}"
+            f" {sum(lane) / copied:12.2f}x"
+        )
+
+
 # ---------------------------------------------------------------- POST mode
 
 
@@ -623,6 +703,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="this checkout's submit() with automatic correlation against without (as --against)",
     )
+    parser.add_argument(
+        "--floor-parts",
+        action="store_true",
+        help="the floor with and without its revisions and audit events, beside the COPY floor",
+    )
     parser.add_argument("--post-url", default=None, help="measure POST /v1/reports on this server")
     parser.add_argument(
         "--key", default=os.environ.get("CEASEFIRE_BENCH_KEY"), help="Bearer secret"
@@ -634,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.against or args.correlation_cost:
         args.seed = 1 if args.seed is None else args.seed
         against_mode(args)
+    elif args.floor_parts:
+        args.seed = 1 if args.seed is None else args.seed
+        floor_parts_mode(args)
     elif args.post_url:
         if not args.key:
             parser.error("--post-url needs --key (or CEASEFIRE_BENCH_KEY): a reporter's secret")
