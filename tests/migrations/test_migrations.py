@@ -283,6 +283,11 @@ def test_0150_points_imported_records_to_their_report_and_back(config, engine):
         "00000000-0000-0000-0000-00000000015d",
     )
     event = "'2017-01-31 10:00Z', 'XX15', 'province_only', 'shelling', 'violation'"
+    a_report = text(
+        "INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id, request_hash,"
+        " occurred_at, province_pcode, location_match, violation_type, ceasefire_status)"
+        f" VALUES ('{report}', '{key}', '{client}', '{incident}', 'h', {event})"
+    )
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -302,14 +307,7 @@ def test_0150_points_imported_records_to_their_report_and_back(config, engine):
                 f" violation_type, ceasefire_status) VALUES ('{incident}', {event})"
             )
         )
-        conn.execute(
-            text(
-                "INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id,"
-                " request_hash, occurred_at, province_pcode, location_match, violation_type,"
-                f" ceasefire_status) VALUES ('{report}', '{key}', '{client}', '{incident}', 'h',"
-                f" {event})"
-            )
-        )
+        conn.execute(a_report)
         conn.execute(
             text(
                 "INSERT INTO imported_records (reporter_key_id, client_report_id, record_hash)"
@@ -325,14 +323,7 @@ def test_0150_points_imported_records_to_their_report_and_back(config, engine):
         conn.execute(text(f"DELETE FROM reports WHERE id = '{report}'"))
         # The record goes with its report, through the new key.
         assert conn.execute(text("SELECT count(*) FROM imported_records")).scalar_one() == 0
-        conn.execute(
-            text(
-                "INSERT INTO reports (id, reporter_key_id, client_report_id, incident_id,"
-                " request_hash, occurred_at, province_pcode, location_match, violation_type,"
-                f" ceasefire_status) VALUES ('{report}', '{key}', '{client}', '{incident}', 'h',"
-                f" {event})"
-            )
-        )
+        conn.execute(a_report)
         conn.execute(
             text(
                 "INSERT INTO imported_records (reporter_key_id, client_report_id, report_id,"
