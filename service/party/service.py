@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from service.errors import NotFound
 from service.text import normalise_name, normalise_sql
 
-# Real data names coalitions in one field: "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front".
 # How many (name, day) pairs a directory remembers resolved; a few megabytes at most.
 _ACTOR_MEMO_LIMIT = 20_000
 _UNRESOLVED = object()
+# Real data names coalitions in one field: "Ahrar al-Sham, Jabhat Fateh al-Sham, Southern Front".
 _COMPOSITE_SEPARATORS = re.compile(r"\s*(?:[,;/&+]|\band\b)\s*", re.IGNORECASE)
 # When a coalition mixes parties, the one that decides the ceasefire status names it.
 _COVERAGE_PRIORITY = {"excluded": 0, "covered": 1, "not_party": 2, None: 3}
