@@ -51,8 +51,8 @@ WORKERS ?= 3
 ## on $(WORKERS) workers (fuzzing included), then the tests marked `serial` (fixed ports,
 ## timing) alone. 5 min 37 s for 1,638 tests on a nearly quiet machine (README, Two commands)
 test: provision lint
-	$(VENV)/pytest -n $(WORKERS) --dist loadgroup -m "not serial"
-	$(VENV)/pytest -m serial
+	CEASEFIRE_REQUIRE_BROWSER=1 $(VENV)/pytest -n $(WORKERS) --dist loadgroup -m "not serial"
+	CEASEFIRE_REQUIRE_BROWSER=1 $(VENV)/pytest -m serial
 
 ## The everyday loop: lint and every test not marked `live` (no fuzzing, no server process,
 ## no scheduler process, no browser), on $(WORKERS) workers; run `make test` before pushing.

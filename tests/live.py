@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,13 @@ from sqlalchemy.engine import make_url
 
 from service.config import sqlalchemy_url
 from tests.conftest import TEST_DATABASE_URL, recreate_database
+
+# The browser the browser tests drive (Debian's, installed by .ci/provision). `make test`
+# sets CEASEFIRE_REQUIRE_BROWSER=1: there, and so in CI, a missing browser fails those tests
+# instead of skipping them; a developer's machine without one skips them, saying why.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_REQUIRED = os.environ.get("CEASEFIRE_REQUIRE_BROWSER") == "1"
+NO_BROWSER = "chromium is not installed: `make provision` installs it (`make test` requires it)"
 
 VENV_BIN = Path(sys.executable).parent
 CEASEFIRE = str(VENV_BIN / "ceasefire")

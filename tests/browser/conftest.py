@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +28,23 @@ import pytest
 
 from service.config import get_settings
 from tests.conftest import TEST_DATABASE_URL
-from tests.live import LiveServer, console, copy_database, create_key, drop_database
+from tests.live import (
+    BROWSER_REQUIRED,
+    CHROMIUM,
+    NO_BROWSER,
+    LiveServer,
+    console,
+    copy_database,
+    create_key,
+    drop_database,
+)
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if BROWSER_REQUIRED:
+    import playwright.sync_api as playwright_api
+else:
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: `make provision` installs it"
+    )
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 EVENTS = "events/ucdp_ged_syria_2016-01_2017-01.csv"
 VERIFIED_MONTH = "2016-12"
@@ -42,9 +53,10 @@ DIGESTS = ("2016-12-30", "2017-01-31")
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001
-    # A machine without a browser cannot run these (.ci/provision installs Debian's).
-    if CHROMIUM is None:
-        skip = pytest.mark.skip(reason="chromium is not installed (apt-get install chromium)")
+    # A machine without a browser cannot run these (.ci/provision installs Debian's); under
+    # `make test` a missing browser fails them instead.
+    if CHROMIUM is None and not BROWSER_REQUIRED:
+        skip = pytest.mark.skip(reason=NO_BROWSER)
         for item in items:
             if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
                 item.add_marker(skip)

@@ -8,20 +8,17 @@ Needs Debian's `chromium` (installed by .ci/provision) and starts a server: not 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL
-from tests.live import LiveServer
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.live import BROWSER_REQUIRED, CHROMIUM, NO_BROWSER, LiveServer
 
 # A server and a browser: not in `make test-fast`.
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+    pytest.mark.skipif(CHROMIUM is None and not BROWSER_REQUIRED, reason=NO_BROWSER),
 ]
 
 
