@@ -73,6 +73,8 @@ _LOCATE_MANY = text(
         FROM (SELECT a.pcode, a.geom FROM admin_areas a
               WHERE a.level = :district_level AND i.district IS NULL
                 AND a.parent_pcode = coalesce(i.province, np.pcode)
+                -- none for a point refused as too far (as many as a batch holds)
+                AND (i.province IS NOT NULL OR np.metres <= :limit_m)
               ORDER BY a.geom <-> i.g LIMIT 3) c
         ORDER BY ST_Distance(c.geom::geography, i.g::geography), c.pcode LIMIT 1
     ) nd ON true
@@ -114,6 +116,7 @@ def locate_many(
     if not points:
         return []
     areas = area_rows(session) if areas is None else areas
+    limit_km = get_settings().locate_max_distance_km
     rows = session.execute(
         _LOCATE_MANY,
         {
@@ -121,9 +124,9 @@ def locate_many(
             "lats": [p[1] for p in points],
             "province_level": PROVINCE_LEVEL,
             "district_level": DISTRICT_LEVEL,
+            "limit_m": limit_km * 1000,
         },
     ).all()
-    limit_km = get_settings().locate_max_distance_km
     results: list[Location | OutsideArea] = []
     for row in rows:
         # On a shared border the two levels may pick different neighbours: trust the district.
